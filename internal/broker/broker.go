@@ -1,0 +1,215 @@
+// Package broker assembles a running broker from its parts: config, log
+// dirs, metadata, partitions, handlers and listeners, and takes it down
+// cleanly.
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/server"
+	"github.com/sluice-dev/sluice/internal/txn"
+)
+
+const (
+	metadataFile    = "sluice-metadata.json"
+	producerIDsFile = "sluice-producer-ids"
+	// flushTick is how often flush.ms deadlines are checked.
+	flushTick = time.Second
+	// checkpointTick is Kafka's log.flush.offset.checkpoint.interval.ms.
+	checkpointTick = time.Minute
+	// queuedBytesMaxDefault bounds request bytes held across connections
+	// when queued.max.request.bytes is unset (-1 in Kafka, unbounded).
+	queuedBytesMaxDefault = 512 << 20
+)
+
+// Broker is a running broker.
+type Broker struct {
+	cfg       *config.Broker
+	logger    *slog.Logger
+	replicas  *replica.Manager
+	server    *server.Server
+	listeners []net.Listener
+	// Addrs are the addresses actually bound, in listener order.
+	Addrs []string
+	// DataDirs are the absolute log dirs.
+	DataDirs []string
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closeErr error
+	once     sync.Once
+}
+
+// Start opens the log dirs, recovers every partition and starts listening.
+func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
+	b := &Broker{cfg: cfg, logger: logger, stop: make(chan struct{})}
+	for _, d := range cfg.LogDirs() {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, err
+		}
+		b.DataDirs = append(b.DataDirs, abs)
+	}
+	if err := b.listen(); err != nil {
+		return nil, err
+	}
+	advHost, advPort, err := b.advertised()
+	if err != nil {
+		b.closeListeners()
+		return nil, err
+	}
+	if err := b.open(advHost, advPort); err != nil {
+		b.closeListeners()
+		return nil, err
+	}
+	for _, ln := range b.listeners {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			if err := b.server.Serve(ln); err != nil {
+				logger.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+			}
+		}()
+	}
+	b.wg.Add(1)
+	go b.background()
+	return b, nil
+}
+
+// open loads metadata, opens partitions and builds the handler.
+func (b *Broker) open(advHost string, advPort int32) error {
+	for _, d := range b.DataDirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("cannot create log dir: %w", err)
+		}
+	}
+	meta, err := metadata.Open(filepath.Join(b.DataDirs[0], metadataFile))
+	if err != nil {
+		return err
+	}
+	ids, err := txn.OpenIDs(filepath.Join(b.DataDirs[0], producerIDsFile))
+	if err != nil {
+		return err
+	}
+	if b.replicas, err = replica.NewManager(b.DataDirs, b.logger); err != nil {
+		return err
+	}
+	h := handler.New(handler.Broker{
+		NodeID: b.cfg.NodeID(), Host: advHost, Port: advPort, Config: b.cfg,
+		Meta: meta, Replicas: b.replicas, ProducerIDs: ids, Logger: b.logger,
+	})
+	start := time.Now()
+	if err := h.Reconcile(); err != nil {
+		b.replicas.Close()
+		return fmt.Errorf("open partitions: %w", err)
+	}
+	b.logger.Debug("partitions opened", "topics", len(meta.Image().Topics), "took", time.Since(start))
+	queued := b.cfg.Int64("queued.max.request.bytes")
+	if queued <= 0 {
+		queued = queuedBytesMaxDefault
+	}
+	b.server = server.New(server.Config{
+		RequestBytesMax: b.cfg.Int("socket.request.max.bytes"),
+		QueuedBytesMax:  queued,
+	}, h, b.logger)
+	return nil
+}
+
+// listen binds every PLAINTEXT listener.
+func (b *Broker) listen() error {
+	protocols := b.cfg.SecurityProtocols()
+	for _, l := range b.cfg.Listeners() {
+		if p := protocols[l.Name]; p != "PLAINTEXT" {
+			if strings.EqualFold(l.Name, "CONTROLLER") {
+				continue // the controller listener comes with the cluster issue
+			}
+			b.closeListeners()
+			return fmt.Errorf("listener %s uses security protocol %q; only PLAINTEXT is supported so far", l.Name, p)
+		}
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			b.closeListeners()
+			return fmt.Errorf("cannot listen on %s: %w", l.Addr(), err)
+		}
+		b.listeners = append(b.listeners, ln)
+		b.Addrs = append(b.Addrs, ln.Addr().String())
+	}
+	if len(b.listeners) == 0 {
+		return errors.New("no PLAINTEXT listener is configured in listeners")
+	}
+	return nil
+}
+
+// advertised returns the host and port clients are told to use: the
+// advertised listener of the first listener's name, else the bound address
+// (so port 0 in tests advertises the real port).
+func (b *Broker) advertised() (string, int32, error) {
+	first := b.cfg.Listeners()[0]
+	for _, a := range b.cfg.AdvertisedListeners() {
+		if a.Name == first.Name && a.Port != 0 {
+			return a.Host, int32(a.Port), nil
+		}
+	}
+	host, port, err := net.SplitHostPort(b.Addrs[0])
+	if err != nil {
+		return "", 0, err
+	}
+	if first.Host != "" && first.Host != "0.0.0.0" && first.Host != "::" {
+		host = first.Host
+	}
+	var p int
+	fmt.Sscanf(port, "%d", &p)
+	return host, int32(p), nil
+}
+
+// background runs the periodic flush and checkpoint.
+func (b *Broker) background() {
+	defer b.wg.Done()
+	flush := time.NewTicker(flushTick)
+	checkpoint := time.NewTicker(checkpointTick)
+	defer flush.Stop()
+	defer checkpoint.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-flush.C:
+			b.replicas.FlushDue(now)
+		case <-checkpoint.C:
+			if err := b.replicas.Checkpoint(); err != nil {
+				b.logger.Error("recovery point checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+func (b *Broker) closeListeners() {
+	for _, ln := range b.listeners {
+		ln.Close()
+	}
+}
+
+// Close stops accepting, closes connections, fsyncs and closes every log,
+// and marks the dirs cleanly shut down.
+func (b *Broker) Close() error {
+	b.once.Do(func() {
+		close(b.stop)
+		b.closeListeners()
+		b.server.Close()
+		b.wg.Wait()
+		b.closeErr = b.replicas.Close()
+	})
+	return b.closeErr
+}

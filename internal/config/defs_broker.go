@@ -1,0 +1,136 @@
+package config
+
+import "strconv"
+
+// Kafka's Long.MAX_VALUE and Integer.MAX_VALUE as printed defaults.
+var (
+	longMax = strconv.FormatInt(1<<63-1, 10)
+	intMax  = strconv.FormatInt(1<<31-1, 10)
+)
+
+// Compression codecs a producer or topic may name; "producer" keeps the
+// producer's codec, "uncompressed" stores batches without compression.
+var compressionTypes = []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}
+
+// brokerDefs are the broker keys. Defaults are Kafka's except where a
+// comment says "ours". Scope is set by register. A key is Dynamic where
+// Kafka can change it at runtime, which for us means the topic defaults.
+// Where Kafka leaves a broker key unbounded but bounds its topic key, we
+// bound both (comment "bound ours"), so an inherited default is always a
+// valid topic value.
+var brokerDefs = []*Def{
+	// Identity and roles.
+	{Name: "node.id", Type: TypeInt, Default: "1", Min: bound(0), // ours: Kafka has no default
+		Doc: "The id of this node in the cluster; the same id as broker.id."},
+	{Name: "broker.id", Type: TypeInt, Default: "1", Min: bound(0), // ours: follows node.id
+		Doc: "The id of this broker; an alias of node.id kept for older tooling."},
+	{Name: "cluster.id", Type: TypeString, Nullable: true, // ours: Kafka keeps it in meta.properties
+		Doc: "The cluster id; when null, the id stored with the data, or a new one, is used."},
+	{Name: "broker.rack", Type: TypeString, Nullable: true,
+		Doc: "The rack of this broker, used for rack-aware replica assignment."},
+	{Name: "process.roles", Type: TypeList, Nullable: true, Enum: []string{"broker", "controller"},
+		Doc: "The roles this node plays in KRaft mode: broker, controller, or both."},
+	{Name: "controller.quorum.voters", Type: TypeList,
+		Doc: "The controller quorum as a list of id@host:port entries."},
+	{Name: "controller.listener.names", Type: TypeList,
+		Doc: "The names of the listeners used by the controller."},
+
+	// Listeners.
+	{Name: "listeners", Type: TypeString, Default: "PLAINTEXT://127.0.0.1:9092", // ours: Kafka binds all interfaces
+		check: checkListeners,
+		Doc:   "The listeners to bind, as NAME://host:port entries; an empty host binds all interfaces."},
+	{Name: "advertised.listeners", Type: TypeString, check: checkAdvertisedListeners,
+		Doc: "The listeners published to clients; empty means the same as listeners."},
+	{Name: "inter.broker.listener.name", Type: TypeString, Nullable: true,
+		Doc: "The listener brokers use to talk to each other."},
+	{Name: "listener.security.protocol.map", Type: TypeString,
+		Default: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
+		check:   checkSecurityProtocolMap,
+		Doc:     "The security protocol of each listener name, as NAME:PROTOCOL pairs."},
+	{Name: "http.listeners", Type: TypeList, Default: "127.0.0.1:9644", check: checkHTTPListeners, // ours
+		Doc: "The host:port addresses of the HTTP admin API and console."},
+
+	// Requests.
+	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", Min: bound(1),
+		Doc: "The largest request the broker accepts, in bytes."},
+	{Name: "queued.max.request.bytes", Type: TypeLong, Default: "-1",
+		Doc: "The bytes of queued requests above which no more are read; -1 means no limit."},
+	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", Min: bound(0), Dynamic: true,
+		Doc: "The largest record batch the broker accepts, in bytes."},
+
+	// Topics.
+	{Name: "num.partitions", Type: TypeInt, Default: "1", Min: bound(1),
+		Doc: "The number of partitions of a topic created without an explicit count."},
+	{Name: "default.replication.factor", Type: TypeInt, Default: "1",
+		Doc: "The replication factor of a topic created without an explicit factor."},
+	{Name: "auto.create.topics.enable", Type: TypeBool, Default: "true",
+		Doc: "Whether producing to or fetching metadata for an unknown topic creates it."},
+	{Name: "delete.topic.enable", Type: TypeBool, Default: "true",
+		Doc: "Whether topics may be deleted."},
+	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", Min: bound(1), Dynamic: true,
+		Doc: "The replicas that must acknowledge a write with acks=all."},
+	{Name: "compression.type", Type: TypeString, Default: "producer", Enum: compressionTypes, Dynamic: true,
+		Doc: "The codec stored batches use; producer keeps the producer's codec."},
+
+	// Log directories and segments.
+	{Name: "log.dirs", Type: TypeList,
+		Doc: "The directories that hold partition data; when empty, log.dir is used."},
+	{Name: "log.dir", Type: TypeString, Default: "./sluice-data", // ours: Kafka uses /tmp/kafka-logs
+		Doc: "The directory that holds partition data when log.dirs is empty."},
+	{Name: "log.segment.bytes", Type: TypeInt, Default: "1073741824", Min: bound(14), Dynamic: true,
+		Doc: "The size at which a segment is rolled, in bytes."},
+	{Name: "log.roll.ms", Type: TypeLong, Nullable: true, Min: bound(1), Dynamic: true, // bound ours
+		Doc: "The age at which a segment is rolled; when null, log.roll.hours is used."},
+	{Name: "log.roll.hours", Type: TypeInt, Default: "168", Min: bound(1), Dynamic: true,
+		Doc: "The age at which a segment is rolled, in hours, when log.roll.ms is null."},
+	{Name: "log.index.interval.bytes", Type: TypeInt, Default: "4096", Min: bound(0), Dynamic: true,
+		Doc: "The log bytes between two entries of the offset index."},
+	{Name: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", Min: bound(4), Dynamic: true,
+		Doc: "The largest offset index of a segment, in bytes."},
+
+	// Retention and cleanup.
+	{Name: "log.retention.ms", Type: TypeLong, Nullable: true, Min: bound(-1), Dynamic: true, // bound ours
+		Doc: "How long a segment is kept; -1 keeps it forever; null defers to log.retention.minutes."},
+	{Name: "log.retention.minutes", Type: TypeInt, Nullable: true, Dynamic: true,
+		Doc: "How long a segment is kept, in minutes, when log.retention.ms is null."},
+	{Name: "log.retention.hours", Type: TypeInt, Default: "168", Dynamic: true,
+		Doc: "How long a segment is kept, in hours, when the ms and minutes keys are null."},
+	{Name: "log.retention.bytes", Type: TypeLong, Default: "-1", Dynamic: true,
+		Doc: "The partition size above which old segments are deleted; -1 means no limit."},
+	{Name: "log.cleanup.policy", Type: TypeList, Default: "delete", Enum: []string{"delete", "compact"}, Dynamic: true,
+		Doc: "What happens to old segments: delete, compact, or both."},
+	{Name: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", Min: bound(0), Dynamic: true,
+		Doc: "How long tombstones are kept in a compacted topic."},
+	{Name: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", Min: bound(0), Dynamic: true,
+		Doc: "The minimum age of a record before compaction may remove it."},
+	{Name: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: longMax, Min: bound(1), Dynamic: true,
+		Doc: "The maximum age of a record before it becomes eligible for compaction."},
+	{Name: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5",
+		MinDouble: boundDouble(0), MaxDouble: boundDouble(1), Dynamic: true,
+		Doc: "The dirty share of a log above which it is compacted."},
+
+	// Durability.
+	{Name: "log.flush.interval.messages", Type: TypeLong, Default: "1", Min: bound(1), Dynamic: true, // ours: fsync before every acknowledgement
+		Doc: "The messages appended between fsyncs; 1 means a write is on disk before it is acknowledged."},
+	{Name: "log.flush.interval.ms", Type: TypeLong, Nullable: true, Min: bound(0), Dynamic: true, // bound ours
+		Doc: "The longest time a message waits in memory before an fsync; null means no time limit."},
+
+	// Timestamps.
+	{Name: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime",
+		Enum: []string{"CreateTime", "LogAppendTime"}, Dynamic: true,
+		Doc: "Whether a record's timestamp is the producer's or the broker's append time."},
+	{Name: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: longMax, Min: bound(0), Dynamic: true,
+		Doc: "How far in the past a CreateTime timestamp may be."},
+	{Name: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: longMax, Min: bound(0), Dynamic: true,
+		Doc: "How far in the future a CreateTime timestamp may be."},
+
+	// Groups and the offsets topic.
+	{Name: "offsets.topic.replication.factor", Type: TypeInt, Default: "3", Min: bound(1),
+		Doc: "The replication factor of the committed offsets topic, capped at the live brokers."},
+	{Name: "offsets.topic.num.partitions", Type: TypeInt, Default: "50", Min: bound(1),
+		Doc: "The number of partitions of the committed offsets topic."},
+	{Name: "group.initial.rebalance.delay.ms", Type: TypeInt, Default: "3000",
+		Doc: "How long a new group waits for more members before its first rebalance."},
+	{Name: "group.max.size", Type: TypeInt, Default: intMax, Min: bound(1),
+		Doc: "The most members a consumer group may have."},
+}

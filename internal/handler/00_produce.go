@@ -1,0 +1,125 @@
+package handler
+
+// Produce, key 0, versions 3-9 (RecordBatch v2 only).
+//
+// Every partition of a request is appended in request order on the
+// connection's reader goroutine, so pipelined requests of one idempotent
+// producer keep their order; the wait for fsync (acks 1 and -1) runs off it,
+// in parallel across partitions, sharing fsyncs with concurrent producers.
+//
+// Not implemented: transactional produce (transactions come later);
+// message.timestamp.before/after.max.ms checks (configs issue).
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/replica"
+)
+
+// durableWait is one partition's pending fsync wait.
+type durableWait struct {
+	p          *replica.Partition
+	next       int64
+	topic, idx int
+}
+
+func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	im := h.b.Meta.Image()
+	now := nowMs()
+	var waits []durableWait
+	for ti, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		t, known := im.Topics[rt.Topic]
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			var err error
+			switch {
+			case req.TransactionID != nil:
+				err = fmt.Errorf("%w: transactions are not supported yet", kerr.TransactionalIDAuthorizationFailed)
+			case !known:
+				err = kerr.UnknownTopicOrPartition
+			default:
+				var w *durableWait
+				w, err = h.appendPartition(t.Name, h.settings(t), rp, &sp, now)
+				if w != nil {
+					w.topic, w.idx = ti, len(st.Partitions)
+					waits = append(waits, *w)
+				}
+			}
+			if err != nil {
+				sp.ErrorCode, sp.ErrorMessage = errorCode(err), errorMessage(err)
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		for _, w := range waits {
+			w.p.Log.SyncSoon()
+		}
+		return Reply{None: true}
+	}
+	if len(waits) == 0 {
+		return Reply{Msg: resp}
+	}
+	return Reply{Wait: func(context.Context) kmsg.Response {
+		waitDurable(resp, waits)
+		return resp
+	}}
+}
+
+// appendPartition appends one partition's records and fills its response.
+// It returns the fsync wait the acknowledgement needs, if any.
+func (h *Handler) appendPartition(topic string, s *topicSettings, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
+	p, ok := h.b.Replicas.Get(topic, rp.Partition)
+	if !ok {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	res, err := p.Append(rp.Records, replica.AppendOptions{
+		LogAppendTime: s.logAppendTime, MaxMessageBytes: s.maxMessageBytes, Now: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sp.BaseOffset, sp.LogAppendTime = res.BaseOffset, res.LogAppendTime
+	sp.LogStartOffset, _, _ = p.Log.Offsets()
+	return &durableWait{p: p, next: res.NextOffset}, nil
+}
+
+// waitDurable waits for every partition's fsync, in parallel, and turns
+// failures into KAFKA_STORAGE_ERROR for that partition.
+func waitDurable(resp *kmsg.ProduceResponse, waits []durableWait) {
+	fail := func(w durableWait, err error) {
+		sp := &resp.Topics[w.topic].Partitions[w.idx]
+		sp.ErrorCode, sp.ErrorMessage, sp.BaseOffset = errorCode(err), errorMessage(err), -1
+	}
+	if len(waits) == 1 {
+		if err := waits[0].p.WaitDurable(waits[0].next); err != nil {
+			fail(waits[0], err)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(waits))
+	for i, w := range waits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.p.WaitDurable(w.next)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			fail(waits[i], err)
+		}
+	}
+}

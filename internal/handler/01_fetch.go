@@ -1,0 +1,168 @@
+package handler
+
+// Fetch, key 1, versions 4-16.
+//
+// A fetch long-polls: it answers as soon as MinBytes are available, and
+// always by MaxWaitMillis. Record bytes are read from the segments as
+// stored. Topic ids are used from v13 on.
+//
+// Not implemented: fetch sessions (KIP-227; the broker answers session id
+// 0, which tells clients to send full fetches), read replicas (KIP-392),
+// follower fetching (replication issue), sendfile (performance issue).
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/log"
+	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/replica"
+)
+
+const (
+	// fetchBytesMax is Kafka's fetch.max.bytes broker default: no response
+	// carries more, whatever the client asks.
+	fetchBytesMax = 55 << 20
+	// fetchWaitMax bounds MaxWaitMillis, so a client cannot park a request
+	// for hours.
+	fetchWaitMax = 30 * time.Second
+)
+
+func (h *Handler) fetch(req *kmsg.FetchRequest) Reply {
+	return Reply{Wait: func(ctx context.Context) kmsg.Response { return h.fetchWait(ctx, req) }}
+}
+
+// fetchWait reads, and if there is not enough yet, waits for the high
+// watermark of any requested partition to move, until MaxWaitMillis.
+func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) kmsg.Response {
+	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitMax)
+	deadline := time.Now().Add(wait)
+	woken := make(chan struct{}, 1)
+	var watched []*replica.Partition
+	defer func() {
+		for _, p := range watched {
+			p.Log.Unwatch(woken)
+		}
+	}()
+	for {
+		resp, bytes, failed := h.fetchOnce(req)
+		remaining := time.Until(deadline)
+		if bytes >= int(req.MinBytes) || failed || remaining <= 0 {
+			return resp
+		}
+		if watched == nil {
+			// Register, then read once more, so a write between the read
+			// and the registration is not missed.
+			watched = h.watch(req, woken)
+			continue
+		}
+		timer := time.NewTimer(remaining)
+		select {
+		case <-woken:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+		if ctx.Err() != nil {
+			return resp
+		}
+	}
+}
+
+// watch registers woken on every requested partition's log.
+func (h *Handler) watch(req *kmsg.FetchRequest, woken chan<- struct{}) []*replica.Partition {
+	im := h.b.Meta.Image()
+	watched := []*replica.Partition{}
+	for _, rt := range req.Topics {
+		t, ok := fetchTopic(im, req.Version, rt)
+		if !ok {
+			continue
+		}
+		for _, rp := range rt.Partitions {
+			if p, ok := h.b.Replicas.Get(t.Name, rp.Partition); ok {
+				p.Log.Watch(woken)
+				watched = append(watched, p)
+			}
+		}
+	}
+	return watched
+}
+
+// fetchTopic resolves a requested topic by id (v13+) or name.
+func fetchTopic(im *metadata.Image, version int16, rt kmsg.FetchRequestTopic) (*metadata.Topic, bool) {
+	if version >= 13 {
+		return im.TopicByID(rt.TopicID)
+	}
+	t, ok := im.Topics[rt.Topic]
+	return t, ok
+}
+
+// fetchOnce builds a response from what is readable now. It reports the
+// record bytes gathered and whether any partition failed (which answers
+// the fetch at once, as Kafka does).
+func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, bytes int, failed bool) {
+	resp = req.ResponseKind().(*kmsg.FetchResponse)
+	im := h.b.Meta.Image()
+	budget := fetchBytesMax
+	if req.MaxBytes > 0 {
+		budget = min(budget, int(req.MaxBytes))
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		t, known := fetchTopic(im, req.Version, rt)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.RecordBatches = []byte{}
+			var err error
+			switch {
+			case !known && req.Version >= 13:
+				err = kerr.UnknownTopicID
+			case !known:
+				err = kerr.UnknownTopicOrPartition
+			default:
+				err = h.fetchPartition(t.Name, rp, &sp, min(budget, int(rp.PartitionMaxBytes)), bytes == 0)
+			}
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+				failed = true
+			}
+			budget -= len(sp.RecordBatches)
+			bytes += len(sp.RecordBatches)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, bytes, failed
+}
+
+// fetchPartition reads one partition into sp. minOne lets the first
+// non-empty partition return a whole batch larger than the limits
+// (KIP-74), so an oversized batch cannot stall a consumer.
+func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, maxBytes int, minOne bool) error {
+	p, ok := h.b.Replicas.Get(topic, rp.Partition)
+	if !ok {
+		return kerr.UnknownTopicOrPartition
+	}
+	logStart, hw, _ := p.Log.Offsets()
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, logStart
+	if maxBytes <= 0 && !minOne {
+		return nil
+	}
+	b, err := p.Log.Read(rp.FetchOffset, max(maxBytes, 0), minOne)
+	if err != nil {
+		if errors.Is(err, log.ErrOffsetOutOfRange) {
+			return kerr.OffsetOutOfRange
+		}
+		return err
+	}
+	if b != nil {
+		sp.RecordBatches = b
+	}
+	return nil
+}

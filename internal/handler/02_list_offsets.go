@@ -1,0 +1,84 @@
+package handler
+
+// ListOffsets, key 2, versions 1-8: earliest (-2), latest (-1), max
+// timestamp (-3, KIP-734), earliest local (-4, the same as earliest without
+// tiered storage) and by timestamp.
+//
+// Not implemented: v0's multiple-offsets form; latest tiered (-5, v9).
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	timestampLatest        = -1
+	timestampEarliest      = -2
+	timestampMax           = -3
+	timestampEarliestLocal = -4
+)
+
+func (h *Handler) listOffsets(req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	im := h.b.Meta.Image()
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		_, known := im.Topics[rt.Topic]
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			var err error
+			if !known {
+				err = kerr.UnknownTopicOrPartition
+			} else {
+				err = h.listOffset(rt.Topic, rp, &sp, req.Version)
+			}
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+				sp.Offset, sp.Timestamp = -1, -1
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition, version int16) error {
+	p, ok := h.b.Replicas.Get(topic, rp.Partition)
+	if !ok {
+		return kerr.UnknownTopicOrPartition
+	}
+	logStart, hw, _ := p.Log.Offsets()
+	sp.Timestamp, sp.LeaderEpoch = -1, 0
+	switch ts := rp.Timestamp; {
+	case ts == timestampLatest:
+		// Without transactions the last stable offset is the high
+		// watermark, for both isolation levels.
+		sp.Offset = hw
+	case ts == timestampEarliest || ts == timestampEarliestLocal && version >= 8:
+		sp.Offset = logStart
+	case ts == timestampMax && version >= 7:
+		off, t, found, err := p.Log.MaxTimestamp()
+		if err != nil {
+			return err
+		}
+		sp.Offset = -1
+		if found {
+			sp.Offset, sp.Timestamp = off, t
+		}
+	case ts < 0:
+		return kerr.InvalidRequest
+	default:
+		off, t, found, err := p.Log.OffsetForTimestamp(ts)
+		if err != nil {
+			return err
+		}
+		sp.Offset = -1
+		if found {
+			sp.Offset, sp.Timestamp = off, t
+		}
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package handler
+
+// CreateTopics, key 19, versions 2-7: validates names, partition counts,
+// replication factors (a single broker can hold one replica) and configs;
+// ValidateOnly checks without creating; from v5 the response carries the
+// resulting configs, from v7 the topic id.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/config"
+)
+
+func (h *Handler) createTopics(req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		var err error
+		if seen[rt.Topic] > 1 {
+			err = fmt.Errorf("%w: topic %q is named more than once in the request", kerr.InvalidRequest, rt.Topic)
+		} else {
+			err = h.createTopicFrom(req, rt, &st)
+		}
+		if err != nil {
+			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
+			st.NumPartitions, st.ReplicationFactor = -1, -1
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+func (h *Handler) createTopicFrom(req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic) error {
+	partitions, rf := rt.NumPartitions, rt.ReplicationFactor
+	if len(rt.ReplicaAssignment) > 0 {
+		if partitions != -1 || rf != -1 {
+			return fmt.Errorf("%w: give either a replica assignment or partitions and replication factor", kerr.InvalidRequest)
+		}
+		for i, a := range rt.ReplicaAssignment {
+			if a.Partition != int32(i) || len(a.Replicas) != 1 || a.Replicas[0] != h.b.NodeID {
+				return fmt.Errorf("%w: partitions must be numbered from 0 and placed on broker %d", kerr.InvalidReplicaAssignment, h.b.NodeID)
+			}
+		}
+		partitions, rf = int32(len(rt.ReplicaAssignment)), 1
+	}
+	configs := map[string]string{}
+	for _, c := range rt.Configs {
+		if c.Value == nil {
+			continue
+		}
+		configs[c.Name] = *c.Value
+	}
+	spec, err := h.checkTopic(rt.Topic, partitions, rf, configs)
+	if err != nil {
+		return err
+	}
+	if _, ok := h.b.Meta.Image().Topics[rt.Topic]; ok {
+		return fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, rt.Topic)
+	}
+	st.NumPartitions, st.ReplicationFactor = spec.partitions, 1
+	st.Configs = createTopicConfigs(spec.cfg)
+	if req.ValidateOnly {
+		return nil
+	}
+	t, err := h.createTopic(spec)
+	if err != nil {
+		return err
+	}
+	st.TopicID = t.ID
+	return nil
+}
+
+func createTopicConfigs(cfg *config.Topic) []kmsg.CreateTopicsResponseTopicConfig {
+	var out []kmsg.CreateTopicsResponseTopicConfig
+	cfg.Each(func(d *config.Def, value string, source config.Source) {
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		c.Name, c.Source, c.IsSensitive = d.Name, int8(source), d.Sensitive
+		if !d.Sensitive {
+			v := value
+			c.Value = &v
+		}
+		out = append(out, c)
+	})
+	return out
+}

@@ -1,0 +1,74 @@
+package handler
+
+// DeleteTopics, key 20, versions 1-6 (by id from v6). The topic leaves the
+// metadata first, then its partition directories are renamed away and
+// removed in the background.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
+)
+
+func (h *Handler) deleteTopics(req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	type target struct {
+		name *string
+		id   metadata.TopicID
+	}
+	var targets []target
+	if req.Version >= 6 {
+		for _, t := range req.Topics {
+			targets = append(targets, target{t.Topic, t.TopicID})
+		}
+	} else {
+		for _, name := range req.TopicNames {
+			targets = append(targets, target{name: &name})
+		}
+	}
+	for _, tg := range targets {
+		st := kmsg.NewDeleteTopicsResponseTopic()
+		st.Topic, st.TopicID = tg.name, tg.id
+		im := h.b.Meta.Image()
+		var t *metadata.Topic
+		var err error
+		switch {
+		case !h.b.Config.Bool("delete.topic.enable"):
+			err = kerr.TopicDeletionDisabled
+		case tg.name != nil:
+			var ok bool
+			if t, ok = im.Topics[*tg.name]; !ok {
+				err = kerr.UnknownTopicOrPartition
+			}
+		default:
+			var ok bool
+			if t, ok = im.TopicByID(tg.id); !ok {
+				err = kerr.UnknownTopicID
+			}
+		}
+		if err == nil {
+			name := t.Name
+			st.Topic, st.TopicID = &name, t.ID
+			err = h.deleteTopic(name)
+		}
+		if err != nil {
+			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+func (h *Handler) deleteTopic(name string) error {
+	if err := h.b.Meta.DeleteTopic(name); err != nil {
+		return err
+	}
+	if err := h.Reconcile(); err != nil {
+		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
+	}
+	h.b.Logger.Info("deleted topic", "topic", name)
+	return nil
+}

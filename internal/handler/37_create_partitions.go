@@ -1,0 +1,67 @@
+package handler
+
+// CreatePartitions, key 37, versions 0-3: grows a topic; explicit
+// assignments must place the new partitions on this broker.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handler) createPartitions(req *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = rt.Topic
+		var err error
+		if seen[rt.Topic] > 1 {
+			err = fmt.Errorf("%w: topic %q is named more than once in the request", kerr.InvalidRequest, rt.Topic)
+		} else {
+			err = h.createPartitionsFor(rt, req.ValidateOnly)
+		}
+		if err != nil {
+			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+func (h *Handler) createPartitionsFor(rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+	t, ok := h.b.Meta.Image().Topics[rt.Topic]
+	if !ok {
+		return kerr.UnknownTopicOrPartition
+	}
+	if rt.Count <= t.Partitions {
+		return fmt.Errorf("%w: topic %q already has %d partitions", kerr.InvalidPartitions, rt.Topic, t.Partitions)
+	}
+	if rt.Count > partitionsMax {
+		return fmt.Errorf("%w: %d partitions is over the limit of %d", kerr.InvalidPartitions, rt.Count, partitionsMax)
+	}
+	if rt.Assignment != nil {
+		if len(rt.Assignment) != int(rt.Count-t.Partitions) {
+			return fmt.Errorf("%w: %d assignments for %d new partitions", kerr.InvalidReplicaAssignment, len(rt.Assignment), rt.Count-t.Partitions)
+		}
+		for _, a := range rt.Assignment {
+			if len(a.Replicas) != 1 || a.Replicas[0] != h.b.NodeID {
+				return fmt.Errorf("%w: new partitions must be placed on broker %d", kerr.InvalidReplicaAssignment, h.b.NodeID)
+			}
+		}
+	}
+	if validateOnly {
+		return nil
+	}
+	if err := h.b.Meta.SetPartitions(rt.Topic, rt.Count); err != nil {
+		return err
+	}
+	if err := h.Reconcile(); err != nil {
+		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+package handler
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+// versionRange is an inclusive range of API versions.
+type versionRange struct{ min, max int16 }
+
+// advertised is the one version table of the broker: every version listed
+// is fully implemented. The low ends keep old clients working (Debian's
+// kafka-python 2.0.2 sends ApiVersions v0 and Metadata v0/v1;
+// segmentio/kafka-go sends ApiVersions v0); Produce starts at v3 and Fetch
+// at v4 because older versions carry message formats v0/v1, which Sluice
+// does not store. The high ends stop before versions whose new semantics
+// are not built yet (Produce v10+ KIP-951/890, InitProducerId v5+ KIP-890,
+// ListOffsets v9 tiered storage), because clients pick features from this
+// table.
+var advertised = map[int16]versionRange{
+	kmsg.Produce.Int16():          {3, 9},
+	kmsg.Fetch.Int16():            {4, 16},
+	kmsg.ListOffsets.Int16():      {1, 8},
+	kmsg.Metadata.Int16():         {0, 12},
+	kmsg.ApiVersions.Int16():      {0, 3},
+	kmsg.CreateTopics.Int16():     {2, 7},
+	kmsg.DeleteTopics.Int16():     {1, 6},
+	kmsg.InitProducerID.Int16():   {0, 4},
+	kmsg.DescribeConfigs.Int16():  {1, 4},
+	kmsg.DescribeLogDirs.Int16():  {1, 4},
+	kmsg.CreatePartitions.Int16(): {0, 3},
+	kmsg.DescribeCluster.Int16():  {0, 1},
+}
+
+// Supported reports whether the broker serves version v of API key.
+func Supported(key, v int16) bool {
+	r, ok := advertised[key]
+	return ok && v >= r.min && v <= r.max
+}

@@ -1,0 +1,396 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/record"
+)
+
+var (
+	// ErrOffsetOutOfRange is returned for reads below the log start offset
+	// or past the log end offset.
+	ErrOffsetOutOfRange = errors.New("offset out of range")
+	// errLogFailed marks a disk error after which the log's on-disk state
+	// is unknown (a failed fsync may have dropped dirty pages); the log
+	// refuses further appends.
+	errLogFailed = errors.New("log failed")
+	// ErrClosed is returned by operations on a closed log.
+	ErrClosed = errors.New("log closed")
+)
+
+// IsStorageError reports whether err comes from the disk rather than from
+// the caller's input.
+func IsStorageError(err error) bool {
+	return errors.Is(err, errLogFailed) || errors.Is(err, ErrClosed)
+}
+
+// Config is the per-topic part of the log's behaviour, with Kafka's topic
+// config names in the comments.
+type Config struct {
+	SegmentBytes       int64 // segment.bytes
+	SegmentMs          int64 // segment.ms
+	IndexIntervalBytes int   // index.interval.bytes
+	IndexBytesMax      int   // segment.index.bytes
+	// FlushMessages is flush.messages. At 1 (Sluice's default) the high
+	// watermark, and so every acknowledgement, waits for fsync. Above 1
+	// records are visible and acknowledged once written, and an fsync runs
+	// after every FlushMessages records or FlushMs milliseconds.
+	FlushMessages int64
+	FlushMs       int64 // flush.ms
+}
+
+// DefaultConfig is Kafka's defaults with Sluice's fsync-before-ack.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentMs:          7 * 24 * time.Hour.Milliseconds(),
+		IndexIntervalBytes: 4096,
+		IndexBytesMax:      10 << 20,
+		FlushMessages:      1,
+		FlushMs:            1<<63 - 1,
+	}
+}
+
+func (c Config) durable() bool { return c.FlushMessages <= 1 }
+
+// Log is one partition's log. Appends are serialised by the caller (the
+// partition holds its own lock across producer checks and Append); reads,
+// waits and syncs may come from any goroutine.
+type Log struct {
+	dir    string
+	logger *slog.Logger
+
+	mu             sync.Mutex // guards the fields below
+	cfg            Config
+	segments       []*segment // by base offset; the last is active
+	logStartOffset int64
+	failed         error
+	closed         bool
+	// highWatermark is the first offset readers may not see. hwSegment
+	// and hwPosition locate it in the files so readers never read bytes
+	// beyond it, which may still be being written.
+	highWatermark int64
+	hwSegment     *segment
+	hwPosition    int64
+	unflushed     int64 // records appended since the last fsync
+	lastSync      time.Time
+	waiters       map[chan<- struct{}]struct{}
+
+	// syncMu serialises fsyncs. A caller that waits on it finds, when its
+	// turn comes, that the fsync before it may have covered its offset too:
+	// that is the group commit.
+	syncMu  sync.Mutex
+	durable atomic.Int64 // every offset below it is fsynced
+	// syncScheduled keeps relaxed-flush appends to one background fsync
+	// at a time.
+	syncScheduled atomic.Bool
+}
+
+// Dir returns the partition directory.
+func (l *Log) Dir() string { return l.dir }
+
+// SetConfig applies changed topic configs; they take effect on the next
+// append.
+func (l *Log) SetConfig(cfg Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cfg = cfg
+	if !cfg.durable() {
+		l.advanceLocked(l.activeLocked().nextOffset, l.activeLocked(), l.activeLocked().size)
+	}
+}
+
+func (l *Log) activeLocked() *segment { return l.segments[len(l.segments)-1] }
+
+// Offsets returns the log start offset, high watermark and log end offset.
+func (l *Log) Offsets() (logStart, highWatermark, logEnd int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.logStartOffset, l.highWatermark, l.activeLocked().nextOffset
+}
+
+// Size returns the bytes of all segments.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.segments {
+		n += s.size
+	}
+	return n
+}
+
+// Append writes one validated batch at the log end, assigning its
+// baseOffset in place. It returns the base offset assigned. With the
+// durable default the batch becomes visible only after WaitDurable.
+func (l *Log) Append(batch []byte, h record.Header) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	if l.failed != nil {
+		return 0, l.failed
+	}
+	active := l.activeLocked()
+	base := active.nextOffset
+	h.BaseOffset = base
+	record.SetBaseOffset(batch, base)
+	if l.shouldRollLocked(active, h) {
+		var err error
+		if active, err = l.rollLocked(); err != nil {
+			return 0, l.failLocked(err)
+		}
+	}
+	if err := active.append(batch, h, l.cfg.IndexIntervalBytes); err != nil {
+		if errors.Is(err, errLogFailed) {
+			return 0, l.failLocked(err)
+		}
+		return 0, err
+	}
+	l.unflushed += int64(h.NumRecords)
+	if !l.cfg.durable() {
+		l.advanceLocked(active.nextOffset, active, active.size)
+		if l.unflushed >= l.cfg.FlushMessages {
+			l.SyncSoon()
+		}
+	}
+	return base, nil
+}
+
+// shouldRollLocked applies Kafka's roll rules: size, age, a full index, or
+// offsets that no longer fit the segment's 32-bit relative offsets.
+func (l *Log) shouldRollLocked(s *segment, h record.Header) bool {
+	if s.size == 0 {
+		return false
+	}
+	return s.size+int64(h.Size()) > l.cfg.SegmentBytes ||
+		time.Since(s.created).Milliseconds() >= l.cfg.SegmentMs ||
+		len(s.ix.offsets) >= l.cfg.IndexBytesMax/offsetEntryBytes ||
+		!s.fits(h.LastOffset(), h.Size())
+}
+
+// rollLocked seals and fsyncs the active segment and starts a new one at
+// the log end offset. Every segment but the active one is therefore
+// durable, which WaitDurable relies on.
+func (l *Log) rollLocked() (*segment, error) {
+	old := l.activeLocked()
+	old.seal()
+	if err := old.flushIndex(); err != nil {
+		return nil, err
+	}
+	if err := old.sync(); err != nil {
+		return nil, err
+	}
+	next, err := openSegment(l.dir, old.nextOffset, true)
+	if err != nil {
+		return nil, err
+	}
+	l.segments = append(l.segments, next)
+	l.noteDurableLocked(old.nextOffset, old, old.size)
+	l.logger.Debug("rolled segment", "dir", l.dir, "baseOffset", next.baseOffset)
+	return next, nil
+}
+
+// failLocked records a disk error; the log then refuses appends until the
+// broker restarts and recovers it from disk.
+func (l *Log) failLocked(err error) error {
+	if l.failed == nil {
+		l.failed = fmt.Errorf("%w: %w", errLogFailed, err)
+		l.logger.Error("log failed, refusing appends until restart", "dir", l.dir, "err", err)
+	}
+	return l.failed
+}
+
+// WaitDurable returns once every offset below offset is fsynced. Callers
+// waiting at the same time share fsyncs.
+func (l *Log) WaitDurable(offset int64) error {
+	for l.durable.Load() < offset {
+		if err := l.syncOnce(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SyncSoon starts an fsync of everything appended so far in the
+// background, unless one is already pending: appends nobody waits for (acks
+// 0, relaxed flushing) still reach the disk and the high watermark.
+func (l *Log) SyncSoon() {
+	if !l.syncScheduled.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		for {
+			err := l.Sync()
+			l.syncScheduled.Store(false)
+			if err != nil {
+				if !errors.Is(err, ErrClosed) {
+					l.logger.Error("background fsync", "dir", l.dir, "err", err)
+				}
+				return
+			}
+			// Appends that found the flag set during this fsync rely on
+			// this goroutine to cover them too.
+			l.mu.Lock()
+			end := l.activeLocked().nextOffset
+			l.mu.Unlock()
+			if l.durable.Load() >= end || !l.syncScheduled.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
+}
+
+// Sync fsyncs everything appended so far.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	end := l.activeLocked().nextOffset
+	l.mu.Unlock()
+	return l.WaitDurable(end)
+}
+
+// syncOnce takes its turn at syncMu and, unless the previous fsync already
+// covered everything, fsyncs the active segment.
+func (l *Log) syncOnce() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if l.failed != nil {
+		l.mu.Unlock()
+		return l.failed
+	}
+	active := l.activeLocked()
+	target, position := active.nextOffset, active.size
+	if l.durable.Load() >= target {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+
+	err := active.sync()
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		return l.failLocked(err)
+	}
+	l.noteDurableLocked(target, active, position)
+	return nil
+}
+
+// noteDurableLocked records that offsets below target, ending at position
+// of s, are on disk.
+func (l *Log) noteDurableLocked(target int64, s *segment, position int64) {
+	if target > l.durable.Load() {
+		l.durable.Store(target)
+	}
+	l.unflushed = 0
+	l.lastSync = time.Now()
+	if l.cfg.durable() {
+		l.advanceLocked(target, s, position)
+	}
+}
+
+// advanceLocked moves the high watermark forward and wakes waiting readers.
+func (l *Log) advanceLocked(hw int64, s *segment, position int64) {
+	if hw <= l.highWatermark {
+		return
+	}
+	l.highWatermark, l.hwSegment, l.hwPosition = hw, s, position
+	for ch := range l.waiters {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// FlushIfDue fsyncs when flush.ms has passed since the last fsync and
+// records are waiting; a broker-wide ticker calls it.
+func (l *Log) FlushIfDue(now time.Time) error {
+	l.mu.Lock()
+	due := l.unflushed > 0 && now.Sub(l.lastSync).Milliseconds() >= l.cfg.FlushMs
+	l.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return l.Sync()
+}
+
+// Durable returns the offset below which everything is fsynced, for the
+// recovery point checkpoint.
+func (l *Log) Durable() int64 { return l.durable.Load() }
+
+// Watch registers ch to receive a value (without blocking) whenever the
+// high watermark moves; Unwatch removes it. Fetch long-polls use it.
+func (l *Log) Watch(ch chan<- struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.waiters == nil {
+		l.waiters = make(map[chan<- struct{}]struct{})
+	}
+	l.waiters[ch] = struct{}{}
+}
+
+// Unwatch undoes Watch.
+func (l *Log) Unwatch(ch chan<- struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.waiters, ch)
+}
+
+// segmentFor returns the index of the segment holding offset.
+func (l *Log) segmentForLocked(offset int64) int {
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].baseOffset > offset })
+	return max(i-1, 0)
+}
+
+// readableLocked returns how many bytes of s lie below the high watermark.
+func (l *Log) readableLocked(s *segment) int64 {
+	switch {
+	case s == l.hwSegment:
+		return l.hwPosition
+	case l.hwSegment == nil || s.baseOffset > l.hwSegment.baseOffset:
+		return 0
+	default:
+		return s.size
+	}
+}
+
+// Close flushes indexes, fsyncs and closes every segment. The log is
+// unusable afterwards.
+func (l *Log) Close() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var errs []error
+	if l.failed == nil {
+		errs = append(errs, l.activeLocked().sync())
+	}
+	for _, s := range l.segments {
+		errs = append(errs, s.close())
+	}
+	for ch := range l.waiters {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	return errors.Join(errs...)
+}

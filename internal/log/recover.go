@@ -1,0 +1,272 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sluice-dev/sluice/internal/record"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// batchBytesMax bounds the size of one batch read during recovery, so a
+// corrupt length field cannot make recovery allocate gigabytes.
+const batchBytesMax = 1 << 30
+
+// OpenOptions say how much of the log to trust on open.
+type OpenOptions struct {
+	// Clean is true when the broker shut down cleanly: indexes are loaded
+	// and checked, and only the tail after the last index entry is scanned.
+	Clean bool
+	// RecoveryPoint is the offset below which everything was fsynced when
+	// the broker last checkpointed; after an unclean shutdown segments
+	// from the one holding it on are scanned and validated. -1 scans all.
+	RecoveryPoint int64
+	Logger        *slog.Logger
+}
+
+// Open opens the log in dir, creating it if needed, and recovers it.
+func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	l := &Log{dir: dir, cfg: cfg, logger: opts.Logger}
+	bases, err := listSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(bases) == 0 {
+		bases = []int64{0}
+		s, err := openSegment(dir, 0, true)
+		if err != nil {
+			return nil, err
+		}
+		l.segments = append(l.segments, s)
+	} else if err := l.loadSegments(bases, opts); err != nil {
+		for _, s := range l.segments {
+			s.close()
+		}
+		return nil, err
+	}
+	first, active := l.segments[0], l.activeLocked()
+	l.logStartOffset = first.baseOffset
+	// What survived recovery is on disk: it is the durable prefix.
+	l.durable.Store(active.nextOffset)
+	l.highWatermark, l.hwSegment, l.hwPosition = active.nextOffset, active, active.size
+	return l, nil
+}
+
+// listSegments returns the base offsets of the segments in dir, removing
+// index files whose log file is gone.
+func listSegments(dir string) ([]int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list log dir: %w", err)
+	}
+	var bases []int64
+	logs := map[string]bool{}
+	for _, e := range entries {
+		if base, ok := parseSegmentName(e.Name()); ok {
+			bases = append(bases, base)
+			logs[strings.TrimSuffix(e.Name(), logSuffix)] = true
+		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+			if stem, ok := strings.CutSuffix(name, suffix); ok && !logs[stem] {
+				os.Remove(filepath.Join(dir, name))
+			}
+		}
+	}
+	slices.Sort(bases)
+	return bases, nil
+}
+
+// loadSegments opens every segment and recovers the ones that need it.
+func (l *Log) loadSegments(bases []int64, opts OpenOptions) error {
+	for i, base := range bases {
+		s, err := openSegment(l.dir, base, false)
+		if err != nil {
+			return err
+		}
+		l.segments = append(l.segments, s)
+		st, err := s.file.Stat()
+		if err != nil {
+			return fmt.Errorf("stat segment: %w", err)
+		}
+		last := i == len(bases)-1
+		unsafe := !opts.Clean && (opts.RecoveryPoint < 0 || i == len(bases)-1 || bases[i+1] > opts.RecoveryPoint)
+		if unsafe {
+			cut, err := l.recoverSegment(s, st.Size())
+			if err != nil {
+				return err
+			}
+			if cut {
+				// Nothing after a torn or corrupt batch can be trusted.
+				return l.dropSegmentsAfter(i, bases)
+			}
+			continue
+		}
+		if err := l.loadSegment(s, st.Size(), last); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadSegment trusts a segment's bytes (it was fsynced or closed cleanly)
+// and loads its index, rebuilding it if it is inconsistent. For the active
+// segment the tail after the last index entry is walked to find the log
+// end.
+func (l *Log) loadSegment(s *segment, size int64, last bool) error {
+	s.size = size
+	ix, ok := loadIndex(s.offsetFile, s.timeFile, size)
+	if !ok || (size > 0 && len(ix.offsets) == 0 && size > int64(l.cfg.IndexIntervalBytes)*2) {
+		l.logger.Info("rebuilding index", "segment", s.file.Name())
+		return l.rebuildIndex(s, size)
+	}
+	s.ix = ix
+	if n := len(ix.times); n > 0 {
+		s.maxTimestamp = ix.times[n-1].timestamp
+		s.maxTimestampOffset = s.baseOffset + int64(ix.times[n-1].relOffset)
+	}
+	var from int64
+	if n := len(ix.offsets); n > 0 {
+		from = int64(ix.offsets[n-1].position)
+	}
+	if !last && from == 0 && size > 0 {
+		// An index-less segment still needs its end offset and timestamps.
+		return l.rebuildIndex(s, size)
+	}
+	// Walk the tail: the batches after the last index entry are not
+	// indexed, and the active segment's end offset is found here.
+	s.size = from
+	err := s.scanHeaders(from, size, func(pos int64, h record.Header) bool {
+		s.trackLoaded(pos, h)
+		return true
+	})
+	if err != nil {
+		l.logger.Warn("index tail inconsistent, rebuilding", "segment", s.file.Name(), "err", err)
+		return l.rebuildIndex(s, size)
+	}
+	return nil
+}
+
+// trackLoaded accounts for a batch already present in the index.
+func (s *segment) trackLoaded(pos int64, h record.Header) {
+	if h.MaxTimestamp > s.maxTimestamp {
+		s.maxTimestamp, s.maxTimestampOffset = h.MaxTimestamp, h.LastOffset()
+	}
+	s.size = pos + int64(h.Size())
+	s.nextOffset = h.LastOffset() + 1
+}
+
+// rebuildIndex recreates a segment's indexes from its batch headers.
+func (l *Log) rebuildIndex(s *segment, size int64) error {
+	s.ix, s.size, s.bytesSinceIndex = index{}, 0, 0
+	s.maxTimestamp, s.maxTimestampOffset, s.nextOffset = -1, -1, s.baseOffset
+	if err := s.scanHeaders(0, size, func(pos int64, h record.Header) bool {
+		s.track(pos, h, l.cfg.IndexIntervalBytes)
+		return true
+	}); err != nil {
+		return fmt.Errorf("rebuild index of %s: %w", s.file.Name(), err)
+	}
+	return s.ix.rewrite(s.offsetFile, s.timeFile)
+}
+
+// recoverSegment validates every batch of a segment that may hold unsynced
+// bytes, cuts the file at the first torn or corrupt batch, and rebuilds the
+// indexes. cut reports whether anything was cut.
+func (l *Log) recoverSegment(s *segment, size int64) (cut bool, err error) {
+	s.ix, s.size, s.bytesSinceIndex = index{}, 0, 0
+	s.maxTimestamp, s.maxTimestampOffset, s.nextOffset = -1, -1, s.baseOffset
+	r := io.NewSectionReader(s.file, 0, size)
+	var pos int64
+	header := make([]byte, record.HeaderSize)
+	var body []byte
+	var reason error
+	for pos < size {
+		h, batch, err := readBatch(r, pos, header, &body)
+		if err == nil {
+			err = checkBatch(batch, h, s.nextOffset)
+		}
+		if err != nil {
+			reason = err
+			break
+		}
+		s.track(pos, h, l.cfg.IndexIntervalBytes)
+		pos += int64(h.Size())
+	}
+	if reason != nil {
+		l.logger.Warn("recovery cut the log at a torn or corrupt batch",
+			"segment", s.file.Name(), "position", pos, "bytesCut", size-pos,
+			"lastGoodOffset", s.nextOffset-1, "reason", reason)
+		if err := s.file.Truncate(pos); err != nil {
+			return false, fmt.Errorf("cut %s at %d: %w", s.file.Name(), pos, err)
+		}
+		if err := s.file.Sync(); err != nil {
+			return false, fmt.Errorf("fsync %s: %w", s.file.Name(), err)
+		}
+	}
+	return reason != nil, s.ix.rewrite(s.offsetFile, s.timeFile)
+}
+
+// readBatch reads the batch at pos through r, reusing body's storage.
+func readBatch(r *io.SectionReader, pos int64, header []byte, body *[]byte) (record.Header, []byte, error) {
+	if _, err := r.ReadAt(header, pos); err != nil {
+		return record.Header{}, nil, fmt.Errorf("header: %w", err)
+	}
+	h, err := record.ParseHeader(header)
+	if err != nil {
+		return h, nil, err
+	}
+	if h.Size() > batchBytesMax {
+		return h, nil, fmt.Errorf("batch length %d over %d", h.Size(), batchBytesMax)
+	}
+	if cap(*body) < h.Size() {
+		*body = make([]byte, h.Size())
+	}
+	b := (*body)[:h.Size()]
+	if _, err := r.ReadAt(b, pos); err != nil {
+		return h, nil, fmt.Errorf("batch of %d bytes: %w", h.Size(), err)
+	}
+	return h, b, nil
+}
+
+// checkBatch verifies a stored batch: CRC, and an offset no smaller than
+// the next one expected (compaction may leave gaps, never overlaps).
+func checkBatch(batch []byte, h record.Header, next int64) error {
+	if crc := crc32.Checksum(batch[21:], castagnoli); crc != h.CRC {
+		return fmt.Errorf("crc 0x%08x computed, 0x%08x stored", crc, h.CRC)
+	}
+	if h.BaseOffset < next || h.LastOffsetDelta < 0 {
+		return fmt.Errorf("batch offsets %d..%d overlap the previous batch ending before %d", h.BaseOffset, h.LastOffset(), next)
+	}
+	return nil
+}
+
+// dropSegmentsAfter deletes the segments after index i, which follow a cut.
+func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
+	var errs []error
+	for _, base := range bases[i+1:] {
+		l.logger.Warn("recovery removed a segment after the cut", "dir", l.dir, "baseOffset", base)
+		stem := filepath.Join(l.dir, segmentName(base))
+		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			if err := os.Remove(stem + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,333 @@
+package replica
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/fsutil"
+	"github.com/sluice-dev/sluice/internal/log"
+	"github.com/sluice-dev/sluice/internal/metadata"
+)
+
+const (
+	// cleanShutdownFile marks a log dir whose logs were all closed cleanly.
+	cleanShutdownFile = ".sluice_cleanshutdown"
+	// recoveryPointFile is Kafka's checkpoint of the offset below which
+	// each partition is known to be on disk, in Kafka's text format.
+	recoveryPointFile = "recovery-point-offset-checkpoint"
+	deleteSuffix      = "-delete"
+)
+
+// TP names a partition.
+type TP struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TP) dirName() string { return tp.Topic + "-" + strconv.Itoa(int(tp.Partition)) }
+
+// parseDirName splits "<topic>-<partition>"; topic names may contain '-'.
+func parseDirName(name string) (TP, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return TP{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 {
+		return TP{}, false
+	}
+	return TP{name[:i], int32(p)}, true
+}
+
+// Manager owns the partitions hosted on this broker and their directories.
+type Manager struct {
+	dirs   []string
+	logger *slog.Logger
+
+	mu         sync.RWMutex // guards partitions and located
+	partitions map[TP]*Partition
+	located    map[TP]string // partition directories found on disk at start
+	clean      map[string]bool
+	recovery   map[string]map[TP]int64 // per dir
+}
+
+// NewManager takes ownership of the log dirs: it notes whether the last
+// shutdown was clean, reads recovery points, removes the clean-shutdown
+// marker (so a crash from now on is seen as one), and finishes deletions a
+// crash interrupted.
+func NewManager(dirs []string, logger *slog.Logger) (*Manager, error) {
+	m := &Manager{dirs: dirs, logger: logger, partitions: map[TP]*Partition{}, located: map[TP]string{},
+		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create log dir %s: %w", dir, err)
+		}
+		marker := filepath.Join(dir, cleanShutdownFile)
+		_, err := os.Stat(marker)
+		m.clean[dir] = err == nil
+		if m.recovery[dir], err = readRecoveryPoints(filepath.Join(dir, recoveryPointFile)); err != nil {
+			logger.Warn("ignoring unreadable recovery point checkpoint; every segment will be scanned", "dir", dir, "err", err)
+		}
+		if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove clean shutdown marker: %w", err)
+		}
+		if err := m.scanDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// scanDir records the partition directories in dir and removes the
+// leftovers of deletions.
+func (m *Manager) scanDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list log dir %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if strings.HasSuffix(e.Name(), deleteSuffix) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+			continue
+		}
+		if tp, ok := parseDirName(e.Name()); ok {
+			m.located[tp] = dir
+		}
+	}
+	return nil
+}
+
+// Get returns a hosted partition.
+func (m *Manager) Get(topic string, partition int32) (*Partition, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p, ok := m.partitions[TP{topic, partition}]
+	return p, ok
+}
+
+// Each calls fn for every hosted partition, in no order.
+func (m *Manager) Each(fn func(*Partition)) {
+	m.mu.RLock()
+	ps := make([]*Partition, 0, len(m.partitions))
+	for _, p := range m.partitions {
+		ps = append(ps, p)
+	}
+	m.mu.RUnlock()
+	for _, p := range ps {
+		fn(p)
+	}
+}
+
+// Reconcile makes the hosted partitions match the image: it opens (and
+// recovers) partitions the image has and deletes those it no longer has.
+// Directories found on disk for topics the image does not know are left
+// alone, logged once at start.
+func (m *Manager) Reconcile(im *metadata.Image, logConfig func(*metadata.Topic) log.Config) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for tp, p := range m.partitions {
+		if t, ok := im.Topics[tp.Topic]; !ok || tp.Partition >= t.Partitions {
+			delete(m.partitions, tp)
+			errs = append(errs, m.remove(p))
+		}
+	}
+	for _, t := range im.SortedTopics() {
+		cfg := logConfig(t)
+		for i := range t.Partitions {
+			tp := TP{t.Name, i}
+			if p, ok := m.partitions[tp]; ok {
+				p.Log.SetConfig(cfg)
+				continue
+			}
+			p, err := m.open(tp, cfg)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			m.partitions[tp] = p
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// open opens or creates a partition's log and rebuilds its producer state.
+func (m *Manager) open(tp TP, cfg log.Config) (*Partition, error) {
+	dir, ok := m.located[tp]
+	if !ok {
+		dir = m.leastLoadedDir()
+	}
+	rp, known := m.recovery[dir][tp]
+	if !known {
+		rp = -1
+	}
+	l, err := log.Open(filepath.Join(dir, tp.dirName()), cfg, log.OpenOptions{
+		Clean: m.clean[dir] && ok, RecoveryPoint: rp, Logger: m.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
+	}
+	m.located[tp] = dir
+	p := &Partition{Topic: tp.Topic, Index: tp.Partition, Log: l}
+	if err := p.rebuildProducers(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// leastLoadedDir picks the log dir with the fewest partitions, as Kafka does.
+func (m *Manager) leastLoadedDir() string {
+	count := map[string]int{}
+	for _, d := range m.located {
+		count[d]++
+	}
+	best := m.dirs[0]
+	for _, d := range m.dirs[1:] {
+		if count[d] < count[best] {
+			best = d
+		}
+	}
+	return best
+}
+
+// remove closes a partition and deletes its directory: a rename first, so a
+// crash mid-delete never leaves a half-deleted partition that looks live.
+func (m *Manager) remove(p *Partition) error {
+	tp := TP{p.Topic, p.Index}
+	p.Log.Close()
+	dir := p.Log.Dir()
+	gone := fmt.Sprintf("%s.%d%s", dir, time.Now().UnixNano(), deleteSuffix)
+	delete(m.located, tp)
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("delete partition %s: %w", tp.dirName(), err)
+	}
+	if err := fsutil.SyncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("delete partition %s: %w", tp.dirName(), err)
+	}
+	go os.RemoveAll(gone)
+	return nil
+}
+
+// FlushDue runs flush.ms fsyncs for partitions with relaxed flushing.
+func (m *Manager) FlushDue(now time.Time) {
+	m.Each(func(p *Partition) {
+		if err := p.Log.FlushIfDue(now); err != nil {
+			m.logger.Error("periodic flush", "partition", TP{p.Topic, p.Index}.dirName(), "err", err)
+		}
+	})
+}
+
+// Checkpoint writes each dir's recovery points, so the next unclean start
+// scans only what came after them.
+func (m *Manager) Checkpoint() error {
+	points := map[string]map[TP]int64{}
+	m.mu.RLock()
+	for tp, p := range m.partitions {
+		dir := m.located[tp]
+		if points[dir] == nil {
+			points[dir] = map[TP]int64{}
+		}
+		points[dir][tp] = p.Log.Durable()
+	}
+	m.mu.RUnlock()
+	var errs []error
+	for _, dir := range m.dirs {
+		errs = append(errs, writeRecoveryPoints(filepath.Join(dir, recoveryPointFile), points[dir]))
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes every log, checkpoints, and marks the dirs clean when all
+// of that worked.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	var errs []error
+	for _, p := range m.partitions {
+		errs = append(errs, p.Log.Close())
+	}
+	m.mu.Unlock()
+	errs = append(errs, m.Checkpoint())
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, dir := range m.dirs {
+		if err := fsutil.WriteFileSync(filepath.Join(dir, cleanShutdownFile), nil); err != nil {
+			return fmt.Errorf("mark clean shutdown: %w", err)
+		}
+	}
+	return nil
+}
+
+// readRecoveryPoints parses Kafka's checkpoint format: a version line (0),
+// a count line, then "topic partition offset" lines.
+func readRecoveryPoints(path string) (map[TP]int64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[TP]int64{}, nil
+	}
+	if err != nil {
+		return map[TP]int64{}, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		return map[TP]int64{}, err
+	}
+	if len(lines) < 2 || lines[0] != "0" {
+		return map[TP]int64{}, fmt.Errorf("%s: bad header", path)
+	}
+	n, err := strconv.Atoi(lines[1])
+	if err != nil || n != len(lines)-2 {
+		return map[TP]int64{}, fmt.Errorf("%s: count %q does not match %d entries", path, lines[1], len(lines)-2)
+	}
+	points := map[TP]int64{}
+	for _, line := range lines[2:] {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return map[TP]int64{}, fmt.Errorf("%s: bad line %q", path, line)
+		}
+		p, err1 := strconv.ParseInt(f[1], 10, 32)
+		off, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return map[TP]int64{}, fmt.Errorf("%s: bad line %q", path, line)
+		}
+		points[TP{f[0], int32(p)}] = off
+	}
+	return points, nil
+}
+
+func writeRecoveryPoints(path string, points map[TP]int64) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "0\n%d\n", len(points))
+	tps := make([]TP, 0, len(points))
+	for tp := range points {
+		tps = append(tps, tp)
+	}
+	slices.SortFunc(tps, func(a, b TP) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition - b.Partition)
+	})
+	for _, tp := range tps {
+		fmt.Fprintf(&b, "%s %d %d\n", tp.Topic, tp.Partition, points[tp])
+	}
+	return fsutil.WriteFileSync(path, []byte(b.String()))
+}

@@ -1,0 +1,139 @@
+// Package replica owns the partitions this broker hosts: each partition's
+// log, its producer state, and the rules that run under its append lock.
+// Replication (leader epochs, ISR, followers) grows here in the cluster
+// issues.
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/log"
+	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/txn"
+)
+
+// producerExpiration is Kafka's producer.id.expiration.ms default: a
+// producer idle this long is forgotten by a partition, which bounds the
+// producer state's memory.
+const producerExpiration = 24 * time.Hour
+
+// Partition is one partition of a topic hosted here.
+type Partition struct {
+	Topic string
+	Index int32
+	Log   *log.Log
+
+	mu        sync.Mutex // serialises producer checks with appends
+	producers *txn.Partition
+	expiredAt time.Time // last producer expiry sweep
+}
+
+// AppendOptions carry the topic configs that apply to one append.
+type AppendOptions struct {
+	LogAppendTime   bool  // message.timestamp.type=LogAppendTime
+	MaxMessageBytes int   // max.message.bytes
+	Now             int64 // wall clock, unix ms
+}
+
+// AppendResult says where a batch landed.
+type AppendResult struct {
+	BaseOffset    int64
+	NextOffset    int64 // one past the batch: wait for this to be durable
+	LogAppendTime int64 // -1 unless the topic uses LogAppendTime
+	Duplicate     bool  // a retry of an appended batch: nothing was written
+}
+
+// Append validates the single batch of a Produce request's partition
+// (Kafka requires exactly one for produce v3+), checks it against the
+// producer's sequence state and writes it. Errors wrap a *kerr.Error or a
+// record error for the client.
+func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, error) {
+	batch, rest, err := record.Next(records)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	if len(rest) != 0 {
+		return AppendResult{}, fmt.Errorf("%w: produce must carry exactly one record batch per partition", record.ErrInvalidRecord)
+	}
+	if len(batch) > opts.MaxMessageBytes {
+		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", kerr.MessageTooLarge, len(batch), opts.MaxMessageBytes)
+	}
+	h, err := record.ValidateProduce(batch)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	res := AppendResult{LogAppendTime: -1}
+	if opts.LogAppendTime {
+		record.SetLogAppendTime(batch, opts.Now)
+		h.MaxTimestamp, h.Attributes = opts.Now, h.Attributes|0x08
+		res.LogAppendTime = opts.Now
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	dup, err := p.producers.Check(h)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	if dup != nil {
+		res.BaseOffset, res.Duplicate = dup.BaseOffset, true
+		res.NextOffset = dup.BaseOffset + int64(h.LastOffsetDelta) + 1
+		if opts.LogAppendTime {
+			res.LogAppendTime = dup.Timestamp
+		}
+		return res, nil
+	}
+	base, err := p.Log.Append(batch, h)
+	if err != nil {
+		if log.IsStorageError(err) {
+			return AppendResult{}, fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
+		}
+		return AppendResult{}, err
+	}
+	h.BaseOffset = base
+	p.producers.Update(h, opts.Now)
+	p.maybeExpireLocked(opts.Now)
+	res.BaseOffset, res.NextOffset = base, h.NextOffset()
+	return res, nil
+}
+
+// maybeExpireLocked sweeps idle producers at most once a minute.
+func (p *Partition) maybeExpireLocked(nowMs int64) {
+	now := time.UnixMilli(nowMs)
+	if now.Sub(p.expiredAt) < time.Minute {
+		return
+	}
+	p.expiredAt = now
+	p.producers.Expire(now.Add(-producerExpiration).UnixMilli())
+}
+
+// WaitDurable waits until offsets below next are fsynced.
+func (p *Partition) WaitDurable(next int64) error {
+	if err := p.Log.WaitDurable(next); err != nil {
+		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
+	}
+	return nil
+}
+
+// rebuildProducers replays batch headers to restore producer state.
+func (p *Partition) rebuildProducers() error {
+	p.producers = txn.NewPartition()
+	now := time.Now().UnixMilli()
+	err := p.Log.ScanHeaders(0, func(h record.Header) {
+		if h.ProducerID >= 0 && !h.Control() {
+			p.producers.Update(h, now)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild producer state of %s-%d: %w", p.Topic, p.Index, err)
+	}
+	return nil
+}
+
+// ErrNotHere is returned for partitions this broker does not host.
+var ErrNotHere = errors.New("partition not hosted here")

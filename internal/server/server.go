@@ -1,0 +1,269 @@
+// Package server accepts Kafka connections, frames requests and responses,
+// enforces the per-connection and broker-wide limits, and dispatches each
+// request to the handler by API key.
+//
+// A connection has two goroutines. The reader decodes requests one after
+// another and calls the handler, which does the order-sensitive part (a
+// Produce's append) at once. Work that may wait (fsync, a Fetch long poll)
+// runs in its own goroutine, and the writer sends responses strictly in
+// request order, as Kafka clients require.
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/sluice-dev/sluice/internal/handler"
+)
+
+const (
+	// requestBytesMaxNonProduce bounds frames of every API but Produce.
+	// Decoding allocates up to ~40x a frame's size in arrays and tagged
+	// fields, so only Produce, whose records stay one byte slice, may use
+	// socket.request.max.bytes.
+	requestBytesMaxNonProduce = 1 << 20
+	// inFlightMax is how many requests one connection may have awaiting
+	// their responses (pipelining) before the reader stops reading.
+	inFlightMax = 64
+	// idleTimeout is Kafka's connections.max.idle.ms default.
+	idleTimeout = 10 * time.Minute
+	// writeBufferBytes sizes the writer's buffer; responses are flushed
+	// when no other is ready.
+	writeBufferBytes = 64 << 10
+	// responseBufferBytesKeep is the largest encode buffer kept for reuse.
+	responseBufferBytesKeep = 1 << 20
+)
+
+// Config holds the server's limits.
+type Config struct {
+	// RequestBytesMax is socket.request.max.bytes: the largest frame.
+	RequestBytesMax int
+	// QueuedBytesMax bounds the bytes of requests read but not yet
+	// answered across all connections (Kafka's queued.max.request.bytes).
+	QueuedBytesMax int64
+}
+
+// Server serves the Kafka protocol on one listener.
+type Server struct {
+	cfg     Config
+	handler *handler.Handler
+	logger  *slog.Logger
+	queued  *semaphore.Weighted
+
+	mu     sync.Mutex // guards conns and closed
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a server dispatching to h.
+func New(cfg Config, h *handler.Handler, logger *slog.Logger) *Server {
+	return &Server{cfg: cfg, handler: h, logger: logger, queued: semaphore.NewWeighted(cfg.QueuedBytesMax), conns: map[net.Conn]struct{}{}}
+}
+
+// Serve accepts connections until ln is closed.
+func (s *Server) Serve(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Close closes every connection and waits for their goroutines.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// pending is a request awaiting its response, in the writer's queue.
+type pending struct {
+	correlationID int32
+	resp          kmsg.Response // ready response, or nil
+	done          chan kmsg.Response
+	none          bool  // no response (acks=0)
+	queued        int64 // bytes to release from the broker-wide budget
+}
+
+// conn is one client connection.
+type conn struct {
+	s      *Server
+	c      net.Conn
+	host   string
+	queue  chan *pending
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (s *Server) serveConn(c net.Conn) {
+	ctx, cancel := context.WithCancel(context.Background())
+	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	cn := &conn{s: s, c: c, host: host, queue: make(chan *pending, inFlightMax), ctx: ctx, cancel: cancel}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		cn.write()
+	}()
+	err := cn.read()
+	close(cn.queue)
+	<-writerDone
+	cancel()
+	c.Close()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		s.logger.Info("closing connection", "remote", c.RemoteAddr().String(), "err", err)
+	}
+}
+
+// read decodes requests until the connection ends or misbehaves.
+func (cn *conn) read() error {
+	r := bufio.NewReaderSize(cn.c, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		cn.c.SetReadDeadline(time.Now().Add(idleTimeout))
+		size, err := readFrameSize(r, sizeBuf[:])
+		if err != nil {
+			return err
+		}
+		if size < headerBytesMin || size > cn.s.cfg.RequestBytesMax {
+			return fmt.Errorf("%w: frame of %d bytes (limit %d)", errMalformed, size, cn.s.cfg.RequestBytesMax)
+		}
+		keyBytes, err := r.Peek(2)
+		if err != nil {
+			return err
+		}
+		key := int16(keyBytes[0])<<8 | int16(keyBytes[1])
+		if key != kmsg.Produce.Int16() && size > requestBytesMaxNonProduce {
+			return fmt.Errorf("%w: %s frame of %d bytes (limit %d)", errMalformed, kmsg.NameForKey(key), size, requestBytesMaxNonProduce)
+		}
+		weight := min(int64(size), cn.s.cfg.QueuedBytesMax)
+		if err := cn.s.queued.Acquire(cn.ctx, weight); err != nil {
+			return err
+		}
+		body := make([]byte, size)
+		if _, err := io.ReadFull(r, body); err != nil {
+			cn.s.queued.Release(weight)
+			return err
+		}
+		p, err := cn.dispatch(body)
+		if err != nil {
+			cn.s.queued.Release(weight)
+			return err
+		}
+		p.queued = weight
+		select {
+		case cn.queue <- p:
+		case <-cn.ctx.Done():
+			cn.s.queued.Release(weight)
+			return cn.ctx.Err()
+		}
+	}
+}
+
+// dispatch decodes one request and starts answering it.
+func (cn *conn) dispatch(body []byte) (*pending, error) {
+	h, rest, err := parseHeader(body, isFlexible)
+	if err != nil {
+		return nil, err
+	}
+	p := &pending{correlationID: h.correlationID}
+	if !handler.Supported(h.key, h.version) {
+		if h.key == kmsg.ApiVersions.Int16() {
+			// Kafka answers an ApiVersions it cannot parse at v0 with
+			// UNSUPPORTED_VERSION and its table; the client retries.
+			p.resp = handler.UnsupportedApiVersions()
+			return p, nil
+		}
+		return nil, fmt.Errorf("%w: %s v%d is not supported", errMalformed, kmsg.NameForKey(h.key), h.version)
+	}
+	req := kmsg.RequestForKey(h.key)
+	req.SetVersion(h.version)
+	if err := req.ReadFrom(rest); err != nil {
+		return nil, fmt.Errorf("%w: %s v%d: %v", errMalformed, kmsg.NameForKey(h.key), h.version, err)
+	}
+	reply := cn.s.handler.Handle(&handler.Request{Msg: req, ClientID: h.clientID, Host: cn.host})
+	switch {
+	case reply.None:
+		p.none = true
+	case reply.Wait != nil:
+		p.done = make(chan kmsg.Response, 1)
+		go func() { p.done <- reply.Wait(cn.ctx) }()
+	default:
+		p.resp = reply.Msg
+	}
+	return p, nil
+}
+
+// write sends responses in request order.
+func (cn *conn) write() {
+	w := bufio.NewWriterSize(cn.c, writeBufferBytes)
+	var buf []byte
+	broken := false
+	for p := range cn.queue {
+		resp := p.resp
+		if p.done != nil {
+			resp = <-p.done
+		}
+		cn.s.queued.Release(p.queued)
+		if p.none || broken {
+			continue
+		}
+		buf = appendResponse(buf[:0], p.correlationID, resp)
+		_, err := w.Write(buf)
+		if err == nil && len(cn.queue) == 0 {
+			err = w.Flush()
+		}
+		if cap(buf) > responseBufferBytesKeep {
+			buf = nil
+		}
+		if err != nil {
+			// Keep draining so waiting goroutines finish and budgets are
+			// released; the reader sees the closed socket.
+			broken = true
+			cn.cancel()
+			cn.c.Close()
+		}
+	}
+	if !broken {
+		w.Flush()
+	}
+}
