@@ -57,7 +57,7 @@ type Reply struct {
 type Handler struct {
 	b Broker
 
-	mu       sync.Mutex // guards settingsCache
+	mu            sync.Mutex // guards settingsCache
 	settingsCache map[*metadata.Topic]*topicSettings
 }
 
