@@ -31,6 +31,18 @@ type TopicID [16]byte
 // String is the URL-safe base64 form Kafka prints.
 func (id TopicID) String() string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
+// MarshalText stores the id as Kafka prints it.
+func (id TopicID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText parses Kafka's printed form.
+func (id *TopicID) UnmarshalText(b []byte) error {
+	n, err := base64.RawURLEncoding.Decode(id[:], b)
+	if err != nil || n != len(id) {
+		return fmt.Errorf("topic id %q is not 16 bytes of URL-safe base64", b)
+	}
+	return nil
+}
+
 // Topic is one topic in an Image. Images share Topics; never modify one.
 type Topic struct {
 	Name       string            `json:"name"`
