@@ -38,6 +38,9 @@ func apiKeys() []kmsg.ApiVersionsResponseApiKey {
 	for _, k := range keys {
 		ak := kmsg.NewApiVersionsResponseApiKey()
 		ak.ApiKey, ak.MinVersion, ak.MaxVersion = k, advertised[k].min, advertised[k].max
+		if m, ok := advertisedMin[k]; ok {
+			ak.MinVersion = m
+		}
 		out = append(out, ak)
 	}
 	return out

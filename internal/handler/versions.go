@@ -29,6 +29,13 @@ var advertised = map[int16]versionRange{
 	kmsg.DescribeCluster.Int16():  {0, 1},
 }
 
+// advertisedMin lowers the minimum listed in ApiVersions below what is
+// served. librdkafka before 2.10 compresses with gzip, snappy or lz4 only if
+// the broker lists Produce v0, so Kafka 4.0 lists Produce from v0 while
+// refusing v0-v2 requests (KAFKA-18659, apache/kafka#18727); so do we. A
+// v0-v2 Produce closes the connection, as any unserved version does.
+var advertisedMin = map[int16]int16{kmsg.Produce.Int16(): 0}
+
 // Supported reports whether the broker serves version v of API key.
 func Supported(key, v int16) bool {
 	r, ok := advertised[key]
