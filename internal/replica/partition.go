@@ -53,6 +53,9 @@ type AppendResult struct {
 // producer's sequence state and writes it. Errors wrap a *kerr.Error or a
 // record error for the client.
 func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, error) {
+	if len(records) == 0 {
+		return AppendResult{}, fmt.Errorf("%w: produce must carry a record batch", record.ErrInvalidRecord)
+	}
 	batch, rest, err := record.Next(records)
 	if err != nil {
 		return AppendResult{}, err

@@ -145,9 +145,11 @@ func (s *Server) serveConn(c net.Conn) {
 		cn.write()
 	}()
 	err := cn.read()
+	// Pending long polls end now rather than at their MaxWait; fsync waits
+	// finish regardless, so acknowledged data stays acknowledged.
+	cancel()
 	close(cn.queue)
 	<-writerDone
-	cancel()
 	c.Close()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		s.logger.Info("closing connection", "remote", c.RemoteAddr().String(), "err", err)
