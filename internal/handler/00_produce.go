@@ -33,6 +33,7 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 	im := h.b.Meta.Image()
 	now := nowMs()
 	var waits []durableWait
+	failed := false
 	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
@@ -55,7 +56,11 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 				}
 			}
 			if err != nil {
+				// Kafka answers a failed partition with offsets -1, never
+				// an offset that could be read as "appended at 0".
 				sp.ErrorCode, sp.ErrorMessage = errorCode(err), errorMessage(err)
+				sp.BaseOffset, sp.LogStartOffset = -1, -1
+				failed = true
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -65,7 +70,7 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 		for _, w := range waits {
 			w.p.Log.SyncSoon()
 		}
-		return Reply{None: true}
+		return Reply{None: true, Close: failed}
 	}
 	if len(waits) == 0 {
 		return Reply{Msg: resp}

@@ -30,9 +30,24 @@ const (
 	// fetchWaitMax bounds MaxWaitMillis, so a client cannot park a request
 	// for hours.
 	fetchWaitMax = 30 * time.Second
+	// fetchUnknownPartitionsMax is how many partitions a fetch may name
+	// beyond those the broker hosts (clients with stale metadata name a
+	// few deleted ones).
+	fetchUnknownPartitionsMax = 1000
 )
 
 func (h *Handler) fetch(req *kmsg.FetchRequest) Reply {
+	n := len(req.Topics)
+	for _, rt := range req.Topics {
+		n += len(rt.Partitions)
+	}
+	if n > 2*h.b.Replicas.Len()+fetchUnknownPartitionsMax {
+		// Each named topic and partition costs memory in every pass of
+		// the long poll; a fetch naming far more of them than exist (a
+		// topic and its partition count twice) is hostile.
+		h.b.Logger.Warn("refusing fetch naming more partitions than the broker hosts", "partitions", n)
+		return Reply{None: true, Close: true}
+	}
 	return Reply{Wait: func(ctx context.Context) kmsg.Response { return h.fetchWait(ctx, req) }}
 }
 

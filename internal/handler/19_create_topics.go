@@ -58,12 +58,14 @@ func (h *Handler) createTopicFrom(req *kmsg.CreateTopicsRequest, rt kmsg.CreateT
 		}
 		configs[c.Name] = *c.Value
 	}
+	// Kafka checks existence before the settings, so "create if missing"
+	// tools get TOPIC_ALREADY_EXISTS whatever they asked for.
+	if _, ok := h.b.Meta.Image().Topics[rt.Topic]; ok {
+		return fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, rt.Topic)
+	}
 	spec, err := h.checkTopic(rt.Topic, partitions, rf, configs)
 	if err != nil {
 		return err
-	}
-	if _, ok := h.b.Meta.Image().Topics[rt.Topic]; ok {
-		return fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, rt.Topic)
 	}
 	st.NumPartitions, st.ReplicationFactor = spec.partitions, 1
 	st.Configs = createTopicConfigs(spec.cfg)

@@ -51,6 +51,9 @@ type Reply struct {
 	Wait func(ctx context.Context) kmsg.Response
 	// None says no response is sent.
 	None bool
+	// Close, with None, closes the connection after earlier responses
+	// are sent: how an acks=0 producer learns that a produce failed.
+	Close bool
 }
 
 // Handler dispatches requests by API key.

@@ -117,6 +117,13 @@ func (m *Manager) Get(topic string, partition int32) (*Partition, bool) {
 	return p, ok
 }
 
+// Len returns the number of hosted partitions.
+func (m *Manager) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.partitions)
+}
+
 // Each calls fn for every hosted partition, in no order.
 func (m *Manager) Each(fn func(*Partition)) {
 	m.mu.RLock()

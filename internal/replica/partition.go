@@ -58,6 +58,12 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 	}
 	batch, rest, err := record.Next(records)
 	if err != nil {
+		// Kafka answers records cut short in a Produce with INVALID_RECORD
+		// (ProduceRequest.validateRecords), which clients do not retry;
+		// a batch length too small to be a batch stays CORRUPT_MESSAGE.
+		if errors.Is(err, record.ErrTruncated) {
+			return AppendResult{}, fmt.Errorf("%w: %v", record.ErrInvalidRecord, err)
+		}
 		return AppendResult{}, err
 	}
 	if len(rest) != 0 {
@@ -67,6 +73,9 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", kerr.MessageTooLarge, len(batch), opts.MaxMessageBytes)
 	}
 	h, err := record.ValidateProduce(batch)
+	if errors.Is(err, record.ErrUnsupportedMagic) {
+		return AppendResult{}, fmt.Errorf("%w: %v", record.ErrInvalidRecord, err)
+	}
 	if err != nil {
 		return AppendResult{}, err
 	}

@@ -17,7 +17,13 @@ const (
 	clientIDBytesMax = 1 << 15
 )
 
-var errMalformed = errors.New("malformed request")
+var (
+	errMalformed = errors.New("malformed request")
+	// errAcksZeroFailed closes a connection after a failed acks=0
+	// produce, as Kafka does: the client has no other way to learn of the
+	// failure, and reconnecting makes it refresh its metadata.
+	errAcksZeroFailed = errors.New("acks=0 produce failed")
+)
 
 // header is the request header, v0 to v2.
 type header struct {

@@ -17,11 +17,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/sluice-dev/sluice/internal/handler"
 )
@@ -35,6 +35,16 @@ const (
 	// inFlightMax is how many requests one connection may have awaiting
 	// their responses (pipelining) before the reader stops reading.
 	inFlightMax = 64
+	// decodeAmplification is how much memory decoding a non-Produce frame
+	// may take per frame byte (measured: up to ~40x for arrays of small
+	// structs), charged against the broker-wide budget.
+	decodeAmplification = 40
+	// frameBodyTimeout bounds how long a frame's body may take to arrive
+	// once its size was read.
+	frameBodyTimeout = 30 * time.Second
+	// bodyChunkBytes is how much of a frame body is read, and charged to
+	// the budget, at a time.
+	bodyChunkBytes = 256 << 10
 	// idleTimeout is Kafka's connections.max.idle.ms default.
 	idleTimeout = 10 * time.Minute
 	// writeBufferBytes sizes the writer's buffer; responses are flushed
@@ -58,7 +68,7 @@ type Server struct {
 	cfg     Config
 	handler *handler.Handler
 	logger  *slog.Logger
-	queued  *semaphore.Weighted
+	queued  *budget
 
 	mu     sync.Mutex // guards conns and closed
 	conns  map[net.Conn]struct{}
@@ -68,7 +78,7 @@ type Server struct {
 
 // New returns a server dispatching to h.
 func New(cfg Config, h *handler.Handler, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, handler: h, logger: logger, queued: semaphore.NewWeighted(cfg.QueuedBytesMax), conns: map[net.Conn]struct{}{}}
+	return &Server{cfg: cfg, handler: h, logger: logger, queued: newBudget(cfg.QueuedBytesMax), conns: map[net.Conn]struct{}{}}
 }
 
 // Serve accepts connections until ln is closed.
@@ -122,6 +132,7 @@ type pending struct {
 	resp          kmsg.Response // ready response, or nil
 	done          chan kmsg.Response
 	none          bool  // no response (acks=0)
+	closeAfter    bool  // close the connection once earlier responses are sent
 	queued        int64 // bytes to release from the broker-wide budget
 }
 
@@ -177,28 +188,63 @@ func (cn *conn) read() error {
 		if key != kmsg.Produce.Int16() && size > requestBytesMaxNonProduce {
 			return fmt.Errorf("%w: %s frame of %d bytes (limit %d)", errMalformed, kmsg.NameForKey(key), size, requestBytesMaxNonProduce)
 		}
-		weight := min(int64(size), cn.s.cfg.QueuedBytesMax)
-		if err := cn.s.queued.Acquire(cn.ctx, weight); err != nil {
-			return err
-		}
-		body := make([]byte, size)
-		if _, err := io.ReadFull(r, body); err != nil {
-			cn.s.queued.Release(weight)
+		body, weight, err := cn.readBody(r, size, key)
+		if err != nil {
 			return err
 		}
 		p, err := cn.dispatch(body)
 		if err != nil {
-			cn.s.queued.Release(weight)
+			cn.s.queued.release(weight)
 			return err
 		}
 		p.queued = weight
 		select {
 		case cn.queue <- p:
 		case <-cn.ctx.Done():
-			cn.s.queued.Release(weight)
+			cn.s.queued.release(weight)
 			return cn.ctx.Err()
 		}
+		if p.closeAfter {
+			return errAcksZeroFailed
+		}
 	}
+}
+
+// readBody reads a frame body of size bytes, charging the broker-wide
+// budget as the bytes arrive, so a client that announces a large frame and
+// sends it slowly holds only what it sent. Decoding any API but Produce
+// allocates up to ~40x the frame, so those bytes are charged for that.
+// It returns the body and the weight to release once answered.
+func (cn *conn) readBody(r io.Reader, size int, key int16) ([]byte, int64, error) {
+	factor := int64(1)
+	if key != kmsg.Produce.Int16() {
+		factor = decodeAmplification
+	}
+	// Waiting for budget counts against the same deadline as reading, so
+	// two large frames that each hold part of the budget cannot wait on
+	// each other forever.
+	deadline := time.Now().Add(frameBodyTimeout)
+	cn.c.SetReadDeadline(deadline)
+	ctx, cancel := context.WithDeadline(cn.ctx, deadline)
+	defer cancel()
+	body := make([]byte, 0, min(size, bodyChunkBytes))
+	var weight int64
+	for len(body) < size {
+		n := min(size-len(body), bodyChunkBytes)
+		w := min(int64(n)*factor, cn.s.cfg.QueuedBytesMax-weight)
+		if err := cn.s.queued.acquire(ctx, w); err != nil {
+			cn.s.queued.release(weight)
+			return nil, 0, fmt.Errorf("waiting for request memory: %w", err)
+		}
+		weight += w
+		body = slices.Grow(body, n)
+		if _, err := io.ReadFull(r, body[len(body):len(body)+n]); err != nil {
+			cn.s.queued.release(weight)
+			return nil, 0, err
+		}
+		body = body[:len(body)+n]
+	}
+	return body, weight, nil
 }
 
 // dispatch decodes one request and starts answering it.
@@ -225,7 +271,7 @@ func (cn *conn) dispatch(body []byte) (*pending, error) {
 	reply := cn.s.handler.Handle(&handler.Request{Msg: req, ClientID: h.clientID, Host: cn.host})
 	switch {
 	case reply.None:
-		p.none = true
+		p.none, p.closeAfter = true, reply.Close
 	case reply.Wait != nil:
 		p.done = make(chan kmsg.Response, 1)
 		go func() { p.done <- reply.Wait(cn.ctx) }()
@@ -245,7 +291,7 @@ func (cn *conn) write() {
 		if p.done != nil {
 			resp = <-p.done
 		}
-		cn.s.queued.Release(p.queued)
+		cn.s.queued.release(p.queued)
 		if p.none || broken {
 			continue
 		}
