@@ -211,12 +211,10 @@ func (l *Log) failLocked(err error) error {
 // WaitDurable returns once every offset below offset is fsynced. Callers
 // waiting at the same time share fsyncs.
 func (l *Log) WaitDurable(offset int64) error {
-	for l.durable.Load() < offset {
-		if err := l.syncOnce(); err != nil {
-			return err
-		}
+	if l.durable.Load() >= offset {
+		return nil
 	}
-	return nil
+	return l.syncOnce(offset)
 }
 
 // SyncSoon starts an fsync of everything appended so far in the
@@ -256,11 +254,15 @@ func (l *Log) Sync() error {
 	return l.WaitDurable(end)
 }
 
-// syncOnce takes its turn at syncMu and, unless the previous fsync already
-// covered everything, fsyncs the active segment.
-func (l *Log) syncOnce() error {
+// syncOnce takes its turn at syncMu and, unless an fsync that ran while it
+// waited already covered offset, fsyncs the active segment, covering every
+// append so far.
+func (l *Log) syncOnce(offset int64) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
+	if l.durable.Load() >= offset {
+		return nil // the group commit: someone else's fsync covered us
+	}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -272,11 +274,10 @@ func (l *Log) syncOnce() error {
 	}
 	active := l.activeLocked()
 	target, position := active.nextOffset, active.size
-	if l.durable.Load() >= target {
-		l.mu.Unlock()
-		return nil
-	}
 	l.mu.Unlock()
+	if target < offset {
+		return fmt.Errorf("wait for offset %d beyond the log end %d", offset, target)
+	}
 
 	err := active.sync()
 

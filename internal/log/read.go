@@ -20,9 +20,12 @@ func (l *Log) spansLocked(offset int64) []span {
 	var spans []span
 	for i := l.segmentForLocked(offset); i < len(l.segments); i++ {
 		s := l.segments[i]
+		if l.hwSegment != nil && s.baseOffset > l.hwSegment.baseOffset {
+			break
+		}
 		stop := l.readableLocked(s)
 		if stop == 0 {
-			break
+			continue // an empty segment below the high watermark: a gap
 		}
 		var start int64
 		if offset > s.baseOffset {

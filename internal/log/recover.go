@@ -132,7 +132,7 @@ func (l *Log) loadSegments(bases []int64, opts OpenOptions) error {
 func (l *Log) loadSegment(s *segment, size int64, last bool) error {
 	s.size = size
 	ix, ok := loadIndex(s.offsetFile, s.timeFile, size)
-	if !ok || (size > 0 && len(ix.offsets) == 0 && size > int64(l.cfg.IndexIntervalBytes)*2) {
+	if !ok || s.indexMissing && size > 0 || (size > 0 && len(ix.offsets) == 0 && size > int64(l.cfg.IndexIntervalBytes)*2) {
 		l.logger.Info("rebuilding index", "segment", s.file.Name())
 		return l.rebuildIndex(s, size)
 	}
@@ -201,6 +201,11 @@ func (l *Log) recoverSegment(s *segment, size int64) (cut bool, err error) {
 		if err == nil {
 			err = checkBatch(batch, h, s.nextOffset)
 		}
+		if err == nil && !s.fits(h.LastOffset(), h.Size()) {
+			// baseOffset is outside the CRC: a corrupt one may leap past
+			// what the segment's 32-bit relative offsets can hold.
+			err = fmt.Errorf("batch offsets %d..%d do not fit segment %d", h.BaseOffset, h.LastOffset(), s.baseOffset)
+		}
 		if err != nil {
 			reason = err
 			break
@@ -233,6 +238,10 @@ func readBatch(r *io.SectionReader, pos int64, header []byte, body *[]byte) (rec
 	}
 	if h.Size() > batchBytesMax {
 		return h, nil, fmt.Errorf("batch length %d over %d", h.Size(), batchBytesMax)
+	}
+	if pos+int64(h.Size()) > r.Size() {
+		// A torn or corrupt length: never allocate for bytes that are not there.
+		return h, nil, fmt.Errorf("batch of %d bytes at %d runs past the file end %d: %w", h.Size(), pos, r.Size(), io.ErrUnexpectedEOF)
 	}
 	if cap(*body) < h.Size() {
 		*body = make([]byte, h.Size())

@@ -60,6 +60,7 @@ type segment struct {
 
 	bytesSinceIndex int
 	created         time.Time // start of the segment's roll clock
+	indexMissing    bool      // an index file did not exist at open: rebuild it
 }
 
 // openSegment opens (creating if asked) the three files of a segment.
@@ -75,6 +76,11 @@ func openSegment(dir string, baseOffset int64, create bool) (*segment, error) {
 		return nil, fmt.Errorf("open segment: %w", err)
 	}
 	idxFlags := os.O_RDWR | os.O_CREATE
+	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+		if _, err := os.Stat(base + suffix); errors.Is(err, os.ErrNotExist) {
+			s.indexMissing = true
+		}
+	}
 	if s.offsetFile, err = os.OpenFile(base+indexSuffix, idxFlags, 0o644); err != nil {
 		s.close()
 		return nil, fmt.Errorf("open index: %w", err)
