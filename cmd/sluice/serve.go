@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -19,6 +20,7 @@ func serveCommand() *cobra.Command {
 		configFile string
 		overrides  []string
 		logLevel   string
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [server.properties]",
@@ -50,12 +52,24 @@ and defaults.`,
 				}
 				flags[k] = v
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("cannot write the CPU profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cannot start the CPU profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return serve(configFile, flags, logLevel)
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "server.properties-style file with Kafka config keys")
 	cmd.Flags().StringArrayVar(&overrides, "override", nil, "set a config key, as key=value (repeatable)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the broker to this file until shutdown")
 	for _, d := range config.Defs(config.ScopeBroker) {
 		cmd.Flags().String(d.Name, "", d.Doc)
 	}

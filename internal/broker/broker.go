@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/replica"
@@ -39,6 +40,7 @@ type Broker struct {
 	cfg       *config.Broker
 	logger    *slog.Logger
 	replicas  *replica.Manager
+	groups    *group.Coordinator
 	server    *server.Server
 	listeners []net.Listener
 	// Addrs are the addresses actually bound, in listener order.
@@ -116,6 +118,14 @@ func (b *Broker) open(advHost string, advPort int32) error {
 		return fmt.Errorf("open partitions: %w", err)
 	}
 	b.logger.Debug("partitions opened", "topics", len(meta.Image().Topics), "took", time.Since(start))
+	gcfg := group.ConfigFrom(b.cfg)
+	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, h.CreateInternalTopic)
+	gcfg.Logger = b.logger
+	if b.groups, err = group.Start(gcfg); err != nil {
+		b.replicas.Close()
+		return err
+	}
+	h.SetGroups(b.groups)
 	queued := b.cfg.Int64("queued.max.request.bytes")
 	if queued <= 0 {
 		queued = queuedBytesMaxDefault
@@ -209,6 +219,7 @@ func (b *Broker) Close() error {
 		b.closeListeners()
 		b.server.Close()
 		b.wg.Wait()
+		b.groups.Close()
 		b.closeErr = b.replicas.Close()
 	})
 	return b.closeErr

@@ -131,6 +131,12 @@ var brokerDefs = []*Def{
 		Doc: "The number of partitions of the committed offsets topic."},
 	{Name: "group.initial.rebalance.delay.ms", Type: TypeInt, Default: "3000",
 		Doc: "How long a new group waits for more members before its first rebalance."},
+	{Name: "group.min.session.timeout.ms", Type: TypeInt, Default: "6000",
+		Doc: "The shortest session timeout a group member may ask for."},
+	{Name: "group.max.session.timeout.ms", Type: TypeInt, Default: "1800000",
+		Doc: "The longest session timeout a group member may ask for."},
+	{Name: "offsets.retention.minutes", Type: TypeInt, Default: "10080", Min: bound(1),
+		Doc: "How long the committed offsets of a group without members are kept."},
 	{Name: "group.max.size", Type: TypeInt, Default: intMax, Min: bound(1),
 		Doc: "The most members a consumer group may have."},
 }

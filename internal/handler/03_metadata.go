@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
@@ -85,6 +86,7 @@ func (h *Handler) metadataTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID = &name, t.ID
+	st.IsInternal = t.Name == group.OffsetsTopic
 	for i := range t.Partitions {
 		sp := kmsg.NewMetadataResponseTopicPartition()
 		sp.Partition, sp.Leader, sp.LeaderEpoch = i, h.b.NodeID, 0

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/record"
@@ -30,6 +31,7 @@ type Broker struct {
 	Meta        *metadata.Store
 	Replicas    *replica.Manager
 	ProducerIDs *txn.IDs
+	Groups      *group.Coordinator // set by SetGroups once offsets are loaded
 	Logger      *slog.Logger
 }
 
@@ -81,6 +83,24 @@ func (h *Handler) Handle(req *Request) Reply {
 		return Reply{Msg: h.listOffsets(r)}
 	case *kmsg.MetadataRequest:
 		return Reply{Msg: h.metadata(r)}
+	case *kmsg.OffsetCommitRequest:
+		return h.offsetCommit(r)
+	case *kmsg.OffsetFetchRequest:
+		return h.offsetFetch(r)
+	case *kmsg.FindCoordinatorRequest:
+		return Reply{Msg: h.findCoordinator(r)}
+	case *kmsg.JoinGroupRequest:
+		return h.joinGroup(req, r)
+	case *kmsg.HeartbeatRequest:
+		return h.heartbeat(r)
+	case *kmsg.LeaveGroupRequest:
+		return h.leaveGroup(r)
+	case *kmsg.SyncGroupRequest:
+		return h.syncGroup(r)
+	case *kmsg.DescribeGroupsRequest:
+		return h.describeGroups(r)
+	case *kmsg.ListGroupsRequest:
+		return h.listGroups(r)
 	case *kmsg.ApiVersionsRequest:
 		return Reply{Msg: apiVersions(r)}
 	case *kmsg.CreateTopicsRequest:
@@ -95,6 +115,10 @@ func (h *Handler) Handle(req *Request) Reply {
 		return Reply{Msg: h.describeLogDirs(r)}
 	case *kmsg.CreatePartitionsRequest:
 		return Reply{Msg: h.createPartitions(r)}
+	case *kmsg.DeleteGroupsRequest:
+		return h.deleteGroups(r)
+	case *kmsg.OffsetDeleteRequest:
+		return h.offsetDelete(r)
 	case *kmsg.DescribeClusterRequest:
 		return Reply{Msg: h.describeCluster(r)}
 	}

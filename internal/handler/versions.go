@@ -12,19 +12,31 @@ type versionRange struct{ min, max int16 }
 // at v4 because older versions carry message formats v0/v1, which Sluice
 // does not store. The high ends stop before versions whose new semantics
 // are not built yet (Produce v10+ KIP-951/890, InitProducerId v5+ KIP-890,
-// ListOffsets v9 tiered storage), because clients pick features from this
-// table.
+// ListOffsets v9 tiered storage, OffsetCommit/OffsetFetch v9+ KIP-848
+// member epochs, DescribeGroups v6 KIP-1043), because clients pick
+// features from this table.
 var advertised = map[int16]versionRange{
 	kmsg.Produce.Int16():          {3, 9},
 	kmsg.Fetch.Int16():            {4, 16},
 	kmsg.ListOffsets.Int16():      {1, 8},
 	kmsg.Metadata.Int16():         {0, 12},
+	kmsg.OffsetCommit.Int16():     {0, 8},
+	kmsg.OffsetFetch.Int16():      {0, 8},
+	kmsg.FindCoordinator.Int16():  {0, 4},
+	kmsg.JoinGroup.Int16():        {0, 9},
+	kmsg.Heartbeat.Int16():        {0, 4},
+	kmsg.LeaveGroup.Int16():       {0, 5},
+	kmsg.SyncGroup.Int16():        {0, 5},
+	kmsg.DescribeGroups.Int16():   {0, 5},
+	kmsg.ListGroups.Int16():       {0, 5},
 	kmsg.ApiVersions.Int16():      {0, 3},
 	kmsg.CreateTopics.Int16():     {2, 7},
 	kmsg.DeleteTopics.Int16():     {1, 6},
 	kmsg.InitProducerID.Int16():   {0, 4},
 	kmsg.DescribeConfigs.Int16():  {1, 4},
 	kmsg.DescribeLogDirs.Int16():  {1, 4},
+	kmsg.DeleteGroups.Int16():     {0, 2},
+	kmsg.OffsetDelete.Int16():     {0, 0},
 	kmsg.CreatePartitions.Int16(): {0, 3},
 	kmsg.DescribeCluster.Int16():  {0, 1},
 }

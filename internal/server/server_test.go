@@ -275,7 +275,7 @@ func TestProtocolServerClosesOnBadRequests(t *testing.T) {
 		{"unknown api key", func() []byte { return headerBytes(9999, 0, 1, nil, nil) }},
 		{"Metadata above the table", func() []byte { return headerBytes(3, 13, 1, nil, noTags) }},
 		{"Produce v2 below the table", func() []byte { return headerBytes(0, 2, 1, nil, nil) }},
-		{"FindCoordinator not advertised", func() []byte { return headerBytes(10, 0, 1, nil, nil) }},
+		{"ConsumerGroupHeartbeat not advertised", func() []byte { return headerBytes(68, 0, 1, nil, nil) }},
 		{"truncated Metadata body", func() []byte { return append(headerBytes(3, 1, 1, nil, nil), 0, 0, 0, 5) }},
 		{"garbage", func() []byte { return []byte{0xff, 0xfe, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08} }},
 		{"frame below the header size", func() []byte { return []byte{0, 3, 0} }},

@@ -410,7 +410,7 @@ func protoTestUnsupportedCloses(t *testing.T, b *Broker) {
 		{"Metadata v-1", protoHeader(kmsg.Metadata.Int16(), -1, 5, nil, false)},
 		{"Produce v2", append(protoHeader(kmsg.Produce.Int16(), 2, 5, nil, false), 0xff, 0xff, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)},
 		{"Fetch v3", protoHeader(kmsg.Fetch.Int16(), 3, 5, nil, false)},
-		{"JoinGroup, not advertised", protoHeader(kmsg.JoinGroup.Int16(), 0, 5, nil, false)},
+		{"ConsumerGroupHeartbeat, not advertised", protoHeader(kmsg.ConsumerGroupHeartbeat.Int16(), 0, 5, nil, false)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

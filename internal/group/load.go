@@ -1,0 +1,135 @@
+package group
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// loadedGroup is what replay found for one group: the latest metadata
+// and offsets, with tombstones applied.
+type loadedGroup struct {
+	meta    *kmsg.GroupMetadataValue
+	offsets map[topicPartition]offset
+}
+
+// load replays the offsets topic into the shards' maps before the shard
+// goroutines start: the latest record per key wins, tombstones delete.
+func (c *Coordinator) load() error {
+	state := map[string]*loadedGroup{}
+	skipped := 0
+	err := c.storage.Replay(func(_ int32, key, value []byte) {
+		k, ok, err := decodeKey(key)
+		if err != nil || !ok {
+			skipped++
+			return
+		}
+		l := state[k.group]
+		if l == nil {
+			l = &loadedGroup{offsets: map[topicPartition]offset{}}
+			state[k.group] = l
+		}
+		switch {
+		case k.isOffset && value == nil:
+			delete(l.offsets, k.tp)
+		case k.isOffset:
+			var v kmsg.OffsetCommitValue
+			if err := v.ReadFrom(value); err != nil {
+				skipped++
+				return
+			}
+			if v.Version < 3 {
+				v.LeaderEpoch = -1
+			}
+			l.offsets[k.tp] = offset{v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp}
+		case value == nil:
+			l.meta = nil
+		default:
+			v := new(kmsg.GroupMetadataValue)
+			if err := v.ReadFrom(value); err != nil {
+				skipped++
+				return
+			}
+			l.meta = v
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if skipped > 0 {
+		c.logger.Warn("skipped unreadable records of the offsets topic", "records", skipped)
+	}
+	for id, l := range state {
+		if l.meta == nil && len(l.offsets) == 0 {
+			continue
+		}
+		s := c.shardFor(id)
+		g, err := s.newGroup(id)
+		if err != nil {
+			c.logger.Error("dropping loaded group", "group", id, "err", err)
+			continue
+		}
+		g.offsets = l.offsets
+		if l.meta != nil {
+			g.restore(l.meta)
+		}
+	}
+	return nil
+}
+
+// restore applies a loaded GroupMetadataValue: a group with members comes
+// back Stable in its generation, so members that reconnect carry on
+// without a rebalance; members that do not are expired by their session
+// timeouts.
+func (g *group) restore(v *kmsg.GroupMetadataValue) {
+	g.protocolType, g.generation = v.ProtocolType, v.Generation
+	if v.Protocol != nil {
+		g.protocol = *v.Protocol
+	}
+	if v.Leader != nil {
+		g.leader = *v.Leader
+	}
+	if v.CurrentStateTimestamp > 0 {
+		g.stateSince = msTime(v.CurrentStateTimestamp)
+	}
+	for _, vm := range v.Members {
+		m := &member{
+			id: vm.MemberID, instanceID: vm.InstanceID, clientID: vm.ClientID, host: vm.ClientHost,
+			sessionTimeout:   msDuration(vm.SessionTimeoutMillis),
+			rebalanceTimeout: msDuration(vm.RebalanceTimeoutMillis),
+			protocolType:     v.ProtocolType,
+			protocols:        []protocol{{g.protocol, vm.Subscription}},
+			assignment:       vm.Assignment,
+		}
+		g.members[m.id] = m
+		if m.instanceID != nil {
+			g.static[*m.instanceID] = m.id
+		}
+	}
+	if len(g.members) > 0 && g.protocol != "" {
+		g.state = StateStable
+	} else {
+		g.members, g.static, g.leader = map[string]*member{}, map[string]string{}, ""
+	}
+}
+
+// afterLoad starts the session timers of loaded members; it runs on the
+// shard goroutine.
+func (s *shard) afterLoad() {
+	for _, g := range s.groups {
+		for _, m := range g.members {
+			g.scheduleExpiry(m)
+		}
+	}
+}
+
+// persistGroup appends the group's metadata record. Nobody waits for its
+// fsync: group state is rebuilt by rejoining members anyway, and the next
+// commit's fsync covers it.
+func (s *shard) persistGroup(g *group) {
+	p := PartitionFor(g.id, s.c.partitions)
+	batch := buildBatch([]keyValue{{groupKey(g.id), groupValue(g)}}, s.c.clock.Now().UnixMilli())
+	if _, err := s.c.storage.Append(p, s.c.partitions, batch); err != nil {
+		s.c.logger.Error("cannot store group metadata", "group", g.id, "err", err)
+		return
+	}
+	s.c.storage.SyncSoon(p)
+}

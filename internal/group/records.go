@@ -1,0 +1,163 @@
+package group
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Record keys and values of the offsets topic use Kafka's own schemas, so
+// tools that read __consumer_offsets directly (lag exporters, Kafka's
+// console consumer with its offsets formatter) understand them:
+//
+//	key   version 0|1: OffsetCommitKey{group, topic, partition}
+//	value version 3  : OffsetCommitValue{offset, leaderEpoch, metadata, commitTimestamp}
+//	key   version 2  : GroupMetadataKey{group}
+//	value version 3  : GroupMetadataValue{protocolType, generation, protocol,
+//	                   leader, currentStateTimestamp, members[...]}
+//
+// A null value is a tombstone: the offset or group was deleted.
+
+// topicPartition names a committed partition.
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// offset is one committed offset.
+type offset struct {
+	offset          int64
+	leaderEpoch     int32
+	metadata        string
+	commitTimestamp int64
+}
+
+// keyValue is one record to append; a nil value is a tombstone.
+type keyValue struct{ key, value []byte }
+
+func offsetKey(group string, tp topicPartition) []byte {
+	k := kmsg.NewOffsetCommitKey()
+	k.Version, k.Group, k.Topic, k.Partition = 1, group, tp.topic, tp.partition
+	return k.AppendTo(nil)
+}
+
+func offsetValue(o offset) []byte {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version, v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = 3, o.offset, o.leaderEpoch, o.metadata, o.commitTimestamp
+	return v.AppendTo(nil)
+}
+
+func groupKey(group string) []byte {
+	k := kmsg.NewGroupMetadataKey()
+	k.Version, k.Group = 2, group
+	return k.AppendTo(nil)
+}
+
+// groupValue encodes a group's state as Kafka stores it after a rebalance.
+func groupValue(g *group) []byte {
+	v := kmsg.NewGroupMetadataValue()
+	v.Version, v.ProtocolType, v.Generation = 3, g.protocolType, g.generation
+	if g.protocol != "" {
+		p := g.protocol
+		v.Protocol = &p
+	}
+	if g.leader != "" {
+		l := g.leader
+		v.Leader = &l
+	}
+	v.CurrentStateTimestamp = g.stateSince.UnixMilli()
+	for _, m := range g.sortedMembers() {
+		vm := kmsg.NewGroupMetadataValueMember()
+		vm.MemberID, vm.InstanceID, vm.ClientID, vm.ClientHost = m.id, m.instanceID, m.clientID, m.host
+		vm.RebalanceTimeoutMillis = int32(m.rebalanceTimeout.Milliseconds())
+		vm.SessionTimeoutMillis = int32(m.sessionTimeout.Milliseconds())
+		vm.Subscription, vm.Assignment = m.metadataFor(g.protocol), m.assignment
+		if vm.Subscription == nil {
+			vm.Subscription = []byte{}
+		}
+		if vm.Assignment == nil {
+			vm.Assignment = []byte{}
+		}
+		v.Members = append(v.Members, vm)
+	}
+	return v.AppendTo(nil)
+}
+
+// decodedKey is a parsed key of the offsets topic.
+type decodedKey struct {
+	group    string
+	isOffset bool
+	tp       topicPartition
+}
+
+// decodeKey parses a key; unknown versions are skipped by the caller, as
+// Kafka skips them.
+func decodeKey(b []byte) (decodedKey, bool, error) {
+	if len(b) < 2 {
+		return decodedKey{}, false, fmt.Errorf("key of %d bytes", len(b))
+	}
+	switch int16(binary.BigEndian.Uint16(b)) {
+	case 0, 1:
+		var k kmsg.OffsetCommitKey
+		if err := k.ReadFrom(b); err != nil {
+			return decodedKey{}, false, err
+		}
+		return decodedKey{group: k.Group, isOffset: true, tp: topicPartition{k.Topic, k.Partition}}, true, nil
+	case 2:
+		var k kmsg.GroupMetadataKey
+		if err := k.ReadFrom(b); err != nil {
+			return decodedKey{}, false, err
+		}
+		return decodedKey{group: k.Group}, true, nil
+	}
+	return decodedKey{}, false, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// batchHeaderBytes is the size of a RecordBatch v2 header.
+const batchHeaderBytes = 61
+
+// buildBatch encodes records as an uncompressed RecordBatch v2 with no
+// producer id, as Kafka's coordinator writes them.
+func buildBatch(records []keyValue, nowMs int64) []byte {
+	var body []byte
+	for i, r := range records {
+		var rec []byte
+		rec = append(rec, 0)                     // attributes
+		rec = binary.AppendVarint(rec, 0)        // timestampDelta
+		rec = binary.AppendVarint(rec, int64(i)) // offsetDelta
+		rec = binary.AppendVarint(rec, int64(len(r.key)))
+		rec = append(rec, r.key...)
+		if r.value == nil {
+			rec = binary.AppendVarint(rec, -1)
+		} else {
+			rec = binary.AppendVarint(rec, int64(len(r.value)))
+			rec = append(rec, r.value...)
+		}
+		rec = binary.AppendVarint(rec, 0) // headers
+		body = binary.AppendVarint(body, int64(len(rec)))
+		body = append(body, rec...)
+	}
+	b := kmsg.RecordBatch{
+		Length:               int32(batchHeaderBytes - 12 + len(body)),
+		PartitionLeaderEpoch: -1,
+		Magic:                2,
+		LastOffsetDelta:      int32(len(records) - 1),
+		FirstTimestamp:       nowMs,
+		MaxTimestamp:         nowMs,
+		ProducerID:           -1,
+		ProducerEpoch:        -1,
+		FirstSequence:        -1,
+		NumRecords:           int32(len(records)),
+		Records:              body,
+	}
+	out := b.AppendTo(nil)
+	if len(out) != batchHeaderBytes+len(body) {
+		panic(fmt.Sprintf("group: record batch header is %d bytes, want %d", len(out)-len(body), batchHeaderBytes))
+	}
+	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli))
+	return out
+}

@@ -1,0 +1,176 @@
+package group
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/replica"
+)
+
+// Storage is the offsets topic as the coordinator sees it: appends to a
+// partition, a durability wait, and a replay at start.
+type Storage interface {
+	// Partitions returns the partition count of the offsets topic, or 0
+	// when it does not exist yet.
+	Partitions() int32
+	// Append writes one record batch to a partition (creating the topic
+	// with n partitions first if needed) and returns the offset one past
+	// it.
+	Append(partition, n int32, batch []byte) (next int64, err error)
+	// WaitDurable waits until offsets below next are on disk.
+	WaitDurable(partition int32, next int64) error
+	// SyncSoon starts an fsync nobody waits for.
+	SyncSoon(partition int32)
+	// Replay calls fn for every record of every partition, in offset
+	// order within a partition.
+	Replay(fn func(partition int32, key, value []byte)) error
+}
+
+const (
+	// offsetsBatchBytesMax bounds one append to the offsets topic (a
+	// group's metadata holds every member's subscription and assignment).
+	offsetsBatchBytesMax = 16 << 20
+	// replayReadBytes is how much of a partition one replay read takes.
+	replayReadBytes = 1 << 20
+	// replayDecompressedMax bounds a decompressed batch during replay.
+	replayDecompressedMax = 64 << 20
+)
+
+// ReplicaStorage is Storage over the broker's partitions.
+type ReplicaStorage struct {
+	meta     *metadata.Store
+	replicas *replica.Manager
+	create   func(name string, partitions int32, configs map[string]string) error
+
+	mu sync.Mutex // serialises topic creation
+}
+
+// NewReplicaStorage returns Storage over the broker's partitions; create
+// makes a topic (the handler's, so its partitions open like any other's).
+func NewReplicaStorage(meta *metadata.Store, replicas *replica.Manager,
+	create func(name string, partitions int32, configs map[string]string) error) *ReplicaStorage {
+	return &ReplicaStorage{meta: meta, replicas: replicas, create: create}
+}
+
+// Partitions implements Storage.
+func (r *ReplicaStorage) Partitions() int32 {
+	if t, ok := r.meta.Image().Topics[OffsetsTopic]; ok {
+		return t.Partitions
+	}
+	return 0
+}
+
+func (r *ReplicaStorage) partition(partition, n int32) (*replica.Partition, error) {
+	if p, ok := r.replicas.Get(OffsetsTopic, partition); ok {
+		return p, nil
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: %s-%d is not hosted here", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Partitions() == 0 {
+		// Kafka's offsets topic configs: compacted, so only the latest
+		// commit per key is kept.
+		err := r.create(OffsetsTopic, n, map[string]string{"cleanup.policy": "compact"})
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil, fmt.Errorf("%w: create %s: %w", kerr.CoordinatorNotAvailable, OffsetsTopic, err)
+		}
+	}
+	if p, ok := r.replicas.Get(OffsetsTopic, partition); ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w: %s-%d is not hosted here", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
+}
+
+// Append implements Storage.
+func (r *ReplicaStorage) Append(partition, n int32, batch []byte) (int64, error) {
+	p, err := r.partition(partition, n)
+	if err != nil {
+		return 0, err
+	}
+	res, err := p.Append(batch, replica.AppendOptions{MaxMessageBytes: offsetsBatchBytesMax, Now: time.Now().UnixMilli()})
+	if err != nil {
+		return 0, err
+	}
+	return res.NextOffset, nil
+}
+
+// WaitDurable implements Storage.
+func (r *ReplicaStorage) WaitDurable(partition int32, next int64) error {
+	p, ok := r.replicas.Get(OffsetsTopic, partition)
+	if !ok {
+		return fmt.Errorf("%w: %s-%d is gone", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
+	}
+	return p.WaitDurable(next)
+}
+
+// SyncSoon implements Storage.
+func (r *ReplicaStorage) SyncSoon(partition int32) {
+	if p, ok := r.replicas.Get(OffsetsTopic, partition); ok {
+		p.Log.SyncSoon()
+	}
+}
+
+// Replay implements Storage: every batch of every partition, from the log
+// start to the high watermark.
+func (r *ReplicaStorage) Replay(fn func(partition int32, key, value []byte)) error {
+	for i := range r.Partitions() {
+		p, ok := r.replicas.Get(OffsetsTopic, i)
+		if !ok {
+			return fmt.Errorf("%s-%d is not open", OffsetsTopic, i)
+		}
+		if err := replayLog(p, func(key, value []byte) { fn(i, key, value) }); err != nil {
+			return fmt.Errorf("%s-%d: %w", OffsetsTopic, i, err)
+		}
+	}
+	return nil
+}
+
+func replayLog(p *replica.Partition, fn func(key, value []byte)) error {
+	next, hw, _ := p.Log.Offsets()
+	for next < hw {
+		b, err := p.Log.Read(next, replayReadBytes, true)
+		if err != nil {
+			return err
+		}
+		if len(b) == 0 {
+			return nil
+		}
+		for len(b) > 0 {
+			batch, rest, err := record.Next(b)
+			if err != nil {
+				return err
+			}
+			b = rest
+			h, err := record.ParseHeader(batch)
+			if err != nil {
+				return err
+			}
+			next = h.NextOffset()
+			if h.Control() {
+				continue
+			}
+			if err := replayBatch(batch, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// replayBatch calls fn for each keyed record of one batch.
+func replayBatch(batch []byte, fn func(key, value []byte)) error {
+	return record.Records(batch, replayDecompressedMax, func(rec record.Record) bool {
+		if rec.Key != nil {
+			fn(rec.Key, rec.Value)
+		}
+		return true
+	})
+}

@@ -1,0 +1,62 @@
+package handler
+
+// FindCoordinator, key 10, versions 0-4 (v4 batches keys). This broker is
+// the coordinator of every group. Key type 1 (transactions) is answered
+// with INVALID_REQUEST until transactions exist.
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/group"
+)
+
+// SetGroups attaches the group coordinator. The broker starts it after the
+// partitions are open (it replays the offsets topic), so after New.
+func (h *Handler) SetGroups(c *group.Coordinator) { h.b.Groups = c }
+
+// CreateInternalTopic creates a topic the broker itself writes, such as
+// the offsets topic, with replication factor 1 on this single node.
+func (h *Handler) CreateInternalTopic(name string, partitions int32, configs map[string]string) error {
+	spec, err := h.checkTopic(name, partitions, 1, configs)
+	if err != nil {
+		return err
+	}
+	if _, err := h.createTopic(spec); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return err
+	}
+	return nil
+}
+
+func (h *Handler) findCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
+	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	if r.Version >= 4 {
+		for _, key := range r.CoordinatorKeys {
+			c := kmsg.NewFindCoordinatorResponseCoordinator()
+			c.Key = key
+			c.NodeID, c.Host, c.Port, c.ErrorCode, c.ErrorMessage = h.coordinatorFor(key, r.CoordinatorType)
+			resp.Coordinators = append(resp.Coordinators, c)
+		}
+		return resp
+	}
+	resp.NodeID, resp.Host, resp.Port, resp.ErrorCode, resp.ErrorMessage = h.coordinatorFor(r.CoordinatorKey, r.CoordinatorType)
+	return resp
+}
+
+// coordinatorFor answers one key: this broker for groups, an error for
+// transactional ids (no transaction coordinator yet) and unknown types.
+func (h *Handler) coordinatorFor(key string, keyType int8) (int32, string, int32, int16, *string) {
+	var err error
+	switch keyType {
+	case 0:
+		return h.b.NodeID, h.b.Host, h.b.Port, 0, nil
+	case 1:
+		err = fmt.Errorf("%w: transactions are not supported yet; no transaction coordinator for %q", kerr.InvalidRequest, key)
+	default:
+		err = fmt.Errorf("%w: unknown coordinator key type %d", kerr.InvalidRequest, keyType)
+	}
+	return -1, "", -1, errorCode(err), errorMessage(err)
+}

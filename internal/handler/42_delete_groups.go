@@ -1,0 +1,23 @@
+package handler
+
+// DeleteGroups, key 42, versions 0-2: empty groups are deleted with their
+// committed offsets (tombstones in the offsets topic, fsynced before the
+// answer); groups with members get NON_EMPTY_GROUP.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handler) deleteGroups(r *kmsg.DeleteGroupsRequest) Reply {
+	return Reply{Wait: func(ctx context.Context) kmsg.Response {
+		resp := r.ResponseKind().(*kmsg.DeleteGroupsResponse)
+		for _, id := range r.Groups {
+			g := kmsg.NewDeleteGroupsResponseGroup()
+			g.Group, g.ErrorCode = id, h.b.Groups.DeleteGroup(ctx, id)
+			resp.Groups = append(resp.Groups, g)
+		}
+		return resp
+	}}
+}
