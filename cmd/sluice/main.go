@@ -9,6 +9,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// commands are the subcommands; each file registers its own in init, so
+// adding a command touches no other file.
+var commands []func() *cobra.Command
+
 func main() {
 	root := &cobra.Command{
 		Use:           "sluice",
@@ -16,7 +20,9 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand())
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", err)
 		os.Exit(1)

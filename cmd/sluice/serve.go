@@ -15,6 +15,8 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 )
 
+func init() { commands = append(commands, serveCommand) }
+
 func serveCommand() *cobra.Command {
 	var (
 		configFile string
