@@ -683,16 +683,18 @@ func TestProtocolDecodeAmplification(t *testing.T) {
 		body = append(body, 1, 1, 0) // name "", no partitions, no tags
 	}
 	body = append(body, 1, 1, 0) // no forgotten topics, rack "", no tags
+	// The broker may answer (every topic unknown) or refuse the request
+	// by closing the connection, as Kafka does with requests it will not
+	// serve (then the later writes fail); either way its memory stays
+	// bounded and it keeps serving.
 	pc := protoDial(t, b.Addr)
 	for i := range inFlight {
 		encbin.BigEndian.PutUint32(body[4:], uint32(i))
 		if err := pc.writeFrame(body); err != nil {
-			t.Fatal(err)
+			t.Logf("write of frame %d failed: %v", i, err)
+			break
 		}
 	}
-	// The broker may answer (every topic unknown) or refuse the request
-	// by closing the connection, as Kafka does with requests it will not
-	// serve; either way its memory stays bounded and it keeps serving.
 	for i := range inFlight {
 		corr, _, err := pc.readFrame(10 * time.Second)
 		if err != nil {
