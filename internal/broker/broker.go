@@ -184,19 +184,23 @@ func (b *Broker) advertised() (string, int32, error) {
 	return host, int32(p), nil
 }
 
-// background runs the periodic flush and checkpoint.
+// background runs the periodic flush, retention and checkpoint.
 func (b *Broker) background() {
 	defer b.wg.Done()
 	flush := time.NewTicker(flushTick)
 	checkpoint := time.NewTicker(checkpointTick)
+	retention := time.NewTicker(time.Duration(b.cfg.Int64("log.retention.check.interval.ms")) * time.Millisecond)
 	defer flush.Stop()
 	defer checkpoint.Stop()
+	defer retention.Stop()
 	for {
 		select {
 		case <-b.stop:
 			return
 		case now := <-flush.C:
 			b.replicas.FlushDue(now)
+		case now := <-retention.C:
+			b.replicas.ApplyRetention(now)
 		case <-checkpoint.C:
 			if err := b.replicas.Checkpoint(); err != nil {
 				b.logger.Error("recovery point checkpoint", "err", err)

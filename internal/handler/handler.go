@@ -115,6 +115,12 @@ func (h *Handler) Handle(req *Request) Reply {
 		return Reply{Msg: h.describeLogDirs(r)}
 	case *kmsg.CreatePartitionsRequest:
 		return Reply{Msg: h.createPartitions(r)}
+	case *kmsg.AlterConfigsRequest:
+		return Reply{Msg: h.alterConfigs(r)}
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return Reply{Msg: h.incrementalAlterConfigs(r)}
+	case *kmsg.DeleteRecordsRequest:
+		return Reply{Msg: h.deleteRecords(r)}
 	case *kmsg.DeleteGroupsRequest:
 		return h.deleteGroups(r)
 	case *kmsg.OffsetDeleteRequest:

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -61,6 +62,10 @@ func LogConfig(cfg *config.Topic) log.Config {
 		IndexBytesMax:      cfg.Int("segment.index.bytes"),
 		FlushMessages:      cfg.Int64("flush.messages"),
 		FlushMs:            cfg.Int64("flush.ms"),
+		RetentionMs:        cfg.Int64("retention.ms"),
+		RetentionBytes:     cfg.Int64("retention.bytes"),
+		DeleteRetention:    slices.Contains(cfg.List("cleanup.policy"), "delete"),
+		SegmentDeleteDelay: time.Duration(cfg.Int64("file.delete.delay.ms")) * time.Millisecond,
 	}
 }
 

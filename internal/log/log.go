@@ -43,6 +43,15 @@ type Config struct {
 	// after every FlushMessages records or FlushMs milliseconds.
 	FlushMessages int64
 	FlushMs       int64 // flush.ms
+	// RetentionMs and RetentionBytes are retention.ms and retention.bytes;
+	// -1 is unlimited. They apply when DeleteRetention (cleanup.policy
+	// contains delete) is set.
+	RetentionMs     int64
+	RetentionBytes  int64
+	DeleteRetention bool
+	// SegmentDeleteDelay is log.segment.delete.delay.ms: how long the files
+	// of a deleted segment stay open, so reads in progress finish.
+	SegmentDeleteDelay time.Duration
 }
 
 // DefaultConfig is Kafka's defaults with Sluice's fsync-before-ack.
@@ -54,6 +63,10 @@ func DefaultConfig() Config {
 		IndexBytesMax:      10 << 20,
 		FlushMessages:      1,
 		FlushMs:            1<<63 - 1,
+		RetentionMs:        7 * 24 * time.Hour.Milliseconds(),
+		RetentionBytes:     -1,
+		DeleteRetention:    true,
+		SegmentDeleteDelay: time.Minute,
 	}
 }
 

@@ -29,7 +29,10 @@ type OpenOptions struct {
 	// the broker last checkpointed; after an unclean shutdown segments
 	// from the one holding it on are scanned and validated. -1 scans all.
 	RecoveryPoint int64
-	Logger        *slog.Logger
+	// LogStartOffset is the checkpointed log start offset, which
+	// DeleteRecords may have moved into the first segment; 0 if unknown.
+	LogStartOffset int64
+	Logger         *slog.Logger
 }
 
 // Open opens the log in dir, creating it if needed, and recovers it.
@@ -59,7 +62,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		return nil, err
 	}
 	first, active := l.segments[0], l.activeLocked()
-	l.logStartOffset = first.baseOffset
+	l.logStartOffset = max(first.baseOffset, min(opts.LogStartOffset, active.nextOffset))
 	// What survived recovery is on disk: it is the durable prefix.
 	l.durable.Store(active.nextOffset)
 	l.highWatermark, l.hwSegment, l.hwPosition = active.nextOffset, active, active.size
@@ -83,6 +86,10 @@ func listSegments(dir string) ([]int64, error) {
 	}
 	for _, e := range entries {
 		name := e.Name()
+		if strings.HasSuffix(name, deletedSuffix) {
+			os.Remove(filepath.Join(dir, name)) // a deletion a crash interrupted
+			continue
+		}
 		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
 			if stem, ok := strings.CutSuffix(name, suffix); ok && !logs[stem] {
 				os.Remove(filepath.Join(dir, name))
@@ -132,7 +139,7 @@ func (l *Log) loadSegments(bases []int64, opts OpenOptions) error {
 func (l *Log) loadSegment(s *segment, size int64, last bool) error {
 	s.size = size
 	ix, ok := loadIndex(s.offsetFile, s.timeFile, size)
-	if !ok || s.indexMissing && size > 0 || (size > 0 && len(ix.offsets) == 0 && size > int64(l.cfg.IndexIntervalBytes)*2) {
+	if !ok || s.indexMissing && size > 0 {
 		l.logger.Info("rebuilding index", "segment", s.file.Name())
 		return l.rebuildIndex(s, size)
 	}

@@ -190,6 +190,20 @@ func (s *Store) DeleteTopic(name string) error {
 	})
 }
 
+// SetConfigs replaces a topic's config overrides.
+func (s *Store) SetConfigs(name string, configs map[string]string) error {
+	return s.change(func(topics map[string]*Topic) error {
+		t, ok := topics[name]
+		if !ok {
+			return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
+		}
+		nt := *t
+		nt.Configs = maps.Clone(configs)
+		topics[name] = &nt
+		return nil
+	})
+}
+
 // SetPartitions grows a topic to count partitions.
 func (s *Store) SetPartitions(name string, count int32) error {
 	return s.change(func(topics map[string]*Topic) error {

@@ -24,6 +24,9 @@ const (
 	// recoveryPointFile is Kafka's checkpoint of the offset below which
 	// each partition is known to be on disk, in Kafka's text format.
 	recoveryPointFile = "recovery-point-offset-checkpoint"
+	// logStartFile is Kafka's checkpoint of log start offsets that
+	// DeleteRecords moved inside a segment.
+	logStartFile = "log-start-offset-checkpoint"
 	deleteSuffix      = "-delete"
 )
 
@@ -58,6 +61,7 @@ type Manager struct {
 	located    map[TP]string // partition directories found on disk at start
 	clean      map[string]bool
 	recovery   map[string]map[TP]int64 // per dir
+	logStart   map[string]map[TP]int64 // per dir
 }
 
 // NewManager takes ownership of the log dirs: it notes whether the last
@@ -66,7 +70,7 @@ type Manager struct {
 // crash interrupted.
 func NewManager(dirs []string, logger *slog.Logger) (*Manager, error) {
 	m := &Manager{dirs: dirs, logger: logger, partitions: map[TP]*Partition{}, located: map[TP]string{},
-		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}}
+		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}, logStart: map[string]map[TP]int64{}}
 	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create log dir %s: %w", dir, err)
@@ -74,8 +78,11 @@ func NewManager(dirs []string, logger *slog.Logger) (*Manager, error) {
 		marker := filepath.Join(dir, cleanShutdownFile)
 		_, err := os.Stat(marker)
 		m.clean[dir] = err == nil
-		if m.recovery[dir], err = readRecoveryPoints(filepath.Join(dir, recoveryPointFile)); err != nil {
+		if m.recovery[dir], err = readCheckpoint(filepath.Join(dir, recoveryPointFile)); err != nil {
 			logger.Warn("ignoring unreadable recovery point checkpoint; every segment will be scanned", "dir", dir, "err", err)
+		}
+		if m.logStart[dir], err = readCheckpoint(filepath.Join(dir, logStartFile)); err != nil {
+			logger.Warn("ignoring unreadable log start offset checkpoint", "dir", dir, "err", err)
 		}
 		if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("remove clean shutdown marker: %w", err)
@@ -181,7 +188,7 @@ func (m *Manager) open(tp TP, cfg log.Config) (*Partition, error) {
 		rp = -1
 	}
 	l, err := log.Open(filepath.Join(dir, tp.dirName()), cfg, log.OpenOptions{
-		Clean: m.clean[dir] && ok, RecoveryPoint: rp, Logger: m.logger,
+		Clean: m.clean[dir] && ok, RecoveryPoint: rp, LogStartOffset: m.logStart[dir][tp], Logger: m.logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
@@ -238,23 +245,35 @@ func (m *Manager) FlushDue(now time.Time) {
 }
 
 // Checkpoint writes each dir's recovery points, so the next unclean start
-// scans only what came after them.
+// scans only what came after them, and log start offsets, so records
+// deleted by DeleteRecords stay deleted.
 func (m *Manager) Checkpoint() error {
-	points := map[string]map[TP]int64{}
+	points, starts := map[string]map[TP]int64{}, map[string]map[TP]int64{}
 	m.mu.RLock()
 	for tp, p := range m.partitions {
 		dir := m.located[tp]
 		if points[dir] == nil {
-			points[dir] = map[TP]int64{}
+			points[dir], starts[dir] = map[TP]int64{}, map[TP]int64{}
 		}
 		points[dir][tp] = p.Log.Durable()
+		starts[dir][tp], _, _ = p.Log.Offsets()
 	}
 	m.mu.RUnlock()
 	var errs []error
 	for _, dir := range m.dirs {
-		errs = append(errs, writeRecoveryPoints(filepath.Join(dir, recoveryPointFile), points[dir]))
+		errs = append(errs, writeCheckpoint(filepath.Join(dir, recoveryPointFile), points[dir]))
+		errs = append(errs, writeCheckpoint(filepath.Join(dir, logStartFile), starts[dir]))
 	}
 	return errors.Join(errs...)
+}
+
+// ApplyRetention runs every partition's retention check.
+func (m *Manager) ApplyRetention(now time.Time) {
+	m.Each(func(p *Partition) {
+		if _, err := p.Log.ApplyRetention(now); err != nil {
+			m.logger.Error("retention", "partition", TP{p.Topic, p.Index}.dirName(), "err", err)
+		}
+	})
 }
 
 // Close closes every log, checkpoints, and marks the dirs clean when all
@@ -278,9 +297,9 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// readRecoveryPoints parses Kafka's checkpoint format: a version line (0),
-// a count line, then "topic partition offset" lines.
-func readRecoveryPoints(path string) (map[TP]int64, error) {
+// readCheckpoint parses Kafka's offset checkpoint format: a version line
+// (0), a count line, then "topic partition offset" lines.
+func readCheckpoint(path string) (map[TP]int64, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[TP]int64{}, nil
@@ -320,7 +339,7 @@ func readRecoveryPoints(path string) (map[TP]int64, error) {
 	return points, nil
 }
 
-func writeRecoveryPoints(path string, points map[TP]int64) error {
+func writeCheckpoint(path string, points map[TP]int64) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "0\n%d\n", len(points))
 	tps := make([]TP, 0, len(points))

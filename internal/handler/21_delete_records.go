@@ -1,0 +1,61 @@
+package handler
+
+// DeleteRecords, key 21, versions 0-2: moves a partition's log start
+// offset up to the given offset (-1: the high watermark), so fetches below
+// it get OFFSET_OUT_OF_RANGE and ListOffsets earliest reports it; whole
+// segments below it are deleted. The new log start offsets are
+// checkpointed before the answer, so they survive a crash.
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/log"
+)
+
+func (h *Handler) deleteRecords(req *kmsg.DeleteRecordsRequest) *kmsg.DeleteRecordsResponse {
+	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	im := h.b.Meta.Image()
+	moved := false
+	for _, rt := range req.Topics {
+		st := kmsg.NewDeleteRecordsResponseTopic()
+		st.Topic = rt.Topic
+		_, known := im.Topics[rt.Topic]
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
+			sp.Partition, sp.LowWatermark = rp.Partition, -1
+			p, ok := h.b.Replicas.Get(rt.Topic, rp.Partition)
+			if !known || !ok {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			low, err := p.Log.DeleteRecordsBefore(rp.Offset)
+			switch {
+			case errors.Is(err, log.ErrBeyondHighWatermark):
+				sp.ErrorCode = kerr.OffsetOutOfRange.Code
+			case err != nil:
+				sp.ErrorCode = errorCode(err)
+			default:
+				sp.LowWatermark, moved = low, true
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if moved {
+		if err := h.b.Replicas.Checkpoint(); err != nil {
+			h.b.Logger.Error("checkpoint after DeleteRecords", "err", err)
+			for i := range resp.Topics {
+				for j := range resp.Topics[i].Partitions {
+					if sp := &resp.Topics[i].Partitions[j]; sp.ErrorCode == 0 {
+						sp.ErrorCode, sp.LowWatermark = kerr.KafkaStorageError.Code, -1
+					}
+				}
+			}
+		}
+	}
+	return resp
+}
