@@ -27,7 +27,7 @@ const (
 	// logStartFile is Kafka's checkpoint of log start offsets that
 	// DeleteRecords moved inside a segment.
 	logStartFile = "log-start-offset-checkpoint"
-	deleteSuffix      = "-delete"
+	deleteSuffix = "-delete"
 )
 
 // TP names a partition.
