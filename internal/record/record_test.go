@@ -372,6 +372,12 @@ func TestValidateRejects(t *testing.T) {
 			if _, err := Validate(tt.batch); !errors.Is(err, tt.want) {
 				t.Fatalf("Validate: %v, want %v", err, tt.want)
 			}
+			if storedForm[tt.name] {
+				// Records reads batches back from the log, where
+				// compaction leaves these forms; ValidateStored
+				// accepts them (TestValidateStoredAcceptsCompacted).
+				return
+			}
 			if err := Records(tt.batch, 1<<20, func(Record) bool { t.Fatal("fn called"); return false }); !errors.Is(err, tt.want) {
 				t.Fatalf("Records: %v, want %v", err, tt.want)
 			}
@@ -702,4 +708,43 @@ func FuzzNext(f *testing.F) {
 			rest = after
 		}
 	})
+}
+
+// storedForm names the TestValidateRejects cases that are produce-only
+// rules: a compacted batch may have fewer records than its offset range,
+// down to none.
+var storedForm = map[string]bool{"no records": true, "lastOffsetDelta not count-1": true}
+
+// TestValidateStoredAcceptsCompacted: the forms compaction leaves pass
+// ValidateStored and Records but not the produce-side Validate, and gaps
+// must still increase within the batch's range.
+func TestValidateStoredAcceptsCompacted(t *testing.T) {
+	h := Header{BaseOffset: 10, LastOffsetDelta: 5, BaseTimestamp: 1, ProducerID: -1, BaseSequence: -1}
+	kept := []Record{{OffsetDelta: 1, Value: []byte("a")}, {OffsetDelta: 4, Value: []byte("b")}}
+	for _, recs := range [][]Record{kept, nil} {
+		b, err := Build(h, recs, CodecNone, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ValidateStored(b); err != nil {
+			t.Fatalf("ValidateStored of %d kept records: %v", len(recs), err)
+		}
+		if _, err := Validate(b); !errors.Is(err, ErrInvalidRecord) {
+			t.Fatalf("Validate (produce rules) of a compacted batch: %v", err)
+		}
+		n := 0
+		if err := Records(b, 1<<20, func(Record) bool { n++; return true }); err != nil || n != len(recs) {
+			t.Fatalf("Records: %d records, %v", n, err)
+		}
+	}
+	bad := []Record{{OffsetDelta: 4}, {OffsetDelta: 4}}
+	b, _ := Build(h, bad, CodecNone, 1)
+	if _, err := ValidateStored(b); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("repeated offset delta: %v", err)
+	}
+	past := []Record{{OffsetDelta: 6}}
+	b, _ = Build(h, past, CodecNone, 1)
+	if _, err := ValidateStored(b); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("offset delta past lastOffsetDelta: %v", err)
+	}
 }

@@ -28,7 +28,7 @@ type RecordHeader struct {
 // is meant for timestamp lookups, compaction and tools, not for the
 // produce or fetch path.
 func Records(batch []byte, decompressedMax int, fn func(Record) bool) error {
-	h, err := Validate(batch)
+	h, err := ValidateStored(batch)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func Records(batch []byte, decompressedMax int, fn func(Record) bool) error {
 		}
 		// Validate did not see inside: check every record before
 		// handing out the first, so fn never sees half a bad batch.
-		if err := checkRecords(records, h.NumRecords); err != nil {
+		if err := checkRecords(records, h.NumRecords, false, h.LastOffsetDelta); err != nil {
 			return fmt.Errorf("%v batch: %w", codec, err)
 		}
 	}

@@ -6,17 +6,25 @@ import (
 	"io"
 )
 
-// Validate checks one complete batch as a broker must before appending it,
-// and as the log must again when reading it back: magic 2, batchLength
-// equal to len(batch), the CRC-32C, at least one record, lastOffsetDelta
-// equal to recordCount-1, and a codec Kafka defines. For an uncompressed
-// batch it also walks every record, checking that the varint framing fills
-// the records area exactly and that offset deltas run 0..n-1 in order.
-// Compressed batches are stored as sent, so their records are not
-// decompressed here; Records checks them when it reads them.
+// Validate checks one complete batch as a broker must before appending it:
+// magic 2, batchLength equal to len(batch), the CRC-32C, at least one
+// record, lastOffsetDelta equal to recordCount-1, and a codec Kafka
+// defines. For an uncompressed batch it also walks every record, checking
+// that the varint framing fills the records area exactly and that offset
+// deltas run 0..n-1 in order. Compressed batches are stored as sent, so
+// their records are not decompressed here; Records checks them when it
+// reads them.
 //
 // Validate does not allocate unless it returns an error.
-func Validate(batch []byte) (Header, error) {
+func Validate(batch []byte) (Header, error) { return validate(batch, true) }
+
+// ValidateStored checks a batch read back from a log: what Validate checks,
+// except that compaction may have removed records, so the count may be
+// below lastOffsetDelta+1 (even zero: Kafka keeps an empty batch to carry
+// a producer's last sequence) and offset deltas only need to increase.
+func ValidateStored(batch []byte) (Header, error) { return validate(batch, false) }
+
+func validate(batch []byte, dense bool) (Header, error) {
 	h, err := ParseHeader(batch)
 	if err != nil {
 		return h, err
@@ -31,17 +39,17 @@ func Validate(batch []byte) (Header, error) {
 	}
 	// Kafka's LogValidator.validateBatch rejects these as INVALID_RECORD,
 	// including a negative count: the CRC matched, so the producer meant it.
-	if h.NumRecords <= 0 {
+	switch {
+	case dense && h.NumRecords <= 0, h.NumRecords < 0:
 		return h, fmt.Errorf("%w: recordCount %d", ErrInvalidRecord, h.NumRecords)
-	}
-	if h.LastOffsetDelta != h.NumRecords-1 {
+	case dense && h.LastOffsetDelta != h.NumRecords-1, h.LastOffsetDelta < h.NumRecords-1:
 		return h, fmt.Errorf("%w: lastOffsetDelta %d with recordCount %d", ErrInvalidRecord, h.LastOffsetDelta, h.NumRecords)
 	}
 	if codec := h.Compression(); !codec.Known() {
 		return h, fmt.Errorf("%w: unknown compression %v", ErrInvalidRecord, codec)
 	}
 	if h.Compression() == CodecNone {
-		if err := checkRecords(batch[HeaderSize:], h.NumRecords); err != nil {
+		if err := checkRecords(batch[HeaderSize:], h.NumRecords, dense, h.LastOffsetDelta); err != nil {
 			return h, err
 		}
 	}

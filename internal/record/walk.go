@@ -25,21 +25,25 @@ type recordView struct {
 }
 
 // checkRecords walks the n records that must fill records exactly, checking
-// framing and that offset deltas run 0..n-1. It does not allocate unless it
-// returns an error.
-func checkRecords(records []byte, n int32) error {
+// framing and offset deltas: with dense they run 0..n-1, as a producer
+// writes them; otherwise (a batch compaction rebuilt) they increase and
+// stay within 0..lastOffsetDelta. It does not allocate unless it returns an
+// error.
+func checkRecords(records []byte, n int32, dense bool, lastOffsetDelta int32) error {
 	if int64(n) > int64(len(records)/recordSizeMin) {
 		return fmt.Errorf("%w: recordCount %d cannot fit in %d bytes of records", ErrCorrupt, n, len(records))
 	}
 	size := len(records)
+	prev := int32(-1)
 	for i := range n {
 		r, rest, err := nextRecord(records)
 		if err != nil {
 			return fmt.Errorf("record %d at records byte %d: %w", i, size-len(records), err)
 		}
-		if r.offsetDelta != i {
+		if dense && r.offsetDelta != i || !dense && (r.offsetDelta <= prev || r.offsetDelta > lastOffsetDelta) {
 			return fmt.Errorf("%w: record %d has offsetDelta %d", ErrInvalidRecord, i, r.offsetDelta)
 		}
+		prev = r.offsetDelta
 		records = rest
 	}
 	if len(records) != 0 {
