@@ -7,8 +7,11 @@ package handler
 // producer keep their order; the wait for fsync (acks 1 and -1) runs off it,
 // in parallel across partitions, sharing fsyncs with concurrent producers.
 //
-// Not implemented: transactional produce (transactions come later);
-// message.timestamp.before/after.max.ms checks (configs issue).
+// A topic's compression.type other than producer re-encodes batches, and
+// message.timestamp.before/after.max.ms bound CreateTime records; both
+// read the records, so only topics that set them pay for it.
+//
+// Not implemented: transactional produce (transactions come later).
 
 import (
 	"context"
@@ -90,6 +93,8 @@ func (h *Handler) appendPartition(topic string, s *topicSettings, rp kmsg.Produc
 	}
 	res, err := p.Append(rp.Records, replica.AppendOptions{
 		LogAppendTime: s.logAppendTime, MaxMessageBytes: s.maxMessageBytes, Now: now,
+		TimestampBeforeMaxMs: s.timestampBefore, TimestampAfterMaxMs: s.timestampAfter,
+		Recompress: s.recompress,
 	})
 	if err != nil {
 		return nil, err

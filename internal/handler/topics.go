@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/record"
 )
 
 // topicNameBytesMax is Kafka's limit on topic names (a partition directory
@@ -25,6 +26,9 @@ type topicSettings struct {
 	cfg             *config.Topic
 	logAppendTime   bool
 	maxMessageBytes int
+	timestampBefore int64
+	timestampAfter  int64
+	recompress      *record.Codec
 }
 
 // settings returns the resolved configs of t, cached per immutable Topic.
@@ -45,12 +49,27 @@ func (h *Handler) settings(t *metadata.Topic) *topicSettings {
 		cfg:             cfg,
 		logAppendTime:   cfg.String("message.timestamp.type") == "LogAppendTime",
 		maxMessageBytes: cfg.Int("max.message.bytes"),
+		timestampBefore: cfg.Int64("message.timestamp.before.max.ms"),
+		timestampAfter:  cfg.Int64("message.timestamp.after.max.ms"),
+		recompress:      topicCodec(cfg.String("compression.type")),
 	}
 	if len(h.settingsCache) > 4*len(h.b.Meta.Image().Topics)+64 {
 		clear(h.settingsCache) // drop entries of replaced topic versions
 	}
 	h.settingsCache[t] = s
 	return s
+}
+
+// topicCodec maps compression.type to the codec the broker re-encodes to;
+// nil for "producer", which keeps batches as sent.
+func topicCodec(compressionType string) *record.Codec {
+	codecs := map[string]record.Codec{"uncompressed": record.CodecNone, "gzip": record.CodecGzip,
+		"snappy": record.CodecSnappy, "lz4": record.CodecLZ4, "zstd": record.CodecZstd}
+	c, ok := codecs[compressionType]
+	if !ok {
+		return nil
+	}
+	return &c
 }
 
 // LogConfig derives a partition log's config from a topic's configs.

@@ -7,6 +7,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -38,7 +39,19 @@ type AppendOptions struct {
 	LogAppendTime   bool  // message.timestamp.type=LogAppendTime
 	MaxMessageBytes int   // max.message.bytes
 	Now             int64 // wall clock, unix ms
+	// TimestampBeforeMaxMs and TimestampAfterMaxMs are
+	// message.timestamp.before.max.ms and .after.max.ms: how far a
+	// CreateTime record may lie in the past or future (KIP-937).
+	// math.MaxInt64 means no bound.
+	TimestampBeforeMaxMs, TimestampAfterMaxMs int64
+	// Recompress is the topic's compression.type when it is not
+	// "producer": batches in another codec are re-encoded to it.
+	Recompress *record.Codec
 }
+
+// decompressedBytesMax bounds what one batch may decompress to when the
+// broker must read its records (timestamp bounds, recompression).
+const decompressedBytesMax = 64 << 20
 
 // AppendResult says where a batch landed.
 type AppendResult struct {
@@ -79,6 +92,16 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 	if err != nil {
 		return AppendResult{}, err
 	}
+	if rebuilt, err := checkRecordsFor(batch, h, opts); err != nil {
+		return AppendResult{}, err
+	} else if len(rebuilt) != len(batch) || &rebuilt[0] != &batch[0] {
+		if batch, err = rebuilt, nil; err == nil {
+			h, err = record.ValidateProduce(batch)
+		}
+		if err != nil {
+			return AppendResult{}, err
+		}
+	}
 	res := AppendResult{LogAppendTime: -1}
 	if opts.LogAppendTime {
 		record.SetLogAppendTime(batch, opts.Now)
@@ -112,6 +135,36 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 	p.maybeExpireLocked(opts.Now)
 	res.BaseOffset, res.NextOffset = base, h.NextOffset()
 	return res, nil
+}
+
+// checkRecordsFor applies the topic rules that need the batch's records:
+// CreateTime bounds and the topic's codec. Neither applies by default, so
+// the common path never decompresses. It returns the batch to append.
+func checkRecordsFor(batch []byte, h record.Header, opts AppendOptions) ([]byte, error) {
+	bounded := !opts.LogAppendTime && (opts.TimestampBeforeMaxMs != math.MaxInt64 || opts.TimestampAfterMaxMs != math.MaxInt64)
+	recompress := opts.Recompress != nil && *opts.Recompress != h.Compression()
+	if !bounded && !recompress {
+		return batch, nil
+	}
+	var recs []record.Record
+	var bad error
+	err := record.Records(batch, decompressedBytesMax, func(r record.Record) bool {
+		if ts := h.BaseTimestamp + r.TimestampDelta; bounded &&
+			(opts.Now-ts > opts.TimestampBeforeMaxMs || ts-opts.Now > opts.TimestampAfterMaxMs) {
+			bad = fmt.Errorf("%w: record timestamp %d is outside [now-%d ms, now+%d ms] (message.timestamp.before.max.ms, message.timestamp.after.max.ms)",
+				kerr.InvalidTimestamp, ts, opts.TimestampBeforeMaxMs, opts.TimestampAfterMaxMs)
+			return false
+		}
+		recs = append(recs, r)
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil || !recompress {
+		return batch, err
+	}
+	return record.Build(h, recs, *opts.Recompress, h.MaxTimestamp)
 }
 
 // maybeExpireLocked sweeps idle producers at most once a minute.
