@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -113,9 +114,9 @@ func (c *Coordinator) DeleteGroup(ctx context.Context, groupID string) int16 {
 		case g.state != StateEmpty || len(g.members) > 0:
 			return written{code: kerr.NonEmptyGroup.Code}
 		}
-		w := s.append(g, g.tombstones(nil))
+		w := s.append(g, g.tombstones(nil), false)
 		if w.code == 0 {
-			s.removeGroup(g)
+			s.removeGroup(g) // pending commits then complete into nothing
 		}
 		return w
 	})
@@ -126,13 +127,20 @@ func (c *Coordinator) DeleteGroup(ctx context.Context, groupID string) int16 {
 }
 
 // tombstones deletes the offsets of the given partitions, or of all
-// partitions and the group itself when tps is nil.
+// partitions and the group itself when tps is nil. Partitions with a
+// pending commit get one too, appended after the commit's record, so a
+// replay does not bring back what memory dropped.
 func (g *group) tombstones(tps []topicPartition) []keyValue {
 	var records []keyValue
 	all := tps == nil
 	if all {
 		for tp := range g.offsets {
 			tps = append(tps, tp)
+		}
+		for tp := range g.pendingOffsets {
+			if _, ok := g.offsets[tp]; !ok {
+				tps = append(tps, tp)
+			}
 		}
 	}
 	for _, tp := range tps {
@@ -191,7 +199,9 @@ func (s *shard) deleteOffsets(req *kmsg.OffsetDeleteRequest, resp *kmsg.OffsetDe
 			case g.state != StateEmpty && (subscribed == nil || subscribed[rt.Topic]):
 				sp.ErrorCode = kerr.GroupSubscribedToTopic.Code
 			default:
-				if _, ok := g.offsets[tp]; ok {
+				_, committed := g.offsets[tp]
+				_, pending := g.pendingOffsets[tp]
+				if committed || pending {
 					tps = append(tps, tp)
 				}
 			}
@@ -202,21 +212,26 @@ func (s *shard) deleteOffsets(req *kmsg.OffsetDeleteRequest, resp *kmsg.OffsetDe
 	if len(tps) == 0 {
 		return written{}
 	}
-	w := s.append(g, g.tombstones(tps))
+	w := s.append(g, g.tombstones(tps), false)
 	if w.code != 0 {
 		resp.ErrorCode = w.code
 		return written{}
 	}
 	for _, tp := range tps {
 		delete(g.offsets, tp)
+		delete(g.pendingOffsets, tp) // Kafka's removeOffsets drops pending commits too
 	}
 	return w
 }
 
 // subscribedTopics parses the members' consumer protocol metadata; nil
-// when some member's metadata cannot be read (then every topic counts as
-// subscribed, the safe answer).
+// when the group does not use the consumer protocol or some member's
+// metadata cannot be read (then every topic counts as subscribed, the
+// safe answer, as Kafka's computeSubscribedTopics).
 func (g *group) subscribedTopics() map[string]bool {
+	if g.protocolType != "consumer" {
+		return nil
+	}
 	topics := map[string]bool{}
 	for _, m := range g.members {
 		var md kmsg.ConsumerMemberMetadata
@@ -243,31 +258,19 @@ func (c *Coordinator) scheduleRetention() {
 	})
 }
 
-// expireOffsets is Kafka's offsets retention (KIP-211): a group without
-// members loses offsets older than offsets.retention.minutes, counted from
-// when the group became empty (or from the commit, for groups that never
-// had members); a group left with nothing is deleted.
+// expireOffsets is Kafka's offsets retention (KIP-211, as in
+// GroupMetadata.removeExpiredOffsets): see expiredOffsets for which
+// offsets go. An Empty group left with no offsets is deleted.
 func (s *shard) expireOffsets() {
 	if s.c.cfg.OffsetsRetention <= 0 {
 		return
 	}
 	now := s.c.clock.Now()
 	for _, g := range s.groups {
-		if g.state != StateEmpty || len(g.members) > 0 {
-			continue
-		}
-		var expired []topicPartition
-		for tp, o := range g.offsets {
-			base := g.stateSince
-			if g.protocolType == "" {
-				base = msTime(o.commitTimestamp)
-			}
-			if now.Sub(base) >= s.c.cfg.OffsetsRetention {
-				expired = append(expired, tp)
-			}
-		}
-		if len(expired) == len(g.offsets) && len(g.pending) == 0 {
-			if w := s.append(g, g.tombstones(nil)); w.code == 0 {
+		expired := g.expiredOffsets(now, s.c.cfg.OffsetsRetention)
+		if g.state == StateEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
+			len(g.pendingOffsets) == 0 && len(expired) == len(g.offsets) {
+			if w := s.append(g, g.tombstones(nil), false); w.code == 0 {
 				s.c.logger.Info("group expired", "group", g.id, "offsets", len(expired))
 				s.removeGroup(g)
 			}
@@ -276,10 +279,86 @@ func (s *shard) expireOffsets() {
 		if len(expired) == 0 {
 			continue
 		}
-		if w := s.append(g, g.tombstones(expired)); w.code == 0 {
+		if w := s.append(g, g.tombstones(expired), false); w.code == 0 {
+			s.c.logger.Info("group offsets expired", "group", g.id, "offsets", len(expired))
 			for _, tp := range expired {
 				delete(g.offsets, tp)
 			}
+		}
+	}
+}
+
+// expiredOffsets lists the offsets older than retention, by Kafka's rule:
+//   - a group that never used group management (no protocol type):
+//     counted from each offset's commit;
+//   - an Empty group: counted from when it became Empty, for all offsets;
+//   - a Stable consumer group: offsets of topics no member subscribes to,
+//     counted from their commit (they would otherwise live forever, since
+//     nobody commits them again);
+//   - any other group: none.
+//
+// Partitions with a commit in flight never expire.
+func (g *group) expiredOffsets(now time.Time, retention time.Duration) []topicPartition {
+	var subscribed map[string]bool
+	fromCommit := true
+	switch {
+	case g.protocolType == "":
+	case g.state == StateEmpty:
+		fromCommit = false
+	case g.state == StateStable:
+		if subscribed = g.subscribedTopics(); subscribed == nil {
+			return nil // not the consumer protocol, or unreadable: keep all
+		}
+	default:
+		return nil
+	}
+	var expired []topicPartition
+	for tp, o := range g.offsets {
+		if _, pending := g.pendingOffsets[tp]; pending || subscribed[tp.topic] {
+			continue
+		}
+		base := g.stateSince
+		if fromCommit {
+			base = msTime(o.commitTimestamp)
+		}
+		if now.Sub(base) >= retention {
+			expired = append(expired, tp)
+		}
+	}
+	return expired
+}
+
+// Unload forgets every group, as Kafka's coordinator does when it resigns
+// the partitions of a deleted offsets topic (BrokerMetadataPublisher's
+// updateCoordinator, then GroupCoordinator.onGroupUnloaded): requests
+// parked in a join or sync get NOT_COORDINATOR, and clients rejoin and
+// find no committed offsets.
+func (c *Coordinator) Unload(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	for _, s := range c.shards {
+		call(ctx, s, func() struct{} {
+			for _, g := range s.groups {
+				g.unload()
+				s.removeGroup(g)
+			}
+			return struct{}{}
+		})
+	}
+	c.logger.Warn("all groups unloaded: the offsets topic was deleted")
+}
+
+// unload answers the group's parked requests before it is forgotten.
+func (g *group) unload() {
+	for _, m := range g.members {
+		if m.join != nil {
+			m.join.fail(kerr.NotCoordinator.Code)
+			m.join = nil
+		}
+		if m.sync != nil {
+			m.sync.fail(kerr.NotCoordinator.Code)
+			m.sync = nil
 		}
 	}
 }

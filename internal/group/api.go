@@ -53,8 +53,9 @@ func (c *Coordinator) checkJoin(req *kmsg.JoinGroupRequest) int16 {
 	return 0
 }
 
-// SyncGroup runs a SyncGroup request; a follower's call blocks until the
-// leader's assignment arrives or the group rebalances again.
+// SyncGroup runs a SyncGroup request; during a rebalance it blocks until
+// the leader's assignment is stored durably (the leader's own call too),
+// the store fails, or the group rebalances again.
 func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) *kmsg.SyncGroupResponse {
 	w := &syncWait{ch: make(chan *kmsg.SyncGroupResponse, 1), version: req.Version}
 	if c == nil {

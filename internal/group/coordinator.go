@@ -19,6 +19,8 @@ const (
 	// OffsetsTopic is Kafka's internal topic of committed offsets and
 	// group metadata.
 	OffsetsTopic = "__consumer_offsets"
+	// transactionStateTopic is Kafka's internal topic of transactions.
+	transactionStateTopic = "__transaction_state"
 
 	// shardCount is the number of goroutines owning groups. A group lives
 	// on the shard of its offsets partition, so all of its records are
@@ -101,6 +103,12 @@ type shard struct {
 	ops    chan func()
 	groups map[string]*group
 	tokens uint64 // last timer token handed out
+}
+
+// IsInternalTopic reports Kafka's internal topics (Topic.isInternal):
+// clients read them, but only the broker appends to them.
+func IsInternalTopic(name string) bool {
+	return name == OffsetsTopic || name == transactionStateTopic
 }
 
 // errClosed answers requests that arrive while the coordinator stops.
@@ -238,6 +246,7 @@ func (s *shard) shutdown() {
 			}
 		}
 		g.stopRebalanceTimer()
+		g.stopSyncTimer()
 	}
 }
 
@@ -253,7 +262,7 @@ func validGroupID(id string, allowEmpty bool) error {
 	return nil
 }
 
-// newGroupLocked creates a group on s, or fails when the broker holds
+// newGroup creates a group on s, or fails when the broker holds
 // GroupsMax groups already.
 func (s *shard) newGroup(id string) (*group, error) {
 	if s.c.groups.Add(1) > int64(s.c.cfg.GroupsMax) {
@@ -262,15 +271,20 @@ func (s *shard) newGroup(id string) (*group, error) {
 	}
 	g := &group{id: id, s: s, state: StateEmpty, stateSince: s.c.clock.Now(),
 		members: map[string]*member{}, static: map[string]string{}, pending: map[string]*member{},
-		offsets: map[topicPartition]offset{}}
+		pendingSync: map[string]bool{}, offsets: map[topicPartition]offset{}, pendingOffsets: map[topicPartition]offset{}}
 	s.groups[id] = g
 	return g, nil
 }
 
-// removeGroup forgets a group (after DeleteGroups or retention).
+// removeGroup forgets a group (after DeleteGroups, retention or an
+// unload).
 func (s *shard) removeGroup(g *group) {
 	g.stopRebalanceTimer()
+	g.stopSyncTimer()
 	for _, m := range g.pending {
+		m.stopTimer()
+	}
+	for _, m := range g.members {
 		m.stopTimer()
 	}
 	g.state = StateDead

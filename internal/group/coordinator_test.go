@@ -76,6 +76,8 @@ type memStorage struct {
 	mu         sync.Mutex
 	partitions int32
 	batches    map[int32][][]byte
+	// durable, when set, runs in WaitDurable: tests hold and fail fsyncs.
+	durable func(partition int32, next int64) error
 }
 
 func (m *memStorage) Partitions() int32 { return m.partitions }
@@ -90,8 +92,15 @@ func (m *memStorage) Append(p, n int32, batch []byte) (int64, error) {
 	return int64(len(m.batches[p])), nil
 }
 
-func (m *memStorage) WaitDurable(int32, int64) error { return nil }
-func (m *memStorage) SyncSoon(int32)                 {}
+func (m *memStorage) WaitDurable(p int32, next int64) error {
+	m.mu.Lock()
+	durable := m.durable
+	m.mu.Unlock()
+	if durable != nil {
+		return durable(p, next)
+	}
+	return nil
+}
 
 func (m *memStorage) Replay(fn func(p int32, key, value []byte)) error {
 	for p := range m.partitions {
@@ -104,13 +113,17 @@ func (m *memStorage) Replay(fn func(p int32, key, value []byte)) error {
 	return nil
 }
 
-func newTestCoordinator(t *testing.T, st *memStorage) (*Coordinator, *fakeClock) {
+func newTestCoordinator(t *testing.T, st *memStorage, opts ...func(*Config)) (*Coordinator, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
-	c, err := Start(Config{
+	cfg := Config{
 		OffsetsPartitions: 4, GroupMaxSize: 3, MinSessionTimeout: time.Second, MaxSessionTimeout: time.Minute,
 		OffsetsRetention: time.Hour, Storage: st, Clock: clock,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,19 @@ type group struct {
 	initialDelayLeft time.Duration
 	newMember        bool
 
-	offsets map[topicPartition]offset
+	// pendingSync holds the members that got the current generation's
+	// JoinGroup answer and have not sent SyncGroup yet; syncTimer removes
+	// them after the rebalance timeout (Kafka's DelayedSync, KAFKA-13479).
+	pendingSync map[string]bool
+	syncTimer   Timer
+	syncToken   uint64
+
+	// offsets are the committed offsets: durable, what OffsetFetch
+	// answers. pendingOffsets are commits appended but not yet fsynced
+	// (Kafka's pendingOffsetCommits): invisible to OffsetFetch, never
+	// expired, and dropped if their fsync fails.
+	offsets        map[topicPartition]offset
+	pendingOffsets map[topicPartition]offset
 }
 
 func (g *group) setState(st State) {
@@ -151,6 +163,14 @@ func (g *group) stopRebalanceTimer() {
 		g.rebalanceTimer = nil
 	}
 	g.rebalanceToken = 0
+}
+
+func (g *group) stopSyncTimer() {
+	if g.syncTimer != nil {
+		g.syncTimer.Stop()
+		g.syncTimer = nil
+	}
+	g.syncToken = 0
 }
 
 // sortedMembers returns the members by id, for deterministic answers.
@@ -262,8 +282,9 @@ func newMemberID(prefix string) string {
 	return prefix + "-" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// isEmpty reports a group with neither members nor offsets: one that can
-// be forgotten.
+// isEmpty reports a group with neither members nor offsets, committed or
+// pending: one that can be forgotten.
 func (g *group) isEmpty() bool {
-	return g.state == StateEmpty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0
+	return g.state == StateEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
+		len(g.offsets) == 0 && len(g.pendingOffsets) == 0
 }

@@ -147,39 +147,89 @@ func (g *group) joinKnown(j joinRequest, protocols []protocol) {
 }
 
 // replaceStatic gives a static member that rejoined without its member id
-// a new id, fencing the old one (KIP-345).
+// a new id, fencing the old one (KIP-345), as Kafka's
+// updateStaticMemberAndRebalance does. In a Stable group whose selected
+// protocol the member's protocols do not change, there is no rebalance:
+// the group's metadata is stored with the new member id and the join is
+// answered once that is durable. A leader that rejoins this way is told,
+// from JoinGroup v9, that it leads but must skip the assignment (KIP-814);
+// before v9 it is given the old leader id, so it does not think it leads.
 func (g *group) replaceStatic(j joinRequest, protocols []protocol, old *member) {
-	old.stopTimer()
-	if old.join != nil {
-		old.join.fail(kerr.FencedInstanceID.Code)
-		old.join = nil
-	}
-	if old.sync != nil {
-		old.sync.fail(kerr.FencedInstanceID.Code)
-		old.sync = nil
-	}
+	oldLeader := g.leader
 	m := newMember(newMemberID(*j.req.InstanceID), j, protocols)
 	m.assignment = old.assignment
-	changed := !sameProtocols(old.protocols, protocols)
-	delete(g.members, old.id)
-	g.members[m.id] = m
-	g.static[*m.instanceID] = m.id
-	wasLeader := g.leader == old.id
-	if wasLeader {
-		g.leader = m.id
-	}
-	if g.state == StateStable && !changed && !wasLeader {
-		g.s.persistGroup(g)
-		j.w.reply(g.joinResponse(m, j.req.Version))
-		g.scheduleExpiry(m)
-		return
-	}
+	g.swapMember(old, m)
 	g.park(m, j.w)
 	switch g.state {
 	case StatePreparingRebalance:
 		g.tryCompleteJoin()
-	default:
+	case StateCompletingRebalance:
+		// The leader may already be assigning to the old member id.
 		g.prepareRebalance()
+	case StateStable:
+		if g.selectProtocol() != g.protocol {
+			g.prepareRebalance()
+			return
+		}
+		generation := g.generation
+		g.s.storeGroup(g, nil, func(code int16) {
+			g.completeStaticJoin(j, old, m, oldLeader, generation, code)
+		})
+	}
+}
+
+// completeStaticJoin answers a static member's rejoin once the group's
+// metadata with its new member id is stored. On failure the old member id
+// is put back (if nothing else changed meanwhile) and the join fails.
+func (g *group) completeStaticJoin(j joinRequest, old, m *member, oldLeader string, generation int32, code int16) {
+	if g.s.groups[g.id] != g || m.join != j.w {
+		return // answered already: superseded, fenced or folded into a rebalance
+	}
+	m.join = nil
+	if code != 0 {
+		g.s.c.logger.Warn("cannot store group metadata for a rejoining static member", "group", g.id, "code", code)
+		if g.state == StateStable && g.generation == generation && g.members[m.id] == m {
+			g.swapMember(m, old)
+			g.scheduleExpiry(old)
+		}
+		j.w.fail(code)
+		return
+	}
+	r := g.joinResponse(m, j.req.Version)
+	switch {
+	case j.req.Version >= 9:
+		r.SkipAssignment = m.id == g.leader
+	case m.id == g.leader:
+		r.LeaderID, r.Members = oldLeader, nil
+	}
+	j.w.reply(r)
+	g.scheduleExpiry(m)
+}
+
+// swapMember puts next in place of prev: same instance id, leadership and
+// pending SyncGroup, while requests still parked on prev are fenced.
+func (g *group) swapMember(prev, next *member) {
+	prev.stopTimer()
+	if prev.join != nil {
+		prev.join.fail(kerr.FencedInstanceID.Code)
+		prev.join = nil
+	}
+	if prev.sync != nil {
+		prev.sync.fail(kerr.FencedInstanceID.Code)
+		prev.sync = nil
+	}
+	delete(g.members, prev.id)
+	g.members[next.id] = next
+	g.static[*next.instanceID] = next.id
+	if g.leader == prev.id {
+		g.leader = next.id
+	}
+	// The new id owes the SyncGroup the old one owed; Kafka leaves the old
+	// id in its pending set, which would later expire a member that did
+	// sync under its new id.
+	if g.pendingSync[prev.id] {
+		delete(g.pendingSync, prev.id)
+		g.pendingSync[next.id] = true
 	}
 }
 
@@ -233,6 +283,7 @@ func (g *group) prepareRebalance() {
 			}
 		}
 	}
+	g.clearPendingSync()
 	g.stopRebalanceTimer()
 	delay := g.s.c.cfg.InitialRebalanceDelay
 	if g.state == StateEmpty && delay > 0 {
@@ -298,7 +349,14 @@ func (g *group) completeJoin() {
 		g.generation++
 		g.protocol, g.leader = "", ""
 		g.setState(StateEmpty)
-		g.s.persistGroup(g)
+		// Nobody waits for this record; if it is lost, the previous
+		// generation comes back at restart and its members time out
+		// (Kafka only logs this failure too).
+		g.s.storeGroup(g, nil, func(code int16) {
+			if code != 0 {
+				g.s.c.logger.Warn("cannot store empty group metadata", "group", g.id, "code", code)
+			}
+		})
 		return
 	}
 	if l, ok := g.members[g.leader]; !ok || l.join == nil {
@@ -330,6 +388,7 @@ func (g *group) completeJoin() {
 		}
 		g.scheduleExpiry(m)
 	}
+	g.startPendingSync()
 }
 
 // joinResponse is the answer for m in the current generation.
@@ -363,6 +422,7 @@ func (g *group) removeMember(m *member, rebalance bool) {
 		m.sync = nil
 	}
 	delete(g.members, m.id)
+	delete(g.pendingSync, m.id)
 	if m.instanceID != nil && g.static[*m.instanceID] == m.id {
 		delete(g.static, *m.instanceID)
 	}

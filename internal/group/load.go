@@ -39,7 +39,7 @@ func (c *Coordinator) load() error {
 			if v.Version < 3 {
 				v.LeaderEpoch = -1
 			}
-			l.offsets[k.tp] = offset{v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp}
+			l.offsets[k.tp] = offset{offset: v.Offset, leaderEpoch: v.LeaderEpoch, metadata: v.Metadata, commitTimestamp: v.CommitTimestamp}
 		case value == nil:
 			l.meta = nil
 		default:
@@ -119,17 +119,4 @@ func (s *shard) afterLoad() {
 			g.scheduleExpiry(m)
 		}
 	}
-}
-
-// persistGroup appends the group's metadata record. Nobody waits for its
-// fsync: group state is rebuilt by rejoining members anyway, and the next
-// commit's fsync covers it.
-func (s *shard) persistGroup(g *group) {
-	p := PartitionFor(g.id, s.c.partitions)
-	batch := buildBatch([]keyValue{{groupKey(g.id), groupValue(g)}}, s.c.clock.Now().UnixMilli())
-	if _, err := s.c.storage.Append(p, s.c.partitions, batch); err != nil {
-		s.c.logger.Error("cannot store group metadata", "group", g.id, "err", err)
-		return
-	}
-	s.c.storage.SyncSoon(p)
 }

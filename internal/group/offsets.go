@@ -10,37 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// written says where a change was appended, so the caller can wait for
-// its fsync off the shard goroutine.
-type written struct {
-	code      int16
-	partition int32
-	next      int64 // 0 when nothing was written
-}
-
-// wait waits for a write's fsync and returns the code for the client.
-func (c *Coordinator) wait(w written) int16 {
-	if w.code != 0 || w.next == 0 {
-		return w.code
-	}
-	if err := c.storage.WaitDurable(w.partition, w.next); err != nil {
-		c.logger.Error("offsets topic fsync failed", "partition", w.partition, "err", err)
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	return 0
-}
-
-// append writes records for g's partition.
-func (s *shard) append(g *group, records []keyValue) written {
-	p := PartitionFor(g.id, s.c.partitions)
-	next, err := s.c.storage.Append(p, s.c.partitions, buildBatch(records, s.c.clock.Now().UnixMilli()))
-	if err != nil {
-		s.c.logger.Error("cannot append to the offsets topic", "group", g.id, "err", err)
-		return written{code: kerr.CoordinatorNotAvailable.Code}
-	}
-	return written{partition: p, next: next}
-}
-
 // Commit is one partition's offset in an OffsetCommit.
 type Commit struct {
 	Topic       string
@@ -59,8 +28,12 @@ type CommitRequest struct {
 	Commits    []Commit
 }
 
-// CommitOffsets stores a request's offsets, answered once they are on
-// disk. The returned code applies to every partition of the request.
+// CommitOffsets stores a request's offsets and answers once they are on
+// disk. They become visible to OffsetFetch at the same moment, not
+// before; if their fsync fails they are dropped and the client gets the
+// error (Kafka's prepareOffsetCommit, then onOffsetCommitAppend or
+// failPendingOffsetWrite in the append callback). The returned code
+// applies to every partition of the request.
 func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) int16 {
 	if c == nil {
 		return kerr.CoordinatorNotAvailable.Code
@@ -69,47 +42,92 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) int1
 		return kerr.InvalidGroupID.Code
 	}
 	s := c.shardFor(req.Group)
-	w, err := call(ctx, s, func() written { return s.commit(req) })
-	if err != nil {
+	answer := make(chan int16, 1) // never blocks the shard: one answer per request
+	if !s.do(func() { s.commit(req, func(code int16) { answer <- code }) }) {
 		return codeOf(errClosed)
 	}
-	return c.wait(w)
+	select {
+	case code := <-answer:
+		return code
+	case <-ctx.Done(): // the connection is gone; the commit still completes
+		return codeOf(errClosed)
+	case <-c.done:
+		return codeOf(errClosed)
+	}
 }
 
-func (s *shard) commit(req CommitRequest) written {
+// commit runs one OffsetCommit on the shard: it checks the request,
+// appends the offsets as pending, and calls reply once they are durable
+// and visible, or with the error that stopped them.
+func (s *shard) commit(req CommitRequest, reply func(code int16)) {
 	g := s.groups[req.Group]
 	if g == nil {
 		if req.Generation >= 0 {
-			return written{code: kerr.IllegalGeneration.Code}
+			reply(kerr.IllegalGeneration.Code)
+			return
 		}
 		var err error
 		if g, err = s.newGroup(req.Group); err != nil {
-			return written{code: codeOf(err)}
+			reply(codeOf(err))
+			return
 		}
 	}
 	if code := g.checkCommit(req); code != 0 {
-		return written{code: code}
+		reply(code)
+		return
 	}
 	if len(req.Commits) == 0 {
 		s.forgetIfEmpty(g)
-		return written{}
+		reply(0)
+		return
 	}
 	now := s.c.clock.Now().UnixMilli()
+	staged := make(map[topicPartition]offset, len(req.Commits))
 	records := make([]keyValue, 0, len(req.Commits))
 	for _, cm := range req.Commits {
 		tp := topicPartition{cm.Topic, cm.Partition}
-		o := offset{cm.Offset, cm.LeaderEpoch, cm.Metadata, now}
+		o := offset{offset: cm.Offset, leaderEpoch: cm.LeaderEpoch, metadata: cm.Metadata, commitTimestamp: now}
+		staged[tp] = o
 		records = append(records, keyValue{offsetKey(g.id, tp), offsetValue(o)})
 	}
-	w := s.append(g, records)
+	w := s.append(g, records, true)
 	if w.code != 0 {
 		s.forgetIfEmpty(g)
-		return w
+		reply(w.code)
+		return
 	}
-	for _, cm := range req.Commits {
-		g.offsets[topicPartition{cm.Topic, cm.Partition}] = offset{cm.Offset, cm.LeaderEpoch, cm.Metadata, now}
+	for tp, o := range staged {
+		o.appendedAt = w.next
+		staged[tp] = o
+		g.pendingOffsets[tp] = o
 	}
-	return w
+	s.whenDurable(w, func(code int16) {
+		if s.groups[g.id] == g { // a deleted or unloaded group keeps nothing
+			g.completeCommit(staged, w.next, code == 0)
+			s.forgetIfEmpty(g)
+		}
+		reply(code)
+	})
+}
+
+// completeCommit ends a pending commit appended before next: on success
+// its offsets become the committed ones (unless a later append of the same
+// partition completed first), and either way the pending entries that are
+// still this commit's are dropped. A partition whose pending entry is gone
+// was deleted meanwhile (OffsetDelete) and stays deleted.
+func (g *group) completeCommit(staged map[topicPartition]offset, next int64, ok bool) {
+	for tp, o := range staged {
+		pending, isPending := g.pendingOffsets[tp]
+		if !isPending {
+			continue
+		}
+		if cur, has := g.offsets[tp]; ok && (!has || cur.appendedAt < o.appendedAt) {
+			g.offsets[tp] = o
+		}
+		if pending.appendedAt == next {
+			delete(g.pendingOffsets, tp)
+		}
+	}
 }
 
 // checkCommit is Kafka's order of checks for a commit to an existing group.

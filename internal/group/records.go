@@ -32,6 +32,11 @@ type offset struct {
 	leaderEpoch     int32
 	metadata        string
 	commitTimestamp int64
+	// appendedAt is one past the commit's batch in the offsets topic (0
+	// for offsets loaded at start, older than any write since): of two
+	// commits of a partition that complete out of order, the later
+	// append wins, as Kafka's CommitRecordMetadataAndOffset.olderThan.
+	appendedAt int64
 }
 
 // keyValue is one record to append; a nil value is a tombstone.
@@ -56,7 +61,8 @@ func groupKey(group string) []byte {
 }
 
 // groupValue encodes a group's state as Kafka stores it after a rebalance.
-func groupValue(g *group) []byte {
+// assignment, when not nil, replaces the members' current assignments.
+func groupValue(g *group, assignment map[string][]byte) []byte {
 	v := kmsg.NewGroupMetadataValue()
 	v.Version, v.ProtocolType, v.Generation = 3, g.protocolType, g.generation
 	if g.protocol != "" {
@@ -74,6 +80,9 @@ func groupValue(g *group) []byte {
 		vm.RebalanceTimeoutMillis = int32(m.rebalanceTimeout.Milliseconds())
 		vm.SessionTimeoutMillis = int32(m.sessionTimeout.Milliseconds())
 		vm.Subscription, vm.Assignment = m.metadataFor(g.protocol), m.assignment
+		if assignment != nil {
+			vm.Assignment = assignment[m.id]
+		}
 		if vm.Subscription == nil {
 			vm.Subscription = []byte{}
 		}

@@ -3,6 +3,7 @@ package group
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -25,8 +26,6 @@ type Storage interface {
 	Append(partition, n int32, batch []byte) (next int64, err error)
 	// WaitDurable waits until offsets below next are on disk.
 	WaitDurable(partition int32, next int64) error
-	// SyncSoon starts an fsync nobody waits for.
-	SyncSoon(partition int32)
 	// Replay calls fn for every record of every partition, in offset
 	// order within a partition.
 	Replay(fn func(partition int32, key, value []byte)) error
@@ -95,7 +94,12 @@ func (r *ReplicaStorage) Append(partition, n int32, batch []byte) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	res, err := p.Append(batch, replica.AppendOptions{MaxMessageBytes: offsetsBatchBytesMax, Now: time.Now().UnixMilli()})
+	// The coordinator's own records carry its clock's timestamps: no
+	// CreateTime bounds apply (Kafka's defaults leave them unbounded).
+	res, err := p.Append(batch, replica.AppendOptions{
+		MaxMessageBytes: offsetsBatchBytesMax, Now: time.Now().UnixMilli(),
+		TimestampBeforeMaxMs: math.MaxInt64, TimestampAfterMaxMs: math.MaxInt64,
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -109,13 +113,6 @@ func (r *ReplicaStorage) WaitDurable(partition int32, next int64) error {
 		return fmt.Errorf("%w: %s-%d is gone", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
 	}
 	return p.WaitDurable(next)
-}
-
-// SyncSoon implements Storage.
-func (r *ReplicaStorage) SyncSoon(partition int32) {
-	if p, ok := r.replicas.Get(OffsetsTopic, partition); ok {
-		p.Log.SyncSoon()
-	}
 }
 
 // Replay implements Storage: every batch of every partition, from the log

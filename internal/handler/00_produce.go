@@ -7,6 +7,9 @@ package handler
 // producer keep their order; the wait for fsync (acks 1 and -1) runs off it,
 // in parallel across partitions, sharing fsyncs with concurrent producers.
 //
+// Internal topics (__consumer_offsets) are refused with
+// INVALID_TOPIC_EXCEPTION, as Kafka refuses them.
+//
 // A topic's compression.type other than producer re-encodes batches, and
 // message.timestamp.before/after.max.ms bound CreateTime records; both
 // read the records, so only topics that set them pay for it.
@@ -21,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/replica"
 )
 
@@ -50,6 +54,11 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 				err = fmt.Errorf("%w: transactions are not supported yet", kerr.TransactionalIDAuthorizationFailed)
 			case !known:
 				err = kerr.UnknownTopicOrPartition
+			case group.IsInternalTopic(rt.Topic):
+				// Kafka's ReplicaManager.appendToLocalLog refuses client
+				// appends to internal topics (only clientId
+				// "__admin_client" may; Sluice makes no such exception).
+				err = fmt.Errorf("%w: Cannot append to internal topic %s", kerr.InvalidTopicException, rt.Topic)
 			default:
 				var w *durableWait
 				w, err = h.appendPartition(t.Name, h.settings(t), rp, &sp, now)

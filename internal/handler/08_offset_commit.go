@@ -1,7 +1,8 @@
 package handler
 
 // OffsetCommit, key 8, versions 0-8. Offsets are stored in the offsets
-// topic with Kafka's record schemas and acknowledged once fsynced. A
+// topic with Kafka's record schemas and acknowledged once fsynced; only
+// then does OffsetFetch see them, and a failed fsync drops them. A
 // commit with generation -1 and no member id (and every v0 commit) is a
 // commit outside group management, accepted while the group is empty.
 //

@@ -2,9 +2,11 @@ package handler
 
 // JoinGroup, key 11, versions 0-9: the classic group protocol, with the
 // member-id-required round trip (v4+), static membership (v5+), protocol
-// type and name in the response (v7+) and a reason (v8+, logged nowhere
-// yet). v9's SkipAssignment is never set: a static leader that rejoins
-// triggers a rebalance instead.
+// type and name in the response (v7+), a reason (v8+, logged nowhere yet)
+// and SkipAssignment (v9, KIP-814): a static leader that rejoins a Stable
+// group without changing its selected protocol is told it leads but must
+// not assign, and no rebalance happens; before v9 it is told the old
+// leader id instead, as Kafka does.
 
 import (
 	"context"

@@ -1,7 +1,10 @@
 package handler
 
 // SyncGroup, key 14, versions 0-5: the leader's assignments are relayed to
-// the members; v5 checks the protocol type and name.
+// the members once the group's metadata holding them is fsynced in the
+// offsets topic (a failed write answers every member with the error and
+// rebalances); v5 checks the protocol type and name. A member that joined
+// but sends no SyncGroup within the rebalance timeout is removed.
 
 import (
 	"context"

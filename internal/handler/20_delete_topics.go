@@ -3,13 +3,21 @@ package handler
 // DeleteTopics, key 20, versions 1-6 (by id from v6). The topic leaves the
 // metadata first, then its partition directories are renamed away and
 // removed in the background.
+//
+// Internal topics are deleted like any other, as Kafka's controller does
+// (ReplicationControlManager.deleteTopic has no internal-topic check; the
+// refusal users know is client-side, in kafka-topics.sh). Deleting
+// __consumer_offsets unloads every group, as Kafka's coordinator resigns
+// the deleted partitions; the topic is created again on the next write.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
@@ -53,6 +61,9 @@ func (h *Handler) deleteTopics(req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopics
 			name := t.Name
 			st.Topic, st.TopicID = &name, t.ID
 			err = h.deleteTopic(name)
+			if err == nil && name == group.OffsetsTopic {
+				h.b.Groups.Unload(context.Background())
+			}
 		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
