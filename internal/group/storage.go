@@ -3,7 +3,6 @@ package group
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -98,7 +97,6 @@ func (r *ReplicaStorage) Append(partition, n int32, batch []byte) (int64, error)
 	// CreateTime bounds apply (Kafka's defaults leave them unbounded).
 	res, err := p.Append(batch, replica.AppendOptions{
 		MaxMessageBytes: offsetsBatchBytesMax, Now: time.Now().UnixMilli(),
-		TimestampBeforeMaxMs: math.MaxInt64, TimestampAfterMaxMs: math.MaxInt64,
 	})
 	if err != nil {
 		return 0, err

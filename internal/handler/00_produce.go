@@ -102,7 +102,7 @@ func (h *Handler) appendPartition(topic string, s *topicSettings, rp kmsg.Produc
 	}
 	res, err := p.Append(rp.Records, replica.AppendOptions{
 		LogAppendTime: s.logAppendTime, MaxMessageBytes: s.maxMessageBytes, Now: now,
-		TimestampBeforeMaxMs: s.timestampBefore, TimestampAfterMaxMs: s.timestampAfter,
+		TimestampWindow: s.timestampWindow,
 		Recompress: s.recompress,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/replica"
 )
 
 // topicNameBytesMax is Kafka's limit on topic names (a partition directory
@@ -26,8 +28,7 @@ type topicSettings struct {
 	cfg             *config.Topic
 	logAppendTime   bool
 	maxMessageBytes int
-	timestampBefore int64
-	timestampAfter  int64
+	timestampWindow *replica.TimestampWindow // nil when unbounded
 	recompress      *record.Codec
 }
 
@@ -49,9 +50,11 @@ func (h *Handler) settings(t *metadata.Topic) *topicSettings {
 		cfg:             cfg,
 		logAppendTime:   cfg.String("message.timestamp.type") == "LogAppendTime",
 		maxMessageBytes: cfg.Int("max.message.bytes"),
-		timestampBefore: cfg.Int64("message.timestamp.before.max.ms"),
-		timestampAfter:  cfg.Int64("message.timestamp.after.max.ms"),
 		recompress:      topicCodec(cfg.String("compression.type")),
+	}
+	before, after := cfg.Int64("message.timestamp.before.max.ms"), cfg.Int64("message.timestamp.after.max.ms")
+	if before != math.MaxInt64 || after != math.MaxInt64 {
+		s.timestampWindow = &replica.TimestampWindow{BeforeMs: before, AfterMs: after}
 	}
 	if len(h.settingsCache) > 4*len(h.b.Meta.Image().Topics)+64 {
 		clear(h.settingsCache) // drop entries of replaced topic versions

@@ -7,7 +7,6 @@ package replica
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -39,14 +38,18 @@ type AppendOptions struct {
 	LogAppendTime   bool  // message.timestamp.type=LogAppendTime
 	MaxMessageBytes int   // max.message.bytes
 	Now             int64 // wall clock, unix ms
-	// TimestampBeforeMaxMs and TimestampAfterMaxMs are
-	// message.timestamp.before.max.ms and .after.max.ms: how far a
-	// CreateTime record may lie in the past or future (KIP-937).
-	// math.MaxInt64 means no bound.
-	TimestampBeforeMaxMs, TimestampAfterMaxMs int64
+	// TimestampWindow bounds CreateTime records; nil (the zero value,
+	// what internal writers pass) means unbounded.
+	TimestampWindow *TimestampWindow
 	// Recompress is the topic's compression.type when it is not
 	// "producer": batches in another codec are re-encoded to it.
 	Recompress *record.Codec
+}
+
+// TimestampWindow is message.timestamp.before.max.ms and .after.max.ms:
+// how far a CreateTime record may lie in the past or the future (KIP-937).
+type TimestampWindow struct {
+	BeforeMs, AfterMs int64
 }
 
 // decompressedBytesMax bounds what one batch may decompress to when the
@@ -141,7 +144,8 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 // CreateTime bounds and the topic's codec. Neither applies by default, so
 // the common path never decompresses. It returns the batch to append.
 func checkRecordsFor(batch []byte, h record.Header, opts AppendOptions) ([]byte, error) {
-	bounded := !opts.LogAppendTime && (opts.TimestampBeforeMaxMs != math.MaxInt64 || opts.TimestampAfterMaxMs != math.MaxInt64)
+	w := opts.TimestampWindow
+	bounded := !opts.LogAppendTime && w != nil
 	recompress := opts.Recompress != nil && *opts.Recompress != h.Compression()
 	if !bounded && !recompress {
 		return batch, nil
@@ -150,9 +154,9 @@ func checkRecordsFor(batch []byte, h record.Header, opts AppendOptions) ([]byte,
 	var bad error
 	err := record.Records(batch, decompressedBytesMax, func(r record.Record) bool {
 		if ts := h.BaseTimestamp + r.TimestampDelta; bounded &&
-			(opts.Now-ts > opts.TimestampBeforeMaxMs || ts-opts.Now > opts.TimestampAfterMaxMs) {
+			(opts.Now-ts > w.BeforeMs || ts-opts.Now > w.AfterMs) {
 			bad = fmt.Errorf("%w: record timestamp %d is outside [now-%d ms, now+%d ms] (message.timestamp.before.max.ms, message.timestamp.after.max.ms)",
-				kerr.InvalidTimestamp, ts, opts.TimestampBeforeMaxMs, opts.TimestampAfterMaxMs)
+				kerr.InvalidTimestamp, ts, w.BeforeMs, w.AfterMs)
 			return false
 		}
 		recs = append(recs, r)
