@@ -103,7 +103,7 @@ func (h *Handler) appendPartition(topic string, s *topicSettings, rp kmsg.Produc
 	res, err := p.Append(rp.Records, replica.AppendOptions{
 		LogAppendTime: s.logAppendTime, MaxMessageBytes: s.maxMessageBytes, Now: now,
 		TimestampWindow: s.timestampWindow,
-		Recompress: s.recompress,
+		Recompress:      s.recompress,
 	})
 	if err != nil {
 		return nil, err
