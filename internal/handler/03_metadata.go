@@ -86,7 +86,7 @@ func (h *Handler) metadataTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID = &name, t.ID
-	st.IsInternal = t.Name == group.OffsetsTopic
+	st.IsInternal = group.IsInternalTopic(t.Name)
 	for i := range t.Partitions {
 		sp := kmsg.NewMetadataResponseTopicPartition()
 		sp.Partition, sp.Leader, sp.LeaderEpoch = i, h.b.NodeID, 0
