@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/console"
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/server"
 	"github.com/sluice-dev/sluice/internal/txn"
@@ -43,8 +45,13 @@ type Broker struct {
 	groups    *group.Coordinator
 	server    *server.Server
 	listeners []net.Listener
+	metrics   *metrics.Metrics
+	http      *console.Server
+	admin     *handler.Admin
 	// Addrs are the addresses actually bound, in listener order.
 	Addrs []string
+	// HTTPAddrs are the bound http.listeners addresses.
+	HTTPAddrs []string
 	// DataDirs are the absolute log dirs.
 	DataDirs []string
 
@@ -56,7 +63,7 @@ type Broker struct {
 
 // Start opens the log dirs, recovers every partition and starts listening.
 func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
-	b := &Broker{cfg: cfg, logger: logger, stop: make(chan struct{})}
+	b := &Broker{cfg: cfg, logger: logger, stop: make(chan struct{}), metrics: metrics.New()}
 	for _, d := range cfg.LogDirs() {
 		abs, err := filepath.Abs(d)
 		if err != nil {
@@ -67,13 +74,22 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 	if err := b.listen(); err != nil {
 		return nil, err
 	}
+	// HTTP is up during recovery: /healthz answers, /readyz says starting.
+	b.http = console.New(console.Config{Metrics: b.metrics, Logger: logger})
+	if err := b.http.Listen(cfg.List("http.listeners")); err != nil {
+		b.closeListeners()
+		return nil, err
+	}
+	b.HTTPAddrs = b.http.Addrs()
 	advHost, advPort, err := b.advertised()
 	if err != nil {
 		b.closeListeners()
+		b.http.Close()
 		return nil, err
 	}
 	if err := b.open(advHost, advPort); err != nil {
 		b.closeListeners()
+		b.http.Close()
 		return nil, err
 	}
 	for _, ln := range b.listeners {
@@ -87,6 +103,9 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 	}
 	b.wg.Add(1)
 	go b.background()
+	// Ready: partitions loaded, Kafka listeners bound and accepting.
+	b.metrics.SetSource(b.admin)
+	b.http.SetReady(b.admin)
 	return b, nil
 }
 
@@ -110,8 +129,9 @@ func (b *Broker) open(advHost string, advPort int32) error {
 	}
 	h := handler.New(handler.Broker{
 		NodeID: b.cfg.NodeID(), Host: advHost, Port: advPort, Config: b.cfg,
-		Meta: meta, Replicas: b.replicas, ProducerIDs: ids, Logger: b.logger,
+		Meta: meta, Replicas: b.replicas, ProducerIDs: ids, Logger: b.logger, Metrics: b.metrics,
 	})
+	b.admin = h.Admin()
 	start := time.Now()
 	if err := h.Reconcile(); err != nil {
 		b.replicas.Close()
@@ -133,6 +153,7 @@ func (b *Broker) open(advHost string, advPort int32) error {
 	b.server = server.New(server.Config{
 		RequestBytesMax: b.cfg.Int("socket.request.max.bytes"),
 		QueuedBytesMax:  queued,
+		Metrics:         b.metrics,
 	}, h, b.logger)
 	return nil
 }
@@ -220,6 +241,7 @@ func (b *Broker) closeListeners() {
 func (b *Broker) Close() error {
 	b.once.Do(func() {
 		close(b.stop)
+		b.http.Close()
 		b.closeListeners()
 		b.server.Close()
 		b.wg.Wait()

@@ -45,6 +45,7 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		t, known := im.Topics[rt.Topic]
+		var messagesIn, bytesIn int64
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -65,6 +66,7 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 				if w != nil {
 					w.topic, w.idx = ti, len(st.Partitions)
 					waits = append(waits, *w)
+					messagesIn, bytesIn = messagesIn+w.next-sp.BaseOffset, bytesIn+int64(len(rp.Records))
 				}
 			}
 			if err != nil {
@@ -75,6 +77,9 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 				failed = true
 			}
 			st.Partitions = append(st.Partitions, sp)
+		}
+		if known {
+			h.b.Metrics.Produced(rt.Topic, messagesIn, bytesIn)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

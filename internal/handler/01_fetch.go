@@ -48,12 +48,16 @@ func (h *Handler) fetch(req *kmsg.FetchRequest) Reply {
 		h.b.Logger.Warn("refusing fetch naming more partitions than the broker hosts", "partitions", n)
 		return Reply{None: true, Close: true}
 	}
-	return Reply{Wait: func(ctx context.Context) kmsg.Response { return h.fetchWait(ctx, req) }}
+	return Reply{Wait: func(ctx context.Context) kmsg.Response {
+		resp := h.fetchWait(ctx, req)
+		h.countFetched(req.Version, resp)
+		return resp
+	}}
 }
 
 // fetchWait reads, and if there is not enough yet, waits for the high
 // watermark of any requested partition to move, until MaxWaitMillis.
-func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) kmsg.Response {
+func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchResponse {
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitMax)
 	deadline := time.Now().Add(wait)
 	woken := make(chan struct{}, 1)

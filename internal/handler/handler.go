@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/record"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/txn"
@@ -33,6 +34,7 @@ type Broker struct {
 	ProducerIDs *txn.IDs
 	Groups      *group.Coordinator // set by SetGroups once offsets are loaded
 	Logger      *slog.Logger
+	Metrics     *metrics.Metrics // nil-safe; nil in tests
 }
 
 // Request is one decoded request with the header fields handlers use.

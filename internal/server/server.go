@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/metrics"
 )
 
 const (
@@ -61,6 +62,8 @@ type Config struct {
 	// QueuedBytesMax bounds the bytes of requests read but not yet
 	// answered across all connections (Kafka's queued.max.request.bytes).
 	QueuedBytesMax int64
+	// Metrics counts requests and their latency per API; nil for none.
+	Metrics *metrics.Metrics
 }
 
 // Server serves the Kafka protocol on one listener.
@@ -134,6 +137,8 @@ type pending struct {
 	none          bool  // no response (acks=0)
 	closeAfter    bool  // close the connection once earlier responses are sent
 	queued        int64 // bytes to release from the broker-wide budget
+	key           int16 // API key, for metrics
+	received      time.Time
 }
 
 // conn is one client connection.
@@ -253,7 +258,7 @@ func (cn *conn) dispatch(body []byte) (*pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pending{correlationID: h.correlationID}
+	p := &pending{correlationID: h.correlationID, key: h.key, received: time.Now()}
 	if !handler.Supported(h.key, h.version) {
 		if h.key == kmsg.ApiVersions.Int16() {
 			// Kafka answers an ApiVersions it cannot parse at v0 with
@@ -292,6 +297,7 @@ func (cn *conn) write() {
 			resp = <-p.done
 		}
 		cn.s.queued.release(p.queued)
+		cn.s.cfg.Metrics.Request(p.key, time.Since(p.received))
 		if p.none || broken {
 			continue
 		}

@@ -74,6 +74,8 @@ func StartBroker(t testing.TB, extraEnv ...string) *Broker {
 		"KAFKA_LISTENERS=PLAINTEXT://" + b.Addr,
 		"KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://" + b.Addr,
 		"KAFKA_LOG_DIRS=" + b.DataDir,
+		// Any free port, so parallel brokers never meet on 9644.
+		"KAFKA_HTTP_LISTENERS=127.0.0.1:0",
 	}, extraEnv...)
 	b.Start()
 	t.Cleanup(func() { b.Stop() })
