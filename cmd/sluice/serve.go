@@ -95,7 +95,11 @@ func serve(configFile string, flags map[string]string, logLevel string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("sluice listening on %s, data in %s\n", strings.Join(b.Addrs, ", "), strings.Join(b.DataDirs, ", "))
+	console := ""
+	if len(b.HTTPAddrs) > 0 {
+		console = fmt.Sprintf(", console and metrics on http://%s", b.HTTPAddrs[0])
+	}
+	fmt.Printf("sluice listening on %s, data in %s%s\n", strings.Join(b.Addrs, ", "), strings.Join(b.DataDirs, ", "), console)
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -152,11 +153,22 @@ func errorCode(err error) int16 {
 	return record.KafkaError(err).Code
 }
 
-// errorMessage is the text for a response's ErrorMessage field.
+// errorMessage is the text for a response's ErrorMessage field: like
+// Kafka's, only the human detail, without the code's name and generic
+// description that the error code already carries (nil if there is no
+// detail).
 func errorMessage(err error) *string {
 	if err == nil {
 		return nil
 	}
 	s := err.Error()
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		s = strings.TrimPrefix(s, ke.Error())
+		s = strings.TrimPrefix(s, ": ")
+		if s == "" {
+			return nil
+		}
+	}
 	return &s
 }

@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"slices"
 	"sync"
 	"time"
 
@@ -242,7 +241,13 @@ func (cn *conn) readBody(r io.Reader, size int, key int16) ([]byte, int64, error
 			return nil, 0, fmt.Errorf("waiting for request memory: %w", err)
 		}
 		weight += w
-		body = slices.Grow(body, n)
+		if cap(body)-len(body) < n {
+			// Double, so a frame costs at most one extra copy of itself
+			// however many chunks it arrives in.
+			grown := make([]byte, len(body), min(size, max(2*cap(body), len(body)+n)))
+			copy(grown, body)
+			body = grown
+		}
 		if _, err := io.ReadFull(r, body[len(body):len(body)+n]); err != nil {
 			cn.s.queued.release(weight)
 			return nil, 0, err
