@@ -109,6 +109,7 @@ func (h *Handler) appendPartition(topic string, s *topicSettings, rp kmsg.Produc
 		LogAppendTime: s.logAppendTime, MaxMessageBytes: s.maxMessageBytes, Now: now,
 		TimestampWindow: s.timestampWindow,
 		Recompress:      s.recompress,
+		RequireKeys:     s.requireKeys,
 	})
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ type topicSettings struct {
 	maxMessageBytes int
 	timestampWindow *replica.TimestampWindow // nil when unbounded
 	recompress      *record.Codec
+	requireKeys     bool // cleanup.policy includes compact
 }
 
 // settings returns the resolved configs of t, cached per immutable Topic.
@@ -51,6 +52,7 @@ func (h *Handler) settings(t *metadata.Topic) *topicSettings {
 		logAppendTime:   cfg.String("message.timestamp.type") == "LogAppendTime",
 		maxMessageBytes: cfg.Int("max.message.bytes"),
 		recompress:      topicCodec(cfg.String("compression.type")),
+		requireKeys:     slices.Contains(cfg.List("cleanup.policy"), "compact"),
 	}
 	before, after := cfg.Int64("message.timestamp.before.max.ms"), cfg.Int64("message.timestamp.after.max.ms")
 	if before != math.MaxInt64 || after != math.MaxInt64 {

@@ -44,6 +44,9 @@ type AppendOptions struct {
 	// Recompress is the topic's compression.type when it is not
 	// "producer": batches in another codec are re-encoded to it.
 	Recompress *record.Codec
+	// RequireKeys is set for compacted topics, where a record without a
+	// key could never be compacted: Kafka refuses it (INVALID_RECORD).
+	RequireKeys bool
 }
 
 // TimestampWindow is message.timestamp.before.max.ms and .after.max.ms:
@@ -141,18 +144,22 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 }
 
 // checkRecordsFor applies the topic rules that need the batch's records:
-// CreateTime bounds and the topic's codec. Neither applies by default, so
-// the common path never decompresses. It returns the batch to append.
+// CreateTime bounds, the topic's codec, and keys on compacted topics. None
+// applies by default, so the common path never decompresses. It returns the batch to append.
 func checkRecordsFor(batch []byte, h record.Header, opts AppendOptions) ([]byte, error) {
 	w := opts.TimestampWindow
 	bounded := !opts.LogAppendTime && w != nil
 	recompress := opts.Recompress != nil && *opts.Recompress != h.Compression()
-	if !bounded && !recompress {
+	if !bounded && !recompress && !opts.RequireKeys {
 		return batch, nil
 	}
 	var recs []record.Record
 	var bad error
 	err := record.Records(batch, decompressedBytesMax, func(r record.Record) bool {
+		if opts.RequireKeys && r.Key == nil {
+			bad = fmt.Errorf("%w: compacted topic cannot accept a record without a key", record.ErrInvalidRecord)
+			return false
+		}
 		if ts := h.BaseTimestamp + r.TimestampDelta; bounded &&
 			(opts.Now-ts > w.BeforeMs || ts-opts.Now > w.AfterMs) {
 			bad = fmt.Errorf("%w: record timestamp %d is outside [now-%d ms, now+%d ms] (message.timestamp.before.max.ms, message.timestamp.after.max.ms)",

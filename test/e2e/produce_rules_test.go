@@ -55,3 +55,26 @@ func TestTopicCompressionAndTimestampBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactedTopicRequiresKeys: a compacted topic refuses a record
+// without a key with INVALID_RECORD, as Kafka does, and takes keyed ones.
+func TestCompactedTopicRequiresKeys(t *testing.T) {
+	b := StartBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RecordRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := testContext(t, time.Minute)
+	compact := "compact"
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": &compact}, "compacted"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "compacted", Key: []byte("k"), Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("keyed record: %v", err)
+	}
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: "compacted", Value: []byte("no key")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("record without a key: %v, want INVALID_RECORD", err)
+	}
+}
