@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/console"
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/replica"
@@ -214,6 +215,8 @@ func (b *Broker) background() {
 	defer flush.Stop()
 	defer checkpoint.Stop()
 	defer retention.Stop()
+	b.wg.Add(1)
+	go b.cleanLoop()
 	for {
 		select {
 		case <-b.stop:
@@ -226,6 +229,32 @@ func (b *Broker) background() {
 			if err := b.replicas.Checkpoint(); err != nil {
 				b.logger.Error("recovery point checkpoint", "err", err)
 			}
+		}
+	}
+}
+
+// cleanLoop is the log cleaner thread: it compacts the due logs, then
+// sleeps log.cleaner.backoff.ms. It runs apart from retention and flushes
+// because one clean may take long.
+func (b *Broker) cleanLoop() {
+	defer b.wg.Done()
+	if !b.cfg.Bool("log.cleaner.enable") {
+		return
+	}
+	cleaner := log.NewCleaner(log.CleanerConfig{
+		DedupeBufferBytes: b.cfg.Int64("log.cleaner.dedupe.buffer.size"),
+		IOBufferBytes:     b.cfg.Int("log.cleaner.io.buffer.size"),
+		IOBytesPerSecond:  b.cfg.Float64("log.cleaner.io.max.bytes.per.second"),
+		Logger:            b.logger,
+	})
+	backoff := time.NewTicker(max(time.Duration(b.cfg.Int64("log.cleaner.backoff.ms"))*time.Millisecond, time.Millisecond))
+	defer backoff.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-backoff.C:
+			b.replicas.CleanAll(cleaner, now)
 		}
 	}
 }

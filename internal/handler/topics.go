@@ -90,6 +90,12 @@ func LogConfig(cfg *config.Topic) log.Config {
 		RetentionBytes:     cfg.Int64("retention.bytes"),
 		DeleteRetention:    slices.Contains(cfg.List("cleanup.policy"), "delete"),
 		SegmentDeleteDelay: time.Duration(cfg.Int64("file.delete.delay.ms")) * time.Millisecond,
+
+		Compact:                slices.Contains(cfg.List("cleanup.policy"), "compact"),
+		DeleteRetentionMs:      cfg.Int64("delete.retention.ms"),
+		MinCompactionLagMs:     cfg.Int64("min.compaction.lag.ms"),
+		MaxCompactionLagMs:     cfg.Int64("max.compaction.lag.ms"),
+		MinCleanableDirtyRatio: cfg.Float64("min.cleanable.dirty.ratio"),
 	}
 }
 

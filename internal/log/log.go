@@ -52,6 +52,13 @@ type Config struct {
 	// SegmentDeleteDelay is log.segment.delete.delay.ms: how long the files
 	// of a deleted segment stay open, so reads in progress finish.
 	SegmentDeleteDelay time.Duration
+	// Compact is set when cleanup.policy contains compact: the cleaner
+	// keeps the latest record per key (clean.go). The rest tune it.
+	Compact                bool
+	DeleteRetentionMs      int64   // delete.retention.ms
+	MinCompactionLagMs     int64   // min.compaction.lag.ms
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio
 }
 
 // DefaultConfig is Kafka's defaults with Sluice's fsync-before-ack.
@@ -67,6 +74,10 @@ func DefaultConfig() Config {
 		RetentionBytes:     -1,
 		DeleteRetention:    true,
 		SegmentDeleteDelay: time.Minute,
+
+		DeleteRetentionMs:      24 * time.Hour.Milliseconds(),
+		MaxCompactionLagMs:     1<<63 - 1,
+		MinCleanableDirtyRatio: 0.5,
 	}
 }
 
@@ -103,6 +114,8 @@ type Log struct {
 	// syncScheduled keeps relaxed-flush appends to one background fsync
 	// at a time.
 	syncScheduled atomic.Bool
+
+	cleaning cleanState // compaction's checkpoint; see clean.go
 }
 
 // Dir returns the partition directory.

@@ -157,30 +157,34 @@ func (l *Log) OffsetForTimestamp(timestamp int64) (offset, recordTimestamp int64
 		if s.maxTimestamp < timestamp {
 			continue // whole segment older; keep looking
 		}
-		stop := l.readableLocked(s)
-		if stop == 0 {
+		if l.hwSegment != nil && s.baseOffset > l.hwSegment.baseOffset {
 			break
 		}
-		spans = append(spans, span{s, int64(s.ix.lookupTime(timestamp)), stop})
-		break
+		if stop := l.readableLocked(s); stop > 0 {
+			spans = append(spans, span{s, int64(s.ix.lookupTime(timestamp)), stop})
+		}
 	}
 	logStart := l.logStartOffset
 	l.mu.Unlock()
 
+	match := func(off, ts int64) bool { return ts >= timestamp && off >= logStart }
 	for _, sp := range spans {
-		var pos int64
-		var h record.Header
-		err := sp.s.scanHeaders(sp.start, sp.stop, func(p int64, hh record.Header) bool {
-			if hh.MaxTimestamp >= timestamp && hh.LastOffset() >= logStart {
-				pos, h, found = p, hh, true
-				return false
+		// A compacted batch may have lost the record that gave it its max
+		// timestamp (only empty batches keep it, and they hold no
+		// records): look on until a record matches.
+		scanErr := sp.s.scanHeaders(sp.start, sp.stop, func(p int64, hh record.Header) bool {
+			if hh.NumRecords == 0 || hh.MaxTimestamp < timestamp || hh.LastOffset() < logStart {
+				return true
 			}
-			return true
+			offset, recordTimestamp, found, err = sp.s.recordAt(p, hh, match)
+			return !found && err == nil
 		})
-		if err != nil || !found {
-			return 0, 0, false, err
+		if err == nil {
+			err = scanErr
 		}
-		return sp.s.recordAt(pos, h, func(off, ts int64) bool { return ts >= timestamp && off >= logStart })
+		if err != nil || found {
+			return offset, recordTimestamp, found, err
+		}
 	}
 	return 0, 0, false, nil
 }
@@ -209,12 +213,16 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
 	if err != nil || !ok {
 		return 0, 0, false, err
 	}
-	return sp.s.recordAt(pos, h, func(_, rts int64) bool { return rts == ts })
+	offset, timestamp, found, err = sp.s.recordAt(pos, h, func(_, rts int64) bool { return rts == ts })
+	if err == nil && !found {
+		err = errors.New("batch max timestamp matched no record")
+	}
+	return offset, timestamp, found, err
 }
 
 // recordAt reads the batch at pos and returns the offset and timestamp of
-// its first record matching match. LogAppendTime batches stamp every record
-// with the batch's max timestamp.
+// its first record matching match; found is false if none does.
+// LogAppendTime batches stamp every record with the batch's max timestamp.
 func (s *segment) recordAt(pos int64, h record.Header, match func(offset, timestamp int64) bool) (int64, int64, bool, error) {
 	buf := make([]byte, h.Size())
 	if _, err := s.file.ReadAt(buf, pos); err != nil {
@@ -223,10 +231,7 @@ func (s *segment) recordAt(pos int64, h record.Header, match func(offset, timest
 	var offset, ts int64
 	found := false
 	err := record.Records(buf, decompressedBytesMax, func(r record.Record) bool {
-		o, t := h.BaseOffset+int64(r.OffsetDelta), h.BaseTimestamp+r.TimestampDelta
-		if h.LogAppendTime() {
-			t = h.MaxTimestamp
-		}
+		o, t := h.BaseOffset+int64(r.OffsetDelta), h.Timestamp(r)
 		if match(o, t) {
 			offset, ts, found = o, t, true
 			return false
@@ -236,8 +241,5 @@ func (s *segment) recordAt(pos int64, h record.Header, match func(offset, timest
 	if err != nil {
 		return 0, 0, false, err
 	}
-	if !found {
-		return 0, 0, false, errors.New("batch max timestamp matched no record")
-	}
-	return offset, ts, true, nil
+	return offset, ts, found, nil
 }

@@ -44,6 +44,9 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
 	l := &Log{dir: dir, cfg: cfg, logger: opts.Logger}
+	if err := completeSwaps(dir, opts.Logger); err != nil {
+		return nil, err
+	}
 	bases, err := listSegments(dir)
 	if err != nil {
 		return nil, err
@@ -172,7 +175,7 @@ func (l *Log) loadSegment(s *segment, size int64, last bool) error {
 
 // trackLoaded accounts for a batch already present in the index.
 func (s *segment) trackLoaded(pos int64, h record.Header) {
-	if h.MaxTimestamp > s.maxTimestamp {
+	if h.NumRecords > 0 && h.MaxTimestamp > s.maxTimestamp {
 		s.maxTimestamp, s.maxTimestampOffset = h.MaxTimestamp, h.LastOffset()
 	}
 	s.size = pos + int64(h.Size())

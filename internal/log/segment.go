@@ -126,7 +126,9 @@ func (s *segment) append(batch []byte, h record.Header, indexIntervalBytes int) 
 // and while rebuilding indexes.
 func (s *segment) track(pos int64, h record.Header, indexIntervalBytes int) {
 	last := h.LastOffset()
-	if h.MaxTimestamp > s.maxTimestamp {
+	// An empty batch, kept by compaction for its producer state, carries
+	// the timestamp of records that are gone: no lookup may land on it.
+	if h.NumRecords > 0 && h.MaxTimestamp > s.maxTimestamp {
 		s.maxTimestamp = h.MaxTimestamp
 		s.maxTimestampOffset = last
 	}

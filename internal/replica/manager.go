@@ -267,6 +267,16 @@ func (m *Manager) Checkpoint() error {
 	return errors.Join(errs...)
 }
 
+// CleanAll compacts every partition whose cleanup.policy contains compact
+// and is due (Log.Clean decides), one at a time with the one cleaner.
+func (m *Manager) CleanAll(c *log.Cleaner, now time.Time) {
+	m.Each(func(p *Partition) {
+		if _, err := c.Clean(p.Log, now); err != nil && !errors.Is(err, log.ErrClosed) {
+			m.logger.Error("compaction", "partition", TP{p.Topic, p.Index}.dirName(), "err", err)
+		}
+	})
+}
+
 // ApplyRetention runs every partition's retention check.
 func (m *Manager) ApplyRetention(now time.Time) {
 	m.Each(func(p *Partition) {
