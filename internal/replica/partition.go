@@ -98,13 +98,13 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 	if err != nil {
 		return AppendResult{}, err
 	}
-	if rebuilt, err := checkRecordsFor(batch, h, opts); err != nil {
+	rebuilt, err := checkRecordsFor(batch, h, opts)
+	if err != nil {
 		return AppendResult{}, err
-	} else if len(rebuilt) != len(batch) || &rebuilt[0] != &batch[0] {
-		if batch, err = rebuilt, nil; err == nil {
-			h, err = record.ValidateProduce(batch)
-		}
-		if err != nil {
+	}
+	if rebuilt != nil {
+		batch = rebuilt
+		if h, err = record.ValidateProduce(batch); err != nil {
 			return AppendResult{}, err
 		}
 	}
@@ -145,13 +145,14 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 
 // checkRecordsFor applies the topic rules that need the batch's records:
 // CreateTime bounds, the topic's codec, and keys on compacted topics. None
-// applies by default, so the common path never decompresses. It returns the batch to append.
+// applies by default, so the common path never decompresses. It returns
+// a re-encoded batch, or nil when the batch is appended as sent.
 func checkRecordsFor(batch []byte, h record.Header, opts AppendOptions) ([]byte, error) {
 	w := opts.TimestampWindow
 	bounded := !opts.LogAppendTime && w != nil
 	recompress := opts.Recompress != nil && *opts.Recompress != h.Compression()
 	if !bounded && !recompress && !opts.RequireKeys {
-		return batch, nil
+		return nil, nil
 	}
 	var recs []record.Record
 	var bad error
@@ -173,7 +174,7 @@ func checkRecordsFor(batch []byte, h record.Header, opts AppendOptions) ([]byte,
 		err = bad
 	}
 	if err != nil || !recompress {
-		return batch, err
+		return nil, err
 	}
 	return record.Build(h, recs, *opts.Recompress, h.MaxTimestamp)
 }
