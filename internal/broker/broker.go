@@ -10,7 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,8 +27,10 @@ import (
 )
 
 const (
-	metadataFile    = "sluice-metadata.json"
-	producerIDsFile = "sluice-producer-ids"
+	// legacyMetadataFile and legacyProducerIDsFile are the single-node
+	// metadata of versions before the quorum, imported once.
+	legacyMetadataFile    = "sluice-metadata.json"
+	legacyProducerIDsFile = "sluice-producer-ids"
 	// flushTick is how often flush.ms deadlines are checked.
 	flushTick = time.Second
 	// checkpointTick is Kafka's log.flush.offset.checkpoint.interval.ms.
@@ -46,9 +48,16 @@ type Broker struct {
 	groups    *group.Coordinator
 	server    *server.Server
 	listeners []net.Listener
-	metrics   *metrics.Metrics
-	http      *console.Server
-	admin     *handler.Admin
+	// kafkaListeners are the configured listeners behind listeners.
+	kafkaListeners []config.Listener
+	// controllerLn is the controller listener, nil on a lone node
+	// without one.
+	controllerLn net.Listener
+	metrics      *metrics.Metrics
+	http         *console.Server
+	admin        *handler.Admin
+	handler      *handler.Handler
+	quorum       *cluster
 	// Addrs are the addresses actually bound, in listener order.
 	Addrs []string
 	// HTTPAddrs are the bound http.listeners addresses.
@@ -82,13 +91,13 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 		return nil, err
 	}
 	b.HTTPAddrs = b.http.Addrs()
-	advHost, advPort, err := b.advertised()
+	endpoints, err := b.endpoints()
 	if err != nil {
 		b.closeListeners()
 		b.http.Close()
 		return nil, err
 	}
-	if err := b.open(advHost, advPort); err != nil {
+	if err := b.open(endpoints); err != nil {
 		b.closeListeners()
 		b.http.Close()
 		return nil, err
@@ -102,48 +111,57 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 			}
 		}()
 	}
-	b.wg.Add(1)
+	b.wg.Add(3)
 	go b.background()
+	go b.reconcileLoop()
+	go func() {
+		defer b.wg.Done()
+		b.quorum.member.Run(b.stop)
+	}()
 	// Ready: partitions loaded, Kafka listeners bound and accepting.
 	b.metrics.SetSource(b.admin)
 	b.http.SetReady(b.admin)
 	return b, nil
 }
 
-// open loads metadata, opens partitions and builds the handler.
-func (b *Broker) open(advHost string, advPort int32) error {
+// open joins the metadata quorum, opens partitions and builds the handler.
+func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	for _, d := range b.DataDirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("cannot create log dir: %w", err)
 		}
 	}
-	meta, err := metadata.Open(filepath.Join(b.DataDirs[0], metadataFile))
+	q, err := b.joinQuorum(endpoints)
 	if err != nil {
 		return err
 	}
-	ids, err := txn.OpenIDs(filepath.Join(b.DataDirs[0], producerIDsFile))
-	if err != nil {
-		return err
-	}
+	b.quorum = q
+	meta := q.store
 	if b.replicas, err = replica.NewManager(b.DataDirs, b.logger); err != nil {
+		q.close()
 		return err
 	}
+	first := endpoints[0]
 	h := handler.New(handler.Broker{
-		NodeID: b.cfg.NodeID(), Host: advHost, Port: advPort, Config: b.cfg,
-		Meta: meta, Replicas: b.replicas, ProducerIDs: ids, Logger: b.logger, Metrics: b.metrics,
+		NodeID: b.cfg.NodeID(), Host: first.Host, Port: first.Port, Config: b.cfg,
+		Meta: meta, Replicas: b.replicas, ProducerIDs: txn.NewIDs(meta.AllocateProducerIDs), Logger: b.logger, Metrics: b.metrics,
 	})
+	b.handler = h
 	b.admin = h.Admin()
 	start := time.Now()
 	if err := h.Reconcile(); err != nil {
 		b.replicas.Close()
+		q.close()
 		return fmt.Errorf("open partitions: %w", err)
 	}
-	b.logger.Debug("partitions opened", "topics", len(meta.Image().Topics), "took", time.Since(start))
+	b.logger.Debug("partitions opened", "partitions", b.replicas.Len(), "took", time.Since(start))
 	gcfg := group.ConfigFrom(b.cfg)
 	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, h.CreateInternalTopic)
+	gcfg.Owns = h.OwnsGroup
 	gcfg.Logger = b.logger
 	if b.groups, err = group.Start(gcfg); err != nil {
 		b.replicas.Close()
+		q.close()
 		return err
 	}
 	h.SetGroups(b.groups)
@@ -159,14 +177,15 @@ func (b *Broker) open(advHost string, advPort int32) error {
 	return nil
 }
 
-// listen binds every PLAINTEXT listener.
+// listen binds every PLAINTEXT listener, and the controller listener.
 func (b *Broker) listen() error {
 	protocols := b.cfg.SecurityProtocols()
 	for _, l := range b.cfg.Listeners() {
-		if p := protocols[l.Name]; p != "PLAINTEXT" {
-			if strings.EqualFold(l.Name, "CONTROLLER") {
-				continue // the controller listener comes with the cluster issue
-			}
+		p, mapped := protocols[l.Name]
+		if !mapped && b.cfg.IsControllerListener(l) {
+			p = "PLAINTEXT" // Kafka's default for an unmapped controller listener
+		}
+		if p != "PLAINTEXT" {
 			b.closeListeners()
 			return fmt.Errorf("listener %s uses security protocol %q; only PLAINTEXT is supported so far", l.Name, p)
 		}
@@ -175,35 +194,52 @@ func (b *Broker) listen() error {
 			b.closeListeners()
 			return fmt.Errorf("cannot listen on %s: %w", l.Addr(), err)
 		}
+		if b.cfg.IsControllerListener(l) {
+			if b.controllerLn != nil {
+				ln.Close()
+				b.closeListeners()
+				return errors.New("listeners has more than one controller listener")
+			}
+			b.controllerLn = ln
+			continue
+		}
 		b.listeners = append(b.listeners, ln)
+		b.kafkaListeners = append(b.kafkaListeners, l)
 		b.Addrs = append(b.Addrs, ln.Addr().String())
 	}
 	if len(b.listeners) == 0 {
-		return errors.New("no PLAINTEXT listener is configured in listeners")
+		b.closeListeners()
+		return errors.New("no PLAINTEXT listener for clients is configured in listeners")
 	}
 	return nil
 }
 
-// advertised returns the host and port clients are told to use: the
-// advertised listener of the first listener's name, else the bound address
-// (so port 0 in tests advertises the real port).
-func (b *Broker) advertised() (string, int32, error) {
-	first := b.cfg.Listeners()[0]
-	for _, a := range b.cfg.AdvertisedListeners() {
-		if a.Name == first.Name && a.Port != 0 {
-			return a.Host, int32(a.Port), nil
+// endpoints returns the listeners clients are told to use, one per Kafka
+// listener: its advertised listener of the same name, else the bound
+// address (so port 0 in tests advertises the real port).
+func (b *Broker) endpoints() ([]metadata.Endpoint, error) {
+	var out []metadata.Endpoint
+	for i, l := range b.kafkaListeners {
+		e := metadata.Endpoint{Name: l.Name}
+		for _, a := range b.cfg.AdvertisedListeners() {
+			if a.Name == l.Name && a.Port != 0 {
+				e.Host, e.Port = a.Host, int32(a.Port)
+			}
 		}
+		if e.Port == 0 {
+			host, port, err := net.SplitHostPort(b.Addrs[i])
+			if err != nil {
+				return nil, err
+			}
+			if l.Host != "" && l.Host != "0.0.0.0" && l.Host != "::" {
+				host = l.Host
+			}
+			p, _ := strconv.Atoi(port)
+			e.Host, e.Port = host, int32(p)
+		}
+		out = append(out, e)
 	}
-	host, port, err := net.SplitHostPort(b.Addrs[0])
-	if err != nil {
-		return "", 0, err
-	}
-	if first.Host != "" && first.Host != "0.0.0.0" && first.Host != "::" {
-		host = first.Host
-	}
-	var p int
-	fmt.Sscanf(port, "%d", &p)
-	return host, int32(p), nil
+	return out, nil
 }
 
 // background runs the periodic flush, retention and checkpoint.
@@ -263,6 +299,25 @@ func (b *Broker) closeListeners() {
 	for _, ln := range b.listeners {
 		ln.Close()
 	}
+	if b.controllerLn != nil {
+		b.controllerLn.Close()
+	}
+}
+
+// reconcileLoop opens and removes partitions as the metadata changes:
+// topics created or deleted through other brokers, and leaders moved.
+func (b *Broker) reconcileLoop() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-b.quorum.store.Changed():
+			if err := b.handler.Reconcile(); err != nil {
+				b.logger.Error("reconcile partitions with the metadata", "err", err)
+			}
+		}
+	}
 }
 
 // Close stops accepting, closes connections, fsyncs and closes every log,
@@ -275,7 +330,7 @@ func (b *Broker) Close() error {
 		b.server.Close()
 		b.wg.Wait()
 		b.groups.Close()
-		b.closeErr = b.replicas.Close()
+		b.closeErr = errors.Join(b.replicas.Close(), b.quorum.close())
 	})
 	return b.closeErr
 }

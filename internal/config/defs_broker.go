@@ -34,6 +34,14 @@ var brokerDefs = []*Def{
 		Doc: "The controller quorum as a list of id@host:port entries."},
 	{Name: "controller.listener.names", Type: TypeList,
 		Doc: "The names of the listeners used by the controller."},
+	{Name: "controller.quorum.election.timeout.ms", Type: TypeInt, Default: "1000", Min: bound(100), Max: bound(60_000),
+		Doc: "How long a voter waits without hearing from a leader before it seeks election."},
+	{Name: "broker.heartbeat.interval.ms", Type: TypeInt, Default: "2000", Min: bound(100),
+		Doc: "The interval between a broker's heartbeats to the active controller."},
+	{Name: "broker.session.timeout.ms", Type: TypeInt, Default: "9000", Min: bound(500),
+		Doc: "How long the active controller waits without a heartbeat before it fences a broker."},
+	{Name: "initial.broker.registration.timeout.ms", Type: TypeInt, Default: "60000", Min: bound(100),
+		Doc: "How long a starting node waits for the controller quorum and its registration before it gives up and exits."},
 
 	// Listeners.
 	{Name: "listeners", Type: TypeString, Default: "PLAINTEXT://127.0.0.1:9092", // ours: Kafka binds all interfaces

@@ -190,6 +190,9 @@ func newBroker(set map[string]layer) (*Broker, error) {
 	if err := b.checkAdvertisedNames(); err != nil {
 		return nil, err
 	}
+	if err := b.checkQuorum(); err != nil {
+		return nil, err
+	}
 	// The broker keys are every topic's defaults; a topic without
 	// overrides must be valid, or every topic would fail to load.
 	if _, err := b.Topic(nil); err != nil {

@@ -20,8 +20,8 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) kmsg.De
 		out.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return out
 	}
-	if err := validGroupID(groupID, true); err != nil {
-		out.ErrorCode = kerr.InvalidGroupID.Code
+	if code := c.checkGroup(groupID, true); code != 0 {
+		out.ErrorCode = code
 		return out
 	}
 	s := c.shardFor(groupID)
@@ -102,8 +102,8 @@ func (c *Coordinator) DeleteGroup(ctx context.Context, groupID string) int16 {
 	if c == nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
-	if err := validGroupID(groupID, true); err != nil {
-		return kerr.InvalidGroupID.Code
+	if code := c.checkGroup(groupID, true); code != 0 {
+		return code
 	}
 	s := c.shardFor(groupID)
 	w, err := call(ctx, s, func() written {
@@ -160,8 +160,8 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, req *kmsg.OffsetDeleteR
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return resp
 	}
-	if err := validGroupID(req.Group, true); err != nil {
-		resp.ErrorCode = kerr.InvalidGroupID.Code
+	if code := c.checkGroup(req.Group, true); code != 0 {
+		resp.ErrorCode = code
 		return resp
 	}
 	s := c.shardFor(req.Group)

@@ -40,8 +40,8 @@ func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest,
 
 // checkJoin validates what needs no group state.
 func (c *Coordinator) checkJoin(req *kmsg.JoinGroupRequest) int16 {
-	if err := validGroupID(req.Group, false); err != nil {
-		return kerr.InvalidGroupID.Code
+	if code := c.checkGroup(req.Group, false); code != 0 {
+		return code
 	}
 	session := time.Duration(req.SessionTimeoutMillis) * time.Millisecond
 	if session < c.cfg.MinSessionTimeout || session > c.cfg.MaxSessionTimeout {
@@ -62,8 +62,8 @@ func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 		w.fail(kerr.CoordinatorNotAvailable.Code)
 		return <-w.ch
 	}
-	if err := validGroupID(req.Group, false); err != nil {
-		w.fail(kerr.InvalidGroupID.Code)
+	if code := c.checkGroup(req.Group, false); code != 0 {
+		w.fail(code)
 		return <-w.ch
 	}
 	s := c.shardFor(req.Group)
@@ -89,8 +89,8 @@ func (c *Coordinator) Heartbeat(ctx context.Context, req *kmsg.HeartbeatRequest)
 	if c == nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
-	if err := validGroupID(req.Group, false); err != nil {
-		return kerr.InvalidGroupID.Code
+	if code := c.checkGroup(req.Group, false); code != 0 {
+		return code
 	}
 	s := c.shardFor(req.Group)
 	code, err := call(ctx, s, func() int16 { return s.heartbeat(req) })
@@ -106,8 +106,8 @@ func (c *Coordinator) LeaveGroup(ctx context.Context, groupID string, members []
 	if c == nil {
 		return nil, kerr.CoordinatorNotAvailable.Code
 	}
-	if err := validGroupID(groupID, false); err != nil {
-		return nil, kerr.InvalidGroupID.Code
+	if code := c.checkGroup(groupID, false); code != 0 {
+		return nil, code
 	}
 	s := c.shardFor(groupID)
 	codes, err := call(ctx, s, func() []int16 { return s.leave(groupID, members) })

@@ -62,6 +62,10 @@ type Config struct {
 	GroupsMax int
 	// Storage is where records of the offsets topic go.
 	Storage Storage
+	// Owns reports whether this broker coordinates a group: in a cluster
+	// the broker leading the group's offsets partition does. Nil: every
+	// group is ours.
+	Owns func(groupID string) bool
 	// Clock is the time source; nil means the wall clock.
 	Clock  Clock
 	Logger *slog.Logger
@@ -248,6 +252,19 @@ func (s *shard) shutdown() {
 		g.stopRebalanceTimer()
 		g.stopSyncTimer()
 	}
+}
+
+// checkGroup returns INVALID_GROUP_ID for an id Kafka refuses, and
+// NOT_COORDINATOR for a group another broker coordinates (the client looks
+// the coordinator up again), else 0.
+func (c *Coordinator) checkGroup(id string, allowEmpty bool) int16 {
+	if err := validGroupID(id, allowEmpty); err != nil {
+		return kerr.InvalidGroupID.Code
+	}
+	if c.cfg.Owns != nil && !c.cfg.Owns(id) {
+		return kerr.NotCoordinator.Code
+	}
+	return 0
 }
 
 // validGroupID applies Kafka's rule (empty ids are allowed for the offset

@@ -38,8 +38,8 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) int1
 	if c == nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
-	if err := validGroupID(req.Group, true); err != nil {
-		return kerr.InvalidGroupID.Code
+	if code := c.checkGroup(req.Group, true); code != 0 {
+		return code
 	}
 	s := c.shardFor(req.Group)
 	answer := make(chan int16, 1) // never blocks the shard: one answer per request
@@ -176,8 +176,8 @@ func (c *Coordinator) FetchOffsets(ctx context.Context, groupID string, topics [
 	if c == nil {
 		return nil, kerr.CoordinatorNotAvailable.Code
 	}
-	if err := validGroupID(groupID, true); err != nil {
-		return nil, kerr.InvalidGroupID.Code
+	if code := c.checkGroup(groupID, true); code != 0 {
+		return nil, code
 	}
 	s := c.shardFor(groupID)
 	out, err := call(ctx, s, func() []TopicOffsets { return s.fetch(groupID, topics) })

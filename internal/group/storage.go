@@ -56,6 +56,12 @@ func NewReplicaStorage(meta *metadata.Store, replicas *replica.Manager,
 	return &ReplicaStorage{meta: meta, replicas: replicas, create: create}
 }
 
+// OffsetsTopicConfigs are Kafka's overrides for the offsets topic:
+// compacted, so only the latest commit per key is kept.
+func OffsetsTopicConfigs() map[string]string {
+	return map[string]string{"cleanup.policy": "compact"}
+}
+
 // Partitions implements Storage.
 func (r *ReplicaStorage) Partitions() int32 {
 	if t, ok := r.meta.Image().Topics[OffsetsTopic]; ok {
@@ -74,9 +80,7 @@ func (r *ReplicaStorage) partition(partition, n int32) (*replica.Partition, erro
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.Partitions() == 0 {
-		// Kafka's offsets topic configs: compacted, so only the latest
-		// commit per key is kept.
-		err := r.create(OffsetsTopic, n, map[string]string{"cleanup.policy": "compact"})
+		err := r.create(OffsetsTopic, n, OffsetsTopicConfigs())
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return nil, fmt.Errorf("%w: create %s: %w", kerr.CoordinatorNotAvailable, OffsetsTopic, err)
 		}
@@ -119,6 +123,9 @@ func (r *ReplicaStorage) Replay(fn func(partition int32, key, value []byte)) err
 	for i := range r.Partitions() {
 		p, ok := r.replicas.Get(OffsetsTopic, i)
 		if !ok {
+			if t := r.meta.Image().Topics[OffsetsTopic]; t != nil && t.Leader(i) != r.meta.NodeID() {
+				continue // another broker coordinates this partition's groups
+			}
 			return fmt.Errorf("%s-%d is not open", OffsetsTopic, i)
 		}
 		if err := replayLog(p, func(key, value []byte) { fn(i, key, value) }); err != nil {

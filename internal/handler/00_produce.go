@@ -101,9 +101,9 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 // appendPartition appends one partition's records and fills its response.
 // It returns the fsync wait the acknowledgement needs, if any.
 func (h *Handler) appendPartition(topic string, s *topicSettings, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
-	p, ok := h.b.Replicas.Get(topic, rp.Partition)
-	if !ok {
-		return nil, kerr.UnknownTopicOrPartition
+	p, err := h.leaderPartition(topic, rp.Partition)
+	if err != nil {
+		return nil, err
 	}
 	res, err := p.Append(rp.Records, replica.AppendOptions{
 		LogAppendTime: s.logAppendTime, MaxMessageBytes: s.maxMessageBytes, Now: now,

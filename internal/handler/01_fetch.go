@@ -102,7 +102,7 @@ func (h *Handler) watch(req *kmsg.FetchRequest, woken chan<- struct{}) []*replic
 			continue
 		}
 		for _, rp := range rt.Partitions {
-			if p, ok := h.b.Replicas.Get(t.Name, rp.Partition); ok {
+			if p, err := h.leaderPartition(t.Name, rp.Partition); err == nil {
 				p.Log.Watch(woken)
 				watched = append(watched, p)
 			}
@@ -164,9 +164,9 @@ func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, b
 // non-empty partition return a whole batch larger than the limits
 // (KIP-74), so an oversized batch cannot stall a consumer.
 func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, maxBytes int, minOne bool) error {
-	p, ok := h.b.Replicas.Get(topic, rp.Partition)
-	if !ok {
-		return kerr.UnknownTopicOrPartition
+	p, err := h.leaderPartition(topic, rp.Partition)
+	if err != nil {
+		return err
 	}
 	logStart, hw, _ := p.Log.Offsets()
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, logStart

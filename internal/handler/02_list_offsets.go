@@ -46,9 +46,9 @@ func (h *Handler) listOffsets(req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsRes
 }
 
 func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition, version int16) error {
-	p, ok := h.b.Replicas.Get(topic, rp.Partition)
-	if !ok {
-		return kerr.UnknownTopicOrPartition
+	p, err := h.leaderPartition(topic, rp.Partition)
+	if err != nil {
+		return err
 	}
 	logStart, hw, _ := p.Log.Offsets()
 	sp.Timestamp, sp.LeaderEpoch = -1, 0

@@ -20,16 +20,21 @@ import (
 func (h *Handler) metadata(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	im := h.b.Meta.Image()
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = h.b.NodeID, h.b.Host, h.b.Port
-	resp.Brokers = []kmsg.MetadataResponseBroker{b}
+	for _, lb := range im.LiveBrokers() {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Rack = lb.ID, lb.Rack
+		if e, ok := im.Endpoint(lb.ID, ""); ok {
+			b.Host, b.Port = e.Host, e.Port
+		}
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	resp.ClusterID = &im.ClusterID
-	resp.ControllerID = h.b.NodeID
+	resp.ControllerID = h.controllerID(im)
 
 	// v0 asks for all topics with an empty list, later versions with null.
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
 		for _, t := range im.SortedTopics() {
-			resp.Topics = append(resp.Topics, h.metadataTopic(t))
+			resp.Topics = append(resp.Topics, h.metadataTopic(im, t))
 		}
 		return resp
 	}
@@ -52,7 +57,7 @@ func (h *Handler) metadata(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
-		resp.Topics = append(resp.Topics, h.metadataTopic(t))
+		resp.Topics = append(resp.Topics, h.metadataTopic(im, t))
 	}
 	return resp
 }
@@ -82,16 +87,38 @@ func (h *Handler) metadataLookup(im *metadata.Image, name string, autoCreate boo
 	return t, err
 }
 
-func (h *Handler) metadataTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
+func (h *Handler) metadataTopic(im *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID = &name, t.ID
 	st.IsInternal = group.IsInternalTopic(t.Name)
-	for i := range t.Partitions {
+	for i, a := range t.Assignments {
 		sp := kmsg.NewMetadataResponseTopicPartition()
-		sp.Partition, sp.Leader, sp.LeaderEpoch = i, h.b.NodeID, 0
-		sp.Replicas, sp.ISR, sp.OfflineReplicas = []int32{h.b.NodeID}, []int32{h.b.NodeID}, []int32{}
+		sp.Partition, sp.Leader, sp.LeaderEpoch = int32(i), a.Leader, a.LeaderEpoch
+		sp.Replicas, sp.ISR, sp.OfflineReplicas = a.Replicas, a.ISR, []int32{}
+		for _, r := range a.Replicas {
+			if !im.Live(r) {
+				sp.OfflineReplicas = append(sp.OfflineReplicas, r)
+			}
+		}
+		if a.Leader == metadata.NoLeader {
+			sp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
 		st.Partitions = append(st.Partitions, sp)
 	}
 	return st
+}
+
+// controllerID is the id clients are told is the controller: the active
+// controller when it is also a live broker (clients send it admin
+// requests), else some live broker, as Kafka's KRaft brokers answer; any
+// broker takes admin requests.
+func (h *Handler) controllerID(im *metadata.Image) int32 {
+	if leader := h.b.Meta.Leader(); im.Live(leader) {
+		return leader
+	}
+	if live := im.LiveBrokers(); len(live) > 0 {
+		return live[0].ID
+	}
+	return -1
 }

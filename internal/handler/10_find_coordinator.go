@@ -1,8 +1,9 @@
 package handler
 
-// FindCoordinator, key 10, versions 0-4 (v4 batches keys). This broker is
-// the coordinator of every group. Key type 1 (transactions) is answered
-// with INVALID_REQUEST until transactions exist.
+// FindCoordinator, key 10, versions 0-4 (v4 batches keys). A group's
+// coordinator is the leader of its __consumer_offsets partition, as in
+// Kafka; the topic is created on the first lookup. Key type 1
+// (transactions) is answered with INVALID_REQUEST until transactions exist.
 
 import (
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/group"
+	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
 // SetGroups attaches the group coordinator. The broker starts it after the
@@ -52,11 +54,44 @@ func (h *Handler) coordinatorFor(key string, keyType int8) (int32, string, int32
 	var err error
 	switch keyType {
 	case 0:
-		return h.b.NodeID, h.b.Host, h.b.Port, 0, nil
+		var id int32
+		var e metadata.Endpoint
+		if id, e, err = h.groupCoordinator(key); err == nil {
+			return id, e.Host, e.Port, 0, nil
+		}
 	case 1:
 		err = fmt.Errorf("%w: transactions are not supported yet; no transaction coordinator for %q", kerr.InvalidRequest, key)
 	default:
 		err = fmt.Errorf("%w: unknown coordinator key type %d", kerr.InvalidRequest, keyType)
 	}
 	return -1, "", -1, errorCode(err), errorMessage(err)
+}
+
+// groupCoordinator returns the broker coordinating a group: the leader of
+// its offsets partition, creating the offsets topic if it is missing.
+func (h *Handler) groupCoordinator(groupID string) (int32, metadata.Endpoint, error) {
+	t, ok := h.b.Meta.Image().Topics[group.OffsetsTopic]
+	if !ok {
+		n := int32(h.b.Config.Int("offsets.topic.num.partitions"))
+		if err := h.CreateInternalTopic(group.OffsetsTopic, n, group.OffsetsTopicConfigs()); err != nil {
+			return -1, metadata.Endpoint{}, fmt.Errorf("%w: cannot create %s: %w", kerr.CoordinatorNotAvailable, group.OffsetsTopic, err)
+		}
+		if t, ok = h.b.Meta.Image().Topics[group.OffsetsTopic]; !ok {
+			return -1, metadata.Endpoint{}, fmt.Errorf("%w: %s was deleted", kerr.CoordinatorNotAvailable, group.OffsetsTopic)
+		}
+	}
+	leader := t.Leader(group.PartitionFor(groupID, t.Partitions))
+	e, ok := h.b.Meta.Image().Endpoint(leader, "")
+	if !ok {
+		return -1, metadata.Endpoint{}, fmt.Errorf("%w: the partition of group %q has no live leader", kerr.CoordinatorNotAvailable, groupID)
+	}
+	return leader, e, nil
+}
+
+// OwnsGroup reports whether this broker coordinates groupID: it leads the
+// group's offsets partition, or the offsets topic does not exist yet (the
+// coordinator creates it on its first write).
+func (h *Handler) OwnsGroup(groupID string) bool {
+	t, ok := h.b.Meta.Image().Topics[group.OffsetsTopic]
+	return !ok || t.Leader(group.PartitionFor(groupID, t.Partitions)) == h.b.NodeID
 }

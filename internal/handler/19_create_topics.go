@@ -1,7 +1,8 @@
 package handler
 
 // CreateTopics, key 19, versions 2-7: validates names, partition counts,
-// replication factors (a single broker can hold one replica) and configs;
+// replication factors (at most the live brokers), replica assignments and
+// configs; partitions are placed by the metadata store unless assigned;
 // ValidateOnly checks without creating; from v5 the response carries the
 // resulting configs, from v7 the topic id.
 
@@ -37,16 +38,23 @@ func (h *Handler) createTopics(req *kmsg.CreateTopicsRequest) *kmsg.CreateTopics
 
 func (h *Handler) createTopicFrom(req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic) error {
 	partitions, rf := rt.NumPartitions, rt.ReplicationFactor
+	var assigned [][]int32
 	if len(rt.ReplicaAssignment) > 0 {
 		if partitions != -1 || rf != -1 {
 			return fmt.Errorf("%w: give either a replica assignment or partitions and replication factor", kerr.InvalidRequest)
 		}
 		for i, a := range rt.ReplicaAssignment {
-			if a.Partition != int32(i) || len(a.Replicas) != 1 || a.Replicas[0] != h.b.NodeID {
-				return fmt.Errorf("%w: partitions must be numbered from 0 and placed on broker %d", kerr.InvalidReplicaAssignment, h.b.NodeID)
+			if a.Partition != int32(i) || len(a.Replicas) != len(rt.ReplicaAssignment[0].Replicas) {
+				return fmt.Errorf("%w: partitions must be numbered from 0 and have the same number of replicas", kerr.InvalidReplicaAssignment)
 			}
+			for _, id := range a.Replicas {
+				if !h.b.Meta.Image().Live(id) {
+					return fmt.Errorf("%w: broker %d is not registered and live", kerr.InvalidReplicaAssignment, id)
+				}
+			}
+			assigned = append(assigned, a.Replicas)
 		}
-		partitions, rf = int32(len(rt.ReplicaAssignment)), 1
+		partitions, rf = int32(len(rt.ReplicaAssignment)), int16(len(rt.ReplicaAssignment[0].Replicas))
 	}
 	configs := map[string]string{}
 	for _, c := range rt.Configs {
@@ -64,7 +72,8 @@ func (h *Handler) createTopicFrom(req *kmsg.CreateTopicsRequest, rt kmsg.CreateT
 	if err != nil {
 		return err
 	}
-	st.NumPartitions, st.ReplicationFactor = spec.partitions, 1
+	spec.assignment = assigned
+	st.NumPartitions, st.ReplicationFactor = spec.partitions, spec.replicationFactor
 	st.Configs = createTopicConfigs(spec.cfg)
 	if req.ValidateOnly {
 		return nil

@@ -26,9 +26,12 @@ func (h *Handler) deleteRecords(req *kmsg.DeleteRecordsRequest) *kmsg.DeleteReco
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
-			p, ok := h.b.Replicas.Get(rt.Topic, rp.Partition)
-			if !known || !ok {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			p, err := h.leaderPartition(rt.Topic, rp.Partition)
+			if !known {
+				err = kerr.UnknownTopicOrPartition
+			}
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

@@ -1,6 +1,7 @@
 package handler
 
-// DescribeCluster, key 60, versions 0-1 (brokers endpoint type only).
+// DescribeCluster, key 60, versions 0-1 (brokers endpoint type only): the
+// live brokers and the controller id, as in Metadata.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -17,10 +18,16 @@ func (h *Handler) describeCluster(req *kmsg.DescribeClusterRequest) *kmsg.Descri
 		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
 		return resp
 	}
-	resp.ClusterID = h.b.Meta.Image().ClusterID
-	resp.ControllerID = h.b.NodeID
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port = h.b.NodeID, h.b.Host, h.b.Port
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
+	im := h.b.Meta.Image()
+	resp.ClusterID = im.ClusterID
+	resp.ControllerID = h.controllerID(im)
+	for _, lb := range im.LiveBrokers() {
+		b := kmsg.NewDescribeClusterResponseBroker()
+		b.NodeID, b.Rack = lb.ID, lb.Rack
+		if e, ok := im.Endpoint(lb.ID, ""); ok {
+			b.Host, b.Port = e.Host, e.Port
+		}
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	return resp
 }

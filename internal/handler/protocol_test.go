@@ -29,7 +29,7 @@ func protoHandler(t testing.TB) *Handler {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	meta, err := metadata.Open(filepath.Join(dir, "sluice-metadata.json"))
+	meta, err := metadata.OpenMemory(cfg.NodeID(), "127.0.0.1", 9092, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func (h *Handler) logConfig(t *metadata.Topic) log.Config {
 
 // Reconcile opens and removes partitions to match the metadata image.
 func (h *Handler) Reconcile() error {
-	return h.b.Replicas.Reconcile(h.b.Meta.Image(), h.logConfig)
+	return h.b.Replicas.Reconcile(h.b.Meta.Image(), h.b.NodeID, h.logConfig)
 }
 
 // validTopicName applies Kafka's rules: 1-249 of [a-zA-Z0-9._-], not "." or "..".
@@ -125,10 +125,12 @@ func validTopicName(name string) error {
 
 // topicSpec is a validated topic creation.
 type topicSpec struct {
-	name       string
-	partitions int32
-	configs    map[string]string
-	cfg        *config.Topic
+	name              string
+	partitions        int32
+	replicationFactor int16
+	assignment        [][]int32 // replicas per partition, nil to let the store place them
+	configs           map[string]string
+	cfg               *config.Topic
 }
 
 // checkTopic validates a topic creation; -1 partitions or replication
@@ -149,20 +151,20 @@ func (h *Handler) checkTopic(name string, partitions int32, replicationFactor in
 	if replicationFactor < 1 {
 		return topicSpec{}, fmt.Errorf("%w: replication factor must be at least 1", kerr.InvalidReplicationFactor)
 	}
-	if replicationFactor > 1 {
-		return topicSpec{}, fmt.Errorf("%w: unable to replicate the partition %d time(s): the target replication factor of %d cannot be reached because only 1 broker(s) are registered",
-			kerr.InvalidReplicationFactor, replicationFactor, replicationFactor)
+	if live := len(h.b.Meta.Image().LiveBrokers()); int(replicationFactor) > live {
+		return topicSpec{}, fmt.Errorf("%w: unable to replicate the partition %d time(s): the target replication factor of %d cannot be reached because only %d broker(s) are registered",
+			kerr.InvalidReplicationFactor, replicationFactor, replicationFactor, live)
 	}
 	cfg, err := h.b.Config.Topic(configs)
 	if err != nil {
 		return topicSpec{}, fmt.Errorf("%w: %w", kerr.InvalidConfig, err)
 	}
-	return topicSpec{name, partitions, configs, cfg}, nil
+	return topicSpec{name: name, partitions: partitions, replicationFactor: replicationFactor, configs: configs, cfg: cfg}, nil
 }
 
 // createTopic stores a topic and opens its partitions.
 func (h *Handler) createTopic(spec topicSpec) (*metadata.Topic, error) {
-	t, err := h.b.Meta.CreateTopic(spec.name, spec.partitions, spec.configs)
+	t, err := h.b.Meta.CreateTopic(spec.name, spec.partitions, spec.replicationFactor, spec.assignment, spec.configs)
 	if err != nil {
 		return nil, err
 	}
@@ -191,3 +193,22 @@ func namedTwice[T any](items []T, name func(T) string) map[string]bool {
 
 // nowMs is the broker's wall clock.
 func nowMs() int64 { return time.Now().UnixMilli() }
+
+// leaderPartition returns the partition if this broker leads it. A
+// partition led elsewhere, leaderless, or led here but still opening gets
+// NOT_LEADER_OR_FOLLOWER, which tells clients to refresh their metadata
+// and retry.
+func (h *Handler) leaderPartition(topic string, partition int32) (*replica.Partition, error) {
+	t, ok := h.b.Meta.Image().Topics[topic]
+	if !ok || partition < 0 || partition >= t.Partitions {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	if leader := t.Leader(partition); leader != h.b.NodeID {
+		return nil, fmt.Errorf("%w: partition %s-%d is led by broker %d", kerr.NotLeaderForPartition, topic, partition, leader)
+	}
+	p, ok := h.b.Replicas.Get(topic, partition)
+	if !ok {
+		return nil, fmt.Errorf("%w: partition %s-%d is still opening", kerr.NotLeaderForPartition, topic, partition)
+	}
+	return p, nil
+}

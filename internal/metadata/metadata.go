@@ -1,28 +1,24 @@
-// Package metadata holds the cluster metadata: topics, their ids,
-// partition counts and config overrides. Handlers read an immutable Image;
-// changes go through the Store, which persists them before publishing a
-// new Image.
+// Package metadata holds the cluster metadata: brokers, topics, their ids,
+// partition assignments and leaders, config overrides and producer id
+// blocks. It is a log of records (records.go) applied deterministically
+// (apply.go) to an immutable Image that handlers read.
 //
-// On a single node the Store persists a snapshot file. The cluster issue
-// replaces its storage with a replicated log of metadata records; the Image
-// that handlers read stays the same.
+// The log is replicated by a Raft quorum of controller voters (package
+// quorum); on a single node it is a quorum of one. Every node applies the
+// same committed records in the same order, so every node holds the same
+// Image at the same log index. A change is a proposal: the proposer waits
+// until its record is applied locally and reads the outcome that apply
+// decided, so an operation retried after a lost answer takes effect once
+// (a second create of a name finds it taken).
 package metadata
 
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
-	"sync"
-	"sync/atomic"
-
-	"github.com/twmb/franz-go/pkg/kerr"
-
-	"github.com/sluice-dev/sluice/internal/fsutil"
+	"strings"
 )
 
 // TopicID is Kafka's 16-byte topic UUID.
@@ -43,19 +39,80 @@ func (id *TopicID) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Topic is one topic in an Image. Images share Topics; never modify one.
-type Topic struct {
-	Name       string            `json:"name"`
-	ID         TopicID           `json:"id"`
-	Partitions int32             `json:"partitions"`
-	Configs    map[string]string `json:"configs,omitempty"`
+// NoLeader is the leader of a partition whose replicas are all fenced.
+const NoLeader int32 = -1
+
+// Partition is one partition's placement. Replicas is the assignment;
+// ISR holds the replicas known to have every acknowledged record (only the
+// leader until data replication exists); Leader is NoLeader when no ISR
+// member is live. LeaderEpoch grows with every leader change.
+type Partition struct {
+	Replicas    []int32 `json:"replicas"`
+	ISR         []int32 `json:"isr"`
+	Leader      int32   `json:"leader"`
+	LeaderEpoch int32   `json:"leaderEpoch"`
 }
 
-// Image is an immutable view of the metadata.
+// Topic is one topic in an Image. Images share Topics; never modify one.
+// Invariant: len(Assignments) == Partitions.
+type Topic struct {
+	Name        string            `json:"name"`
+	ID          TopicID           `json:"id"`
+	Partitions  int32             `json:"partitions"`
+	Configs     map[string]string `json:"configs,omitempty"`
+	Assignments []Partition       `json:"assignments"`
+}
+
+// Leader returns partition p's leader, NoLeader if it has none or p is out
+// of range.
+func (t *Topic) Leader(p int32) int32 {
+	if p < 0 || p >= t.Partitions {
+		return NoLeader
+	}
+	return t.Assignments[p].Leader
+}
+
+// Hosts reports whether node is a replica of partition p.
+func (t *Topic) Hosts(node, p int32) bool {
+	return p >= 0 && p < t.Partitions && slices.Contains(t.Assignments[p].Replicas, node)
+}
+
+// Endpoint is one advertised listener of a broker.
+type Endpoint struct {
+	Name string `json:"name"`
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+}
+
+// Broker is a registered broker. Epoch is the log index of its latest
+// registration: heartbeats and fencing name it, so a record about an
+// earlier incarnation of the broker is ignored.
+type Broker struct {
+	ID        int32      `json:"id"`
+	Epoch     uint64     `json:"epoch"`
+	Endpoints []Endpoint `json:"endpoints"`
+	Rack      *string    `json:"rack,omitempty"`
+	Fenced    bool       `json:"fenced"`
+}
+
+// Image is an immutable view of the metadata at one log index.
 type Image struct {
-	ClusterID string
-	Topics    map[string]*Topic
-	byID      map[TopicID]*Topic
+	// Index is the last log index applied.
+	Index          uint64
+	ClusterID      string
+	Topics         map[string]*Topic
+	Brokers        map[int32]*Broker
+	NextProducerID int64
+
+	byID map[TopicID]*Topic
+	// ownTopics is set while apply builds this image and has cloned
+	// Topics and byID from the previous one, so it may change them.
+	ownTopics bool
+}
+
+// emptyImage is the image before the first record.
+func emptyImage() *Image {
+	return &Image{Topics: map[string]*Topic{}, Brokers: map[int32]*Broker{}, byID: map[TopicID]*Topic{}}
 }
 
 // TopicByID looks a topic up by id.
@@ -67,158 +124,34 @@ func (im *Image) TopicByID(id TopicID) (*Topic, bool) {
 // SortedTopics returns the topics by name.
 func (im *Image) SortedTopics() []*Topic {
 	ts := slices.Collect(maps.Values(im.Topics))
-	slices.SortFunc(ts, func(a, b *Topic) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ts, func(a, b *Topic) int { return strings.Compare(a.Name, b.Name) })
 	return ts
 }
 
-// snapshot is the file format.
-type snapshot struct {
-	Version   int      `json:"version"`
-	ClusterID string   `json:"clusterId"`
-	Topics    []*Topic `json:"topics"`
-}
-
-// Store owns the metadata and its file.
-type Store struct {
-	path string
-
-	mu    sync.Mutex // serialises changes; readers use image
-	image atomic.Pointer[Image]
-}
-
-// Open loads the metadata file at path, creating a new cluster id if the
-// file does not exist.
-func Open(path string) (*Store, error) {
-	s := &Store{path: path}
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		id := newID()
-		snap := snapshot{Version: 1, ClusterID: base64.RawURLEncoding.EncodeToString(id[:])}
-		if err := s.persist(&snap); err != nil {
-			return nil, err
+// LiveBrokers returns the unfenced brokers by id.
+func (im *Image) LiveBrokers() []*Broker {
+	var bs []*Broker
+	for _, id := range slices.Sorted(maps.Keys(im.Brokers)) {
+		if b := im.Brokers[id]; !b.Fenced {
+			bs = append(bs, b)
 		}
-		s.publish(&snap)
-		return s, nil
-	case err != nil:
-		return nil, fmt.Errorf("read metadata: %w", err)
 	}
-	var snap snapshot
-	if err := json.Unmarshal(b, &snap); err != nil {
-		return nil, fmt.Errorf("metadata file %s is corrupt: %w", path, err)
-	}
-	s.publish(&snap)
-	return s, nil
+	return bs
 }
 
-// Image returns the current metadata.
-func (s *Store) Image() *Image { return s.image.Load() }
-
-func (s *Store) publish(snap *snapshot) {
-	im := &Image{ClusterID: snap.ClusterID, Topics: map[string]*Topic{}, byID: map[TopicID]*Topic{}}
-	for _, t := range snap.Topics {
-		im.Topics[t.Name] = t
-		im.byID[t.ID] = t
+// Endpoint returns broker id's advertised listener named name (the first
+// one when name is empty).
+func (im *Image) Endpoint(id int32, name string) (Endpoint, bool) {
+	b, ok := im.Brokers[id]
+	if !ok || b.Fenced {
+		return Endpoint{}, false
 	}
-	s.image.Store(im)
-}
-
-func (s *Store) persist(snap *snapshot) error {
-	b, err := json.MarshalIndent(snap, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := fsutil.WriteFileSync(s.path, b); err != nil {
-		return fmt.Errorf("write metadata: %w", err)
-	}
-	return nil
-}
-
-// change applies fn to a copy of the topic list, persists and publishes.
-func (s *Store) change(fn func(topics map[string]*Topic) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.image.Load()
-	topics := maps.Clone(cur.Topics)
-	if err := fn(topics); err != nil {
-		return err
-	}
-	snap := &snapshot{Version: 1, ClusterID: cur.ClusterID}
-	for _, name := range slices.Sorted(maps.Keys(topics)) {
-		snap.Topics = append(snap.Topics, topics[name])
-	}
-	if err := s.persist(snap); err != nil {
-		return err
-	}
-	s.publish(snap)
-	return nil
-}
-
-// CreateTopic adds a topic. It fails with TOPIC_ALREADY_EXISTS if the name
-// is taken.
-func (s *Store) CreateTopic(name string, partitions int32, configs map[string]string) (*Topic, error) {
-	t := &Topic{Name: name, ID: newID(), Partitions: partitions, Configs: configs}
-	err := s.change(func(topics map[string]*Topic) error {
-		if _, ok := topics[name]; ok {
-			return fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, name)
+	for _, e := range b.Endpoints {
+		if name == "" || e.Name == name {
+			return e, true
 		}
-		topics[name] = t
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return t, nil
-}
-
-// DeleteTopic removes a topic.
-func (s *Store) DeleteTopic(name string) error {
-	return s.change(func(topics map[string]*Topic) error {
-		if _, ok := topics[name]; !ok {
-			return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
-		}
-		delete(topics, name)
-		return nil
-	})
-}
-
-// SetConfigs replaces a topic's config overrides.
-func (s *Store) SetConfigs(name string, configs map[string]string) error {
-	return s.change(func(topics map[string]*Topic) error {
-		t, ok := topics[name]
-		if !ok {
-			return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
-		}
-		nt := *t
-		nt.Configs = maps.Clone(configs)
-		topics[name] = &nt
-		return nil
-	})
-}
-
-// SetPartitions grows a topic to count partitions.
-func (s *Store) SetPartitions(name string, count int32) error {
-	return s.change(func(topics map[string]*Topic) error {
-		t, ok := topics[name]
-		if !ok {
-			return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
-		}
-		if count <= t.Partitions {
-			return fmt.Errorf("%w: topic %q has %d partitions, cannot set %d", kerr.InvalidPartitions, name, t.Partitions, count)
-		}
-		nt := *t
-		nt.Partitions = count
-		topics[name] = &nt
-		return nil
-	})
+	return Endpoint{}, false
 }
 
 func newID() TopicID {

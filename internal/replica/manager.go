@@ -28,6 +28,12 @@ const (
 	// DeleteRecords moved inside a segment.
 	logStartFile = "log-start-offset-checkpoint"
 	deleteSuffix = "-delete"
+	// MetadataDir holds the metadata quorum's log in the first log dir,
+	// where Kafka keeps __cluster_metadata-0.
+	MetadataDir = "__cluster_metadata-0"
+	// partitionMetadataFile is Kafka's record of the topic id a partition
+	// directory belongs to.
+	partitionMetadataFile = "partition.metadata"
 )
 
 // TP names a partition.
@@ -109,6 +115,9 @@ func (m *Manager) scanDir(dir string) error {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 			continue
 		}
+		if e.Name() == MetadataDir {
+			continue // the quorum's log, not a partition
+		}
 		if tp, ok := parseDirName(e.Name()); ok {
 			m.located[tp] = dir
 		}
@@ -145,17 +154,24 @@ func (m *Manager) Each(fn func(*Partition)) {
 }
 
 // Reconcile makes the hosted partitions match the image: it opens (and
-// recovers) partitions the image has and deletes those it no longer has.
-// Directories found on disk for topics the image does not know are left
-// alone, logged once at start.
-func (m *Manager) Reconcile(im *metadata.Image, logConfig func(*metadata.Topic) log.Config) error {
+// recovers) the partitions whose data this node holds (it is in their
+// ISR), deletes those of deleted topics, and closes those no longer
+// assigned here. Directories found on disk for topics the image does not
+// know are left alone, logged once at start.
+func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*metadata.Topic) log.Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
 	for tp, p := range m.partitions {
-		if t, ok := im.Topics[tp.Topic]; !ok || tp.Partition >= t.Partitions {
+		t, ok := im.Topics[tp.Topic]
+		switch {
+		case !ok || tp.Partition >= t.Partitions || t.ID != p.TopicID:
 			delete(m.partitions, tp)
 			errs = append(errs, m.remove(p))
+		case !holdsData(t, tp.Partition, node):
+			delete(m.partitions, tp)
+			m.logger.Warn("closing partition no longer assigned here", "partition", tp.dirName())
+			errs = append(errs, p.Log.Close())
 		}
 	}
 	for _, t := range im.SortedTopics() {
@@ -166,7 +182,10 @@ func (m *Manager) Reconcile(im *metadata.Image, logConfig func(*metadata.Topic) 
 				p.Log.SetConfig(cfg)
 				continue
 			}
-			p, err := m.open(tp, cfg)
+			if !holdsData(t, i, node) {
+				continue
+			}
+			p, err := m.open(tp, t.ID, cfg)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -177,24 +196,48 @@ func (m *Manager) Reconcile(im *metadata.Image, logConfig func(*metadata.Topic) 
 	return errors.Join(errs...)
 }
 
+// holdsData reports whether node keeps partition p's records: it is an
+// ISR member (until data replication, the leader is the only one).
+func holdsData(t *metadata.Topic, p, node int32) bool {
+	return slices.Contains(t.Assignments[p].ISR, node)
+}
+
 // open opens or creates a partition's log and rebuilds its producer state.
-func (m *Manager) open(tp TP, cfg log.Config) (*Partition, error) {
+// A directory left by an earlier topic of the same name (its
+// partition.metadata names another topic id) is deleted first.
+func (m *Manager) open(tp TP, id metadata.TopicID, cfg log.Config) (*Partition, error) {
 	dir, ok := m.located[tp]
 	if !ok {
 		dir = m.leastLoadedDir()
 	}
+	path := filepath.Join(dir, tp.dirName())
+	stale, err := checkTopicID(path, id)
+	if err != nil {
+		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
+	}
+	if stale {
+		m.logger.Warn("deleting the partition of an earlier topic with the same name", "partition", tp.dirName())
+		if err := m.removeDir(tp, path); err != nil {
+			return nil, err
+		}
+		ok = false
+	}
 	rp, known := m.recovery[dir][tp]
-	if !known {
+	if !known || stale {
 		rp = -1
 	}
-	l, err := log.Open(filepath.Join(dir, tp.dirName()), cfg, log.OpenOptions{
+	l, err := log.Open(path, cfg, log.OpenOptions{
 		Clean: m.clean[dir] && ok, RecoveryPoint: rp, LogStartOffset: m.logStart[dir][tp], Logger: m.logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
 	}
+	if err := writeTopicID(path, id); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
+	}
 	m.located[tp] = dir
-	p := &Partition{Topic: tp.Topic, Index: tp.Partition, Log: l}
+	p := &Partition{Topic: tp.Topic, TopicID: id, Index: tp.Partition, Log: l}
 	if err := p.rebuildProducers(); err != nil {
 		l.Close()
 		return nil, err
@@ -217,12 +260,15 @@ func (m *Manager) leastLoadedDir() string {
 	return best
 }
 
-// remove closes a partition and deletes its directory: a rename first, so a
-// crash mid-delete never leaves a half-deleted partition that looks live.
+// remove closes a partition and deletes its directory.
 func (m *Manager) remove(p *Partition) error {
-	tp := TP{p.Topic, p.Index}
 	p.Log.Close()
-	dir := p.Log.Dir()
+	return m.removeDir(TP{p.Topic, p.Index}, p.Log.Dir())
+}
+
+// removeDir deletes a partition directory: a rename first, so a crash
+// mid-delete never leaves a half-deleted partition that looks live.
+func (m *Manager) removeDir(tp TP, dir string) error {
 	gone := fmt.Sprintf("%s.%d%s", dir, time.Now().UnixNano(), deleteSuffix)
 	delete(m.located, tp)
 	if err := os.Rename(dir, gone); err != nil {
@@ -366,4 +412,32 @@ func writeCheckpoint(path string, points map[TP]int64) error {
 		fmt.Fprintf(&b, "%s %d %d\n", tp.Topic, tp.Partition, points[tp])
 	}
 	return fsutil.WriteFileSync(path, []byte(b.String()))
+}
+
+// checkTopicID reports whether the partition directory at path belongs to
+// another topic id than id. A directory without the file (a fresh one, or
+// one written by an earlier version) is taken as belonging to id.
+func checkTopicID(path string, id metadata.TopicID) (stale bool, err error) {
+	b, err := os.ReadFile(filepath.Join(path, partitionMetadataFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "topic_id: "); ok {
+			return strings.TrimSpace(v) != id.String(), nil
+		}
+	}
+	return false, fmt.Errorf("%s has no topic_id", partitionMetadataFile)
+}
+
+// writeTopicID writes Kafka's partition.metadata if it is missing.
+func writeTopicID(path string, id metadata.TopicID) error {
+	file := filepath.Join(path, partitionMetadataFile)
+	if _, err := os.Stat(file); err == nil {
+		return nil
+	}
+	return fsutil.WriteFileSync(file, []byte("version: 0\ntopic_id: "+id.String()+"\n"))
 }

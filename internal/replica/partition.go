@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice-dev/sluice/internal/log"
+	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/record"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
@@ -24,9 +25,10 @@ const producerExpiration = 24 * time.Hour
 
 // Partition is one partition of a topic hosted here.
 type Partition struct {
-	Topic string
-	Index int32
-	Log   *log.Log
+	Topic   string
+	TopicID metadata.TopicID
+	Index   int32
+	Log     *log.Log
 
 	mu        sync.Mutex // serialises producer checks with appends
 	producers *txn.Partition

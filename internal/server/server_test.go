@@ -46,7 +46,7 @@ func newTestHandler(t testing.TB, flags map[string]string) *handler.Handler {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	meta, err := metadata.Open(filepath.Join(dir, "sluice-metadata.json"))
+	meta, err := metadata.OpenMemory(cfg.NodeID(), "127.0.0.1", 9092, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,23 +11,31 @@ import (
 	"github.com/sluice-dev/sluice/internal/fsutil"
 )
 
-// idBlockSize is how many producer ids are reserved per write to disk. A
-// restart skips the rest of the block, so ids are never handed out twice.
+// idBlockSize is how many producer ids are reserved at a time. A restart
+// skips the rest of the block, so ids are never handed out twice.
 const idBlockSize = 1000
 
-// IDs allocates producer ids, durable across restarts: the end of the
-// reserved block is written and fsynced before any id in it is given out.
+// IDs allocates producer ids in blocks reserved from a source that never
+// hands a block out twice: the cluster metadata, or a file on one node.
 type IDs struct {
-	path string
+	// reserve returns the first id of a new block of count ids.
+	reserve func(count int64) (int64, error)
 
 	mu       sync.Mutex // guards next and blockEnd
 	next     int64
 	blockEnd int64
 }
 
-// OpenIDs loads the allocator state from path (created if missing).
+// NewIDs allocates ids from blocks that reserve hands out.
+func NewIDs(reserve func(count int64) (int64, error)) *IDs {
+	return &IDs{reserve: reserve}
+}
+
+// OpenIDs allocates ids from blocks recorded in the file at path (created
+// if missing): the end of a block is written and fsynced before any id in
+// it is given out, and a restart skips the rest of the block.
 func OpenIDs(path string) (*IDs, error) {
-	a := &IDs{path: path}
+	var reserved int64
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -38,9 +46,17 @@ func OpenIDs(path string) (*IDs, error) {
 		if perr != nil || n < 0 {
 			return nil, fmt.Errorf("producer id block file %s is corrupt: %q", path, b)
 		}
-		a.next, a.blockEnd = n, n
+		reserved = n
 	}
-	return a, nil
+	return NewIDs(func(count int64) (int64, error) {
+		end := reserved + count
+		if err := fsutil.WriteFileSync(path, []byte(strconv.FormatInt(end, 10)+"\n")); err != nil {
+			return 0, fmt.Errorf("reserve producer ids: %w", err)
+		}
+		start := reserved
+		reserved = end
+		return start, nil
+	}), nil
 }
 
 // Next returns a producer id never returned before.
@@ -48,11 +64,11 @@ func (a *IDs) Next() (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.next == a.blockEnd {
-		end := a.blockEnd + idBlockSize
-		if err := fsutil.WriteFileSync(a.path, []byte(strconv.FormatInt(end, 10)+"\n")); err != nil {
-			return 0, fmt.Errorf("reserve producer ids: %w", err)
+		start, err := a.reserve(idBlockSize)
+		if err != nil {
+			return 0, err
 		}
-		a.blockEnd = end
+		a.next, a.blockEnd = start, start+idBlockSize
 	}
 	id := a.next
 	a.next++

@@ -4,7 +4,7 @@
 package e2e
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -49,7 +49,8 @@ type Broker struct {
 	cmd     *exec.Cmd
 	mu      sync.Mutex
 	output  strings.Builder
-	exited  chan struct{}
+	exited  chan struct{} // closed when the process launched last has exited
+	ready   chan struct{} // closed when it printed "sluice listening on"
 }
 
 // freePort asks the kernel for a free loopback port.
@@ -86,41 +87,54 @@ func StartBroker(t testing.TB, extraEnv ...string) *Broker {
 // accepts connections.
 func (b *Broker) Start() {
 	b.t.Helper()
-	b.cmd = exec.Command(binary, "serve")
-	b.cmd.Env = append(os.Environ(), b.Env...)
-	stdout, err := b.cmd.StdoutPipe()
-	if err != nil {
+	b.Launch()
+	if err := b.WaitReady(30 * time.Second); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// Launch (re)starts the process with the same settings and returns at
+// once, so that several processes (the nodes of a cluster, which cannot
+// become ready alone) can start together; WaitReady then waits for each.
+func (b *Broker) Launch() {
+	b.t.Helper()
+	exited := make(chan struct{})
+	ready := make(chan struct{})
+	b.exited, b.ready = exited, ready
+	b.cmd = exec.Command(binary, "serve")
+	b.cmd.Env = append(os.Environ(), b.Env...)
+	// Writers that are not files make Wait return only after everything
+	// the process printed was copied, so the last words of a process that
+	// exits at start are always in Output.
+	b.cmd.Stdout = &stdoutWriter{b: b, ready: ready}
 	b.cmd.Stderr = &lockedWriter{b}
 	if err := b.cmd.Start(); err != nil {
 		b.t.Fatal(err)
 	}
-	b.exited = make(chan struct{})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			b.write(line + "\n")
-			if strings.HasPrefix(line, "sluice listening on") {
-				select {
-				case ready <- line:
-				default:
-				}
-			}
-		}
-	}()
 	go func() {
 		b.cmd.Wait()
-		close(b.exited)
+		close(exited)
 	}()
+}
+
+// WaitReady waits until the process launched last printed its ready line.
+// The error carries what the process printed when it exited first or was
+// not ready within d.
+func (b *Broker) WaitReady(d time.Duration) error {
 	select {
-	case <-ready:
+	case <-b.ready: // ready wins over a deadline that has already passed
+		return nil
+	default:
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-b.ready:
+		return nil
 	case <-b.exited:
-		b.t.Fatalf("sluice exited at start:\n%s", b.Output())
-	case <-time.After(30 * time.Second):
-		b.t.Fatalf("sluice did not start in 30s:\n%s", b.Output())
+		return fmt.Errorf("sluice exited at start:\n%s", b.Output())
+	case <-timer.C:
+		return fmt.Errorf("sluice did not start in %v:\n%s", d, b.Output())
 	}
 }
 
@@ -176,6 +190,44 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*lockedWriter)(nil)
+
+// readyLineBytesMax bounds the unfinished line stdoutWriter keeps while it
+// looks for the ready line.
+const readyLineBytesMax = 64 << 10
+
+// stdoutWriter records the process's stdout and closes ready at the first
+// line starting with "sluice listening on". exec calls Write from one
+// goroutine, so line needs no lock.
+type stdoutWriter struct {
+	b     *Broker
+	ready chan struct{}
+	line  []byte // the unfinished line; nil once ready is closed
+	seen  bool
+}
+
+func (w *stdoutWriter) Write(p []byte) (int, error) {
+	w.b.write(string(p))
+	if w.seen {
+		return len(p), nil
+	}
+	w.line = append(w.line, p...)
+	for {
+		i := bytes.IndexByte(w.line, '\n')
+		if i < 0 {
+			break
+		}
+		if bytes.HasPrefix(w.line[:i], []byte("sluice listening on")) {
+			w.seen, w.line = true, nil
+			close(w.ready)
+			return len(p), nil
+		}
+		w.line = w.line[i+1:]
+	}
+	if len(w.line) > readyLineBytesMax {
+		w.line = w.line[len(w.line)-readyLineBytesMax:]
+	}
+	return len(p), nil
+}
 
 // testContext is a context bounded by d and the test's end.
 func testContext(t testing.TB, d time.Duration) context.Context {

@@ -1,0 +1,214 @@
+package metadata
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Result is what applying a record decided, handed back to its proposer.
+// Apply is deterministic, so every node decides the same.
+type Result struct {
+	// Err is nil, or a kerr error wrapped with a message for the client.
+	Err error
+	// Topic is the created or changed topic.
+	Topic *Topic
+	// ProducerIDStart is the first id of an allocated block.
+	ProducerIDStart int64
+	// BrokerEpoch is a registration's epoch.
+	BrokerEpoch uint64
+}
+
+// apply returns the image after record r at log index, and the outcome.
+// im is never modified; the new image shares what did not change.
+func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
+	next := *im
+	next.Index, next.ownTopics = index, false
+	var res Result
+	switch {
+	case r.Cluster != nil:
+		if next.ClusterID == "" {
+			next.ClusterID = r.Cluster.ID
+		}
+	case r.RegisterBroker != nil:
+		res = next.registerBroker(index, r.RegisterBroker)
+	case r.FenceBroker != nil:
+		res = next.fenceBroker(r.FenceBroker)
+	case r.CreateTopic != nil:
+		res = next.createTopic(r.CreateTopic)
+	case r.DeleteTopic != nil:
+		res = next.deleteTopic(r.DeleteTopic)
+	case r.CreatePartitions != nil:
+		res = next.createPartitions(r.CreatePartitions)
+	case r.SetConfigs != nil:
+		res = next.setConfigs(r.SetConfigs)
+	case r.ProducerIDs != nil:
+		res.ProducerIDStart = next.NextProducerID
+		next.NextProducerID += max(r.ProducerIDs.Count, 0)
+	}
+	return &next, res
+}
+
+func (im *Image) registerBroker(index uint64, r *RegisterBrokerRecord) Result {
+	im.Brokers = maps.Clone(im.Brokers)
+	im.Brokers[r.ID] = &Broker{ID: r.ID, Epoch: index, Endpoints: slices.Clone(r.Endpoints), Rack: r.Rack}
+	im.electLeaders()
+	return Result{BrokerEpoch: index}
+}
+
+func (im *Image) fenceBroker(r *FenceBrokerRecord) Result {
+	b, ok := im.Brokers[r.ID]
+	if !ok || b.Epoch != r.Epoch {
+		return Result{Err: fmt.Errorf("%w: broker %d epoch %d is not registered", kerr.StaleBrokerEpoch, r.ID, r.Epoch)}
+	}
+	if b.Fenced == r.Fenced {
+		return Result{}
+	}
+	nb := *b
+	nb.Fenced = r.Fenced
+	im.Brokers = maps.Clone(im.Brokers)
+	im.Brokers[r.ID] = &nb
+	im.electLeaders()
+	return Result{}
+}
+
+// Live reports whether broker id is registered and not fenced.
+func (im *Image) Live(id int32) bool {
+	b, ok := im.Brokers[id]
+	return ok && !b.Fenced
+}
+
+// electLeaders moves leadership after brokers changed: a partition whose
+// leader is no longer live loses it, and a leaderless partition takes its
+// first live ISR member. Only ISR members have every acknowledged record,
+// so no other replica is ever elected (no unclean election).
+func (im *Image) electLeaders() {
+	changed := map[string]*Topic{}
+	for name, t := range im.Topics {
+		var nt *Topic
+		for i, p := range t.Assignments {
+			leader := p.Leader
+			if leader != NoLeader && !im.Live(leader) {
+				leader = NoLeader
+			}
+			if leader == NoLeader {
+				if j := slices.IndexFunc(p.ISR, im.Live); j >= 0 {
+					leader = p.ISR[j]
+				}
+			}
+			if leader == p.Leader {
+				continue
+			}
+			if nt == nil {
+				c := *t
+				c.Assignments = slices.Clone(t.Assignments)
+				nt = &c
+			}
+			nt.Assignments[i].Leader = leader
+			nt.Assignments[i].LeaderEpoch++
+		}
+		if nt != nil {
+			changed[name] = nt
+		}
+	}
+	for _, t := range changed {
+		im.putTopic(t)
+	}
+}
+
+// putTopic stores t, cloning the maps the previous image shares.
+func (im *Image) putTopic(t *Topic) {
+	if !im.ownTopics {
+		im.Topics, im.byID = maps.Clone(im.Topics), maps.Clone(im.byID)
+		im.ownTopics = true
+	}
+	im.Topics[t.Name] = t
+	im.byID[t.ID] = t
+}
+
+func (im *Image) createTopic(r *CreateTopicRecord) Result {
+	if _, ok := im.Topics[r.Name]; ok {
+		return Result{Err: fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, r.Name)}
+	}
+	if _, ok := im.byID[r.ID]; ok || r.ID == (TopicID{}) {
+		return Result{Err: fmt.Errorf("%w: topic id %s is taken", kerr.InvalidRequest, r.ID)}
+	}
+	ps, err := im.newPartitions(r.Replicas)
+	if err != nil {
+		return Result{Err: err}
+	}
+	t := &Topic{Name: r.Name, ID: r.ID, Partitions: int32(len(ps)), Configs: maps.Clone(r.Configs), Assignments: ps}
+	im.putTopic(t)
+	return Result{Topic: t}
+}
+
+// newPartitions checks an assignment and elects the first live replica of
+// each partition.
+func (im *Image) newPartitions(replicas [][]int32) ([]Partition, error) {
+	if len(replicas) == 0 {
+		return nil, fmt.Errorf("%w: a topic needs at least one partition", kerr.InvalidPartitions)
+	}
+	ps := make([]Partition, len(replicas))
+	for i, rs := range replicas {
+		if len(rs) == 0 {
+			return nil, fmt.Errorf("%w: partition %d has no replicas", kerr.InvalidReplicaAssignment, i)
+		}
+		for j, id := range rs {
+			if _, ok := im.Brokers[id]; !ok {
+				return nil, fmt.Errorf("%w: broker %d is not registered", kerr.InvalidReplicaAssignment, id)
+			}
+			if slices.Contains(rs[:j], id) {
+				return nil, fmt.Errorf("%w: partition %d names broker %d twice", kerr.InvalidReplicaAssignment, i, id)
+			}
+		}
+		p := Partition{Replicas: slices.Clone(rs), ISR: []int32{rs[0]}, Leader: NoLeader}
+		if j := slices.IndexFunc(rs, im.Live); j >= 0 {
+			p.Leader, p.ISR = rs[j], []int32{rs[j]}
+		}
+		ps[i] = p
+	}
+	return ps, nil
+}
+
+func (im *Image) deleteTopic(r *DeleteTopicRecord) Result {
+	t, ok := im.byID[r.ID]
+	if !ok {
+		return Result{Err: fmt.Errorf("%w: topic %q does not exist", kerr.UnknownTopicOrPartition, r.Name)}
+	}
+	im.putTopic(t) // clones the maps
+	delete(im.Topics, t.Name)
+	delete(im.byID, t.ID)
+	return Result{Topic: t}
+}
+
+func (im *Image) createPartitions(r *CreatePartitionsRecord) Result {
+	t, ok := im.byID[r.ID]
+	if !ok {
+		return Result{Err: fmt.Errorf("%w: topic %s does not exist", kerr.UnknownTopicOrPartition, r.ID)}
+	}
+	if t.Partitions != r.From {
+		return Result{Err: fmt.Errorf("%w: topic %q has %d partitions, not %d", kerr.InvalidPartitions, t.Name, t.Partitions, r.From)}
+	}
+	ps, err := im.newPartitions(r.Replicas)
+	if err != nil {
+		return Result{Err: err}
+	}
+	nt := *t
+	nt.Assignments = append(slices.Clone(t.Assignments), ps...)
+	nt.Partitions = int32(len(nt.Assignments))
+	im.putTopic(&nt)
+	return Result{Topic: &nt}
+}
+
+func (im *Image) setConfigs(r *SetConfigsRecord) Result {
+	t, ok := im.byID[r.ID]
+	if !ok {
+		return Result{Err: fmt.Errorf("%w: topic %s does not exist", kerr.UnknownTopicOrPartition, r.ID)}
+	}
+	nt := *t
+	nt.Configs = maps.Clone(r.Configs)
+	im.putTopic(&nt)
+	return Result{Topic: &nt}
+}

@@ -1,0 +1,257 @@
+package metadata
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Controller carries out the active controller's duties on a voter. Only
+// the Raft leader acts; the others keep quiet until they lead. Its duties:
+// name a new cluster, and track broker heartbeats, fencing a broker that
+// stopped (its partitions lose their leader) and unfencing it when it
+// heartbeats again.
+//
+// Time comes from the caller (Tick and Heartbeat take now), so tests drive
+// it with a fake clock.
+type Controller struct {
+	store          *Store
+	clusterID      string // configured cluster.id, "" for a random one
+	legacyFile     string // a single-node snapshot of an earlier version to import, if present
+	legacyIDsFile  string // that version's producer id block end
+	sessionTimeout time.Duration
+
+	mu       sync.Mutex // guards lastSeen and leading
+	lastSeen map[int32]time.Time
+	leading  bool
+}
+
+// ControllerConfig configures a Controller.
+type ControllerConfig struct {
+	ClusterID string
+	// LegacyFile is the metadata file of Sluice before the quorum; when
+	// the log is empty its topics are imported.
+	LegacyFile string
+	// LegacyProducerIDsFile holds the producer id block end of that
+	// version; ids below it are never handed out again.
+	LegacyProducerIDsFile string
+	SessionTimeout        time.Duration
+}
+
+// NewController returns the controller duties for store.
+func NewController(store *Store, cfg ControllerConfig) *Controller {
+	return &Controller{store: store, clusterID: cfg.ClusterID, legacyFile: cfg.LegacyFile, legacyIDsFile: cfg.LegacyProducerIDsFile,
+		sessionTimeout: cfg.SessionTimeout, lastSeen: map[int32]time.Time{}}
+}
+
+// isLeader reports whether this node is the active controller.
+func (c *Controller) isLeader() bool { return c.store.log.Leader() == c.store.nodeID }
+
+// Tick runs the periodic duties. A node that has just become leader first
+// gives every broker a full session timeout to heartbeat to it.
+func (c *Controller) Tick(ctx context.Context, now time.Time) {
+	if !c.isLeader() {
+		c.mu.Lock()
+		c.leading = false
+		c.mu.Unlock()
+		return
+	}
+	im := c.store.Image()
+	if im.ClusterID == "" {
+		if err := c.initCluster(ctx); err != nil {
+			c.store.logger.Warn("cannot name the cluster yet", "err", err)
+		}
+		return
+	}
+	c.mu.Lock()
+	if !c.leading {
+		c.leading = true
+		c.lastSeen = map[int32]time.Time{}
+		for id := range im.Brokers {
+			c.lastSeen[id] = now
+		}
+	}
+	var expired []*Broker
+	for _, b := range im.LiveBrokers() {
+		seen, ok := c.lastSeen[b.ID]
+		if !ok {
+			c.lastSeen[b.ID], seen = now, now // registered since we took over
+		}
+		if now.Sub(seen) > c.sessionTimeout {
+			expired = append(expired, b)
+		}
+	}
+	c.mu.Unlock()
+	for _, b := range expired {
+		c.store.logger.Warn("fencing broker: no heartbeat", "broker", b.ID, "timeout", c.sessionTimeout)
+		if err := c.store.FenceBroker(ctx, b.ID, b.Epoch, true); err != nil {
+			c.store.logger.Warn("fence broker", "broker", b.ID, "err", err)
+		}
+	}
+}
+
+// initCluster names the cluster: cluster.id, or the id of an earlier
+// version's single-node metadata file, or a new random id.
+func (c *Controller) initCluster(ctx context.Context) error {
+	legacy, err := readLegacy(c.legacyFile)
+	if err != nil {
+		return err
+	}
+	id := c.clusterID
+	if legacy != nil && legacy.ClusterID != "" {
+		id = legacy.ClusterID
+	}
+	return c.store.InitCluster(ctx, id)
+}
+
+// ImportLegacy imports the topics of an earlier version's single-node
+// metadata file, if there is one, onto this node's registered broker.
+func (c *Controller) ImportLegacy(ctx context.Context) error {
+	legacy, err := readLegacy(c.legacyFile)
+	if err != nil || legacy == nil {
+		return err
+	}
+	return c.importLegacy(ctx, legacy)
+}
+
+// legacySnapshot is the metadata file written before the quorum existed.
+type legacySnapshot struct {
+	ClusterID string `json:"clusterId"`
+	Topics    []struct {
+		Name       string            `json:"name"`
+		ID         TopicID           `json:"id"`
+		Partitions int32             `json:"partitions"`
+		Configs    map[string]string `json:"configs,omitempty"`
+	} `json:"topics"`
+}
+
+func readLegacy(path string) (*legacySnapshot, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var snap legacySnapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return nil, fmt.Errorf("metadata file %s is corrupt: %w", path, err)
+	}
+	return &snap, nil
+}
+
+// importLegacy re-creates the old file's topics on this node, keeping
+// their ids, then renames the file so it is imported once.
+func (c *Controller) importLegacy(ctx context.Context, snap *legacySnapshot) error {
+	self := c.store.nodeID
+	for _, t := range snap.Topics {
+		replicas := make([][]int32, t.Partitions)
+		for i := range replicas {
+			replicas[i] = []int32{self}
+		}
+		_, err := c.store.change(ctx, Record{CreateTopic: &CreateTopicRecord{Name: t.Name, ID: t.ID, Configs: t.Configs, Replicas: replicas}})
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("import topic %q from %s: %w", t.Name, c.legacyFile, err)
+		}
+	}
+	if b, err := os.ReadFile(c.legacyIDsFile); err == nil {
+		if end, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && end > 0 {
+			if _, err := c.store.AllocateProducerIDs(end); err != nil {
+				return fmt.Errorf("import producer ids from %s: %w", c.legacyIDsFile, err)
+			}
+		}
+	}
+	c.store.logger.Info("imported metadata of an earlier version", "file", c.legacyFile, "topics", len(snap.Topics))
+	return os.Rename(c.legacyFile, c.legacyFile+".imported")
+}
+
+// SessionTimeout is broker.session.timeout.ms.
+func (c *Controller) SessionTimeout() time.Duration { return c.sessionTimeout }
+
+// Heartbeat records that broker id (registration epoch) is alive, and
+// unfences it if it was fenced. It fails with NOT_CONTROLLER on a node that
+// does not lead, and STALE_BROKER_EPOCH when the broker must register again.
+func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, now time.Time) error {
+	if !c.isLeader() {
+		return fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.nodeID)
+	}
+	b, ok := c.store.Image().Brokers[id]
+	if !ok || b.Epoch != epoch {
+		return fmt.Errorf("%w: broker %d epoch %d is not registered", kerr.StaleBrokerEpoch, id, epoch)
+	}
+	c.mu.Lock()
+	c.lastSeen[id] = now
+	c.mu.Unlock()
+	if b.Fenced {
+		c.store.logger.Info("unfencing broker", "broker", id)
+		return c.store.FenceBroker(ctx, id, epoch, false)
+	}
+	return nil
+}
+
+// heartbeatRequest is the body of POST /controller/heartbeat.
+type heartbeatRequest struct {
+	ID    int32  `json:"id"`
+	Epoch uint64 `json:"epoch"`
+}
+
+// heartbeatResponse carries a Kafka error code (0 for none).
+type heartbeatResponse struct {
+	ErrorCode int16  `json:"errorCode"`
+	Message   string `json:"message,omitempty"`
+}
+
+// heartbeatBytesMax bounds a heartbeat request body.
+const heartbeatBytesMax = 4 << 10
+
+// ServeHTTP answers heartbeats from brokers on the controller listener.
+func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST a heartbeat", http.StatusMethodNotAllowed)
+		return
+	}
+	var req heartbeatRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, heartbeatBytesMax)).Decode(&req); err != nil {
+		http.Error(w, "bad heartbeat: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var resp heartbeatResponse
+	if err := c.Heartbeat(r.Context(), req.ID, req.Epoch, time.Now()); err != nil {
+		resp.ErrorCode, resp.Message = errorCode(err), err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(&resp)
+}
+
+// errorCode is err's Kafka code, UNKNOWN_SERVER_ERROR when it has none.
+func errorCode(err error) int16 {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// LastSeen returns when each broker last heartbeated, for the console.
+func (c *Controller) LastSeen() map[int32]time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.lastSeen)
+}
+
+// sortedIDs returns ids in order.
+func sortedIDs[V any](m map[int32]V) []int32 { return slices.Sorted(maps.Keys(m)) }

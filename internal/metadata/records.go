@@ -1,0 +1,127 @@
+package metadata
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Each Raft entry carries one Entry: a request id, so the proposer can find
+// the outcome of its own record, and exactly one record. Records are JSON:
+// metadata changes are rare and small, and a readable log helps operators.
+//
+//	{"req":"2-1b7c…-17","record":{"createTopic":{"name":"orders","id":"…","replicas":[[1],[2],[3]]}}}
+//
+// Records say what was asked, not what follows from it: apply derives
+// partition leaders from broker fencing, so two nodes cannot disagree.
+
+// entryBytesMax bounds one encoded entry (a CreateTopics of the largest
+// allowed partition count with replica lists fits well below).
+const entryBytesMax = 8 << 20
+
+// Entry is one proposal.
+type Entry struct {
+	Req    string `json:"req"`
+	Record Record `json:"record"`
+}
+
+// Record is one metadata change; exactly one field is set.
+type Record struct {
+	Cluster          *ClusterRecord          `json:"cluster,omitempty"`
+	RegisterBroker   *RegisterBrokerRecord   `json:"registerBroker,omitempty"`
+	FenceBroker      *FenceBrokerRecord      `json:"fenceBroker,omitempty"`
+	CreateTopic      *CreateTopicRecord      `json:"createTopic,omitempty"`
+	DeleteTopic      *DeleteTopicRecord      `json:"deleteTopic,omitempty"`
+	CreatePartitions *CreatePartitionsRecord `json:"createPartitions,omitempty"`
+	SetConfigs       *SetConfigsRecord       `json:"setConfigs,omitempty"`
+	ProducerIDs      *ProducerIDsRecord      `json:"producerIds,omitempty"`
+}
+
+// ClusterRecord names the cluster; the first one wins.
+type ClusterRecord struct {
+	ID string `json:"id"`
+}
+
+// RegisterBrokerRecord registers (or re-registers) a live broker.
+type RegisterBrokerRecord struct {
+	ID        int32      `json:"id"`
+	Endpoints []Endpoint `json:"endpoints"`
+	Rack      *string    `json:"rack,omitempty"`
+}
+
+// FenceBrokerRecord fences a broker that stopped heartbeating, or unfences
+// it when it heartbeats again. Epoch must match the broker's registration.
+type FenceBrokerRecord struct {
+	ID     int32  `json:"id"`
+	Epoch  uint64 `json:"epoch"`
+	Fenced bool   `json:"fenced"`
+}
+
+// CreateTopicRecord creates a topic; Replicas[i] is partition i's
+// assignment, chosen by the proposer.
+type CreateTopicRecord struct {
+	Name     string            `json:"name"`
+	ID       TopicID           `json:"id"`
+	Configs  map[string]string `json:"configs,omitempty"`
+	Replicas [][]int32         `json:"replicas"`
+}
+
+// DeleteTopicRecord deletes a topic.
+type DeleteTopicRecord struct {
+	ID   TopicID `json:"id"`
+	Name string  `json:"name"`
+}
+
+// CreatePartitionsRecord grows a topic from From partitions by
+// len(Replicas). From makes a retried request fail instead of growing the
+// topic twice.
+type CreatePartitionsRecord struct {
+	ID       TopicID   `json:"id"`
+	From     int32     `json:"from"`
+	Replicas [][]int32 `json:"replicas"`
+}
+
+// SetConfigsRecord replaces a topic's config overrides.
+type SetConfigsRecord struct {
+	ID      TopicID           `json:"id"`
+	Configs map[string]string `json:"configs"`
+}
+
+// ProducerIDsRecord hands a block of Count producer ids to a broker.
+type ProducerIDsRecord struct {
+	Broker int32 `json:"broker"`
+	Count  int64 `json:"count"`
+}
+
+// encodeEntry encodes a proposal.
+func encodeEntry(e *Entry) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > entryBytesMax {
+		return nil, fmt.Errorf("metadata record of %d bytes exceeds %d", len(b), entryBytesMax)
+	}
+	return b, nil
+}
+
+// decodeEntry decodes a committed entry. A record with no field set, or
+// with two, is rejected: apply would not know what it means.
+func decodeEntry(b []byte) (*Entry, error) {
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode metadata record: %w", err)
+	}
+	r := &e.Record
+	set := 0
+	for _, present := range []bool{r.Cluster != nil, r.RegisterBroker != nil, r.FenceBroker != nil,
+		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil} {
+		if present {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, errors.New("metadata record must set exactly one kind")
+	}
+	return &e, nil
+}

@@ -1,0 +1,283 @@
+package metadata
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Log is the replicated log the Store proposes to: a Raft quorum, or a
+// MemoryLog in tests.
+type Log interface {
+	// Propose hands data to the log; it returns once the log accepted it,
+	// not when it is committed. Committed data reaches Store.Apply.
+	Propose(ctx context.Context, data []byte) error
+	// Leader is the node id of the active controller, -1 if unknown.
+	Leader() int32
+}
+
+const (
+	// proposeWaitMax bounds how long a change waits to be applied. A
+	// proposal lost in a leader change is never applied; the client
+	// retries after REQUEST_TIMED_OUT and finds what did happen.
+	proposeWaitMax = 5 * time.Second
+	// waitersMax bounds proposals waiting for their outcome.
+	waitersMax = 10_000
+)
+
+// Store is the metadata state machine on one node: it applies committed
+// records to the Image and hands each proposer its outcome.
+type Store struct {
+	nodeID int32
+	logger *slog.Logger
+	log    Log // set by SetLog before any change is proposed
+
+	image   atomic.Pointer[Image]
+	seq     atomic.Uint64
+	session string // distinguishes this process's request ids from an earlier run's
+
+	mu      sync.Mutex // guards waiters and watchers
+	waiters map[string]chan Result
+	changed chan struct{} // signalled (never blocking) after every apply
+}
+
+// NewStore returns an empty store for node nodeID.
+func NewStore(nodeID int32, logger *slog.Logger) *Store {
+	var b [6]byte
+	rand.Read(b[:])
+	s := &Store{nodeID: nodeID, logger: logger, session: base64.RawURLEncoding.EncodeToString(b[:]),
+		waiters: map[string]chan Result{}, changed: make(chan struct{}, 1)}
+	s.image.Store(emptyImage())
+	return s
+}
+
+// SetLog attaches the log proposals go to.
+func (s *Store) SetLog(l Log) { s.log = l }
+
+// Image returns the current metadata.
+func (s *Store) Image() *Image { return s.image.Load() }
+
+// NodeID is this node's id.
+func (s *Store) NodeID() int32 { return s.nodeID }
+
+// Leader is the active controller's node id, -1 if none is known.
+func (s *Store) Leader() int32 { return s.log.Leader() }
+
+// Changed is signalled after records are applied; a reader that was busy
+// sees one signal for many changes.
+func (s *Store) Changed() <-chan struct{} { return s.changed }
+
+// Apply applies one committed entry. The log calls it in index order from
+// one goroutine. An entry that does not decode is skipped on every node
+// alike (it was proposed by a newer or broken version) and logged.
+func (s *Store) Apply(index uint64, data []byte) {
+	cur := s.image.Load()
+	e, err := decodeEntry(data)
+	if err != nil {
+		s.logger.Error("skipping metadata record", "index", index, "err", err)
+		next := *cur
+		next.Index = index
+		s.image.Store(&next)
+		return
+	}
+	next, res := cur.apply(index, &e.Record)
+	s.image.Store(next)
+	s.mu.Lock()
+	if ch, ok := s.waiters[e.Req]; ok {
+		delete(s.waiters, e.Req)
+		ch <- res
+	}
+	s.mu.Unlock()
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// snapshotFile is the Snapshot format: the image's content in full.
+type snapshotFile struct {
+	Version        int              `json:"version"`
+	Index          uint64           `json:"index"`
+	ClusterID      string           `json:"clusterId"`
+	Brokers        []*Broker        `json:"brokers"`
+	Topics         []*Topic         `json:"topics"`
+	NextProducerID int64            `json:"nextProducerId"`
+	Extra          map[string]int64 `json:"extra,omitempty"`
+}
+
+// Snapshot serialises the image at the last applied index.
+func (s *Store) Snapshot() (uint64, []byte, error) {
+	im := s.image.Load()
+	snap := snapshotFile{Version: 1, Index: im.Index, ClusterID: im.ClusterID, NextProducerID: im.NextProducerID,
+		Topics: im.SortedTopics()}
+	for _, id := range slices.Sorted(maps.Keys(im.Brokers)) {
+		snap.Brokers = append(snap.Brokers, im.Brokers[id])
+	}
+	b, err := json.Marshal(&snap)
+	return im.Index, b, err
+}
+
+// Restore replaces the image with a snapshot.
+func (s *Store) Restore(index uint64, data []byte) error {
+	var snap snapshotFile
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("metadata snapshot is corrupt: %w", err)
+	}
+	im := emptyImage()
+	im.Index, im.ClusterID, im.NextProducerID = index, snap.ClusterID, snap.NextProducerID
+	for _, b := range snap.Brokers {
+		im.Brokers[b.ID] = b
+	}
+	for _, t := range snap.Topics {
+		if int(t.Partitions) != len(t.Assignments) {
+			return fmt.Errorf("metadata snapshot is corrupt: topic %q has %d partitions and %d assignments", t.Name, t.Partitions, len(t.Assignments))
+		}
+		im.Topics[t.Name], im.byID[t.ID] = t, t
+	}
+	s.image.Store(im)
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// propose proposes r and waits until it is applied here, returning the
+// outcome apply decided.
+func (s *Store) propose(ctx context.Context, r Record) (Result, error) {
+	req := s.session + "-" + strconv.Itoa(int(s.nodeID)) + "-" + strconv.FormatUint(s.seq.Add(1), 10)
+	data, err := encodeEntry(&Entry{Req: req, Record: r})
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %w", kerr.InvalidRequest, err)
+	}
+	ch := make(chan Result, 1)
+	s.mu.Lock()
+	if len(s.waiters) >= waitersMax {
+		s.mu.Unlock()
+		return Result{}, fmt.Errorf("%w: too many metadata changes in flight", kerr.ThrottlingQuotaExceeded)
+	}
+	s.waiters[req] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.waiters, req)
+		s.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, proposeWaitMax)
+	defer cancel()
+	if err := s.log.Propose(ctx, data); err != nil {
+		return Result{}, fmt.Errorf("%w: no active controller accepted the change: %w", kerr.NotController, err)
+	}
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%w: the metadata change was not committed within %s; it may still take effect", kerr.RequestTimedOut, proposeWaitMax)
+	}
+}
+
+// change proposes r and returns apply's verdict as an error.
+func (s *Store) change(ctx context.Context, r Record) (Result, error) {
+	res, err := s.propose(ctx, r)
+	if err != nil {
+		return res, err
+	}
+	return res, res.Err
+}
+
+// InitCluster names the cluster if it has no id yet.
+func (s *Store) InitCluster(ctx context.Context, id string) error {
+	if id == "" {
+		b := newID()
+		id = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	_, err := s.change(ctx, Record{Cluster: &ClusterRecord{ID: id}})
+	return err
+}
+
+// RegisterBroker registers this node's broker and returns its epoch.
+func (s *Store) RegisterBroker(ctx context.Context, endpoints []Endpoint, rack *string) (uint64, error) {
+	res, err := s.change(ctx, Record{RegisterBroker: &RegisterBrokerRecord{ID: s.nodeID, Endpoints: endpoints, Rack: rack}})
+	return res.BrokerEpoch, err
+}
+
+// FenceBroker fences or unfences a broker registration.
+func (s *Store) FenceBroker(ctx context.Context, id int32, epoch uint64, fenced bool) error {
+	_, err := s.change(ctx, Record{FenceBroker: &FenceBrokerRecord{ID: id, Epoch: epoch, Fenced: fenced}})
+	return err
+}
+
+// CreateTopic adds a topic with the given replicas per partition, or
+// placed over the live brokers when replicas is nil. It fails with TOPIC_ALREADY_EXISTS
+// if the name is taken.
+func (s *Store) CreateTopic(name string, partitions int32, replicationFactor int16, replicas [][]int32, configs map[string]string) (*Topic, error) {
+	if replicas == nil {
+		var err error
+		if replicas, err = s.Image().Place(partitions, replicationFactor); err != nil {
+			return nil, err
+		}
+	}
+	res, err := s.change(context.Background(), Record{CreateTopic: &CreateTopicRecord{Name: name, ID: newID(), Configs: configs, Replicas: replicas}})
+	return res.Topic, err
+}
+
+// DeleteTopic removes a topic.
+func (s *Store) DeleteTopic(name string) error {
+	t, ok := s.Image().Topics[name]
+	if !ok {
+		return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
+	}
+	_, err := s.change(context.Background(), Record{DeleteTopic: &DeleteTopicRecord{ID: t.ID, Name: name}})
+	return err
+}
+
+// SetConfigs replaces a topic's config overrides.
+func (s *Store) SetConfigs(name string, configs map[string]string) error {
+	t, ok := s.Image().Topics[name]
+	if !ok {
+		return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
+	}
+	_, err := s.change(context.Background(), Record{SetConfigs: &SetConfigsRecord{ID: t.ID, Configs: maps.Clone(configs)}})
+	return err
+}
+
+// SetPartitions grows a topic to count partitions, placed like a new
+// topic's with the replication factor of its first partition.
+func (s *Store) SetPartitions(name string, count int32) error {
+	im := s.Image()
+	t, ok := im.Topics[name]
+	if !ok {
+		return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
+	}
+	if count <= t.Partitions {
+		return fmt.Errorf("%w: topic %q has %d partitions, cannot set %d", kerr.InvalidPartitions, name, t.Partitions, count)
+	}
+	replicas, err := im.Place(count-t.Partitions, int16(len(t.Assignments[0].Replicas)))
+	if err != nil {
+		return err
+	}
+	_, err = s.change(context.Background(), Record{CreatePartitions: &CreatePartitionsRecord{ID: t.ID, From: t.Partitions, Replicas: replicas}})
+	return err
+}
+
+// AllocateProducerIDs reserves count producer ids for this broker and
+// returns the first.
+func (s *Store) AllocateProducerIDs(count int64) (int64, error) {
+	res, err := s.change(context.Background(), Record{ProducerIDs: &ProducerIDsRecord{Broker: s.nodeID, Count: count}})
+	return res.ProducerIDStart, err
+}
+
+// ErrNotRegistered says this node's broker has no live registration.
+var ErrNotRegistered = errors.New("broker is not registered")
