@@ -35,7 +35,7 @@ func newTestStore(t *testing.T, node int32, brokers ...int32) *Store {
 // a partition's replicas are distinct.
 func TestPlaceSpreadsEvenly(t *testing.T) {
 	s := newTestStore(t, 1, 1, 2, 3)
-	for _, rf := range []int16{1, 2, 3} {
+	for _, rf := range []int16{1, 2, 3, 1, 2, 3, 1, 2, 3} {
 		replicas, err := s.Image().Place(12, rf)
 		if err != nil {
 			t.Fatal(err)
@@ -74,14 +74,16 @@ func TestPlaceRackAware(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	replicas, err := s.Image().Place(8, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rackOf := map[int32]string{1: "a", 2: "a", 3: "b", 4: "b"}
-	for i, rs := range replicas {
-		if rackOf[rs[0]] == rackOf[rs[1]] {
-			t.Fatalf("partition %d replicas %v share rack %s", i, rs, rackOf[rs[0]])
+	for range 50 { // the start and shift are random
+		replicas, err := s.Image().Place(8, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, rs := range replicas {
+			if len(rs) != 3 || rackOf[rs[0]] == rackOf[rs[1]] || rs[2] == rs[0] || rs[2] == rs[1] {
+				t.Fatalf("partition %d replicas %v: the first two share a rack or one repeats", i, rs)
+			}
 		}
 	}
 }

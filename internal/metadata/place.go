@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 
@@ -24,47 +25,74 @@ func (im *Image) Place(count int32, replicationFactor int16) ([][]int32, error) 
 		return nil, fmt.Errorf("%w: unable to replicate the partition %d time(s): the target replication factor of %d cannot be reached because only %d broker(s) are registered",
 			kerr.InvalidReplicationFactor, replicationFactor, replicationFactor, n)
 	}
-	start := rand.IntN(n)
-	shift := rand.IntN(n)
+	racks := map[int32]string{}
+	for _, b := range im.LiveBrokers() {
+		if b.Rack != nil {
+			racks[b.ID] = *b.Rack
+		}
+	}
+	rackCount := len(im.rackGroups())
+	start, shift := rand.IntN(n), rand.IntN(n)
 	out := make([][]int32, count)
 	for i := range int(count) {
 		if i > 0 && i%n == 0 {
 			shift++
 		}
 		first := (start + i) % n
-		rs := []int32{brokers[first]}
-		for j := range int(replicationFactor) - 1 {
-			rs = append(rs, brokers[(first+1+(shift+j)%max(n-1, 1))%n])
-		}
-		out[i] = rs
+		out[i] = followers(brokers, racks, rackCount, first, shift, int(replicationFactor))
 	}
 	return out, nil
+}
+
+// followers returns the replicas of a partition led by brokers[first]:
+// the next brokers in order from a per-round shift, skipping a broker on
+// a rack that already holds a replica while some rack holds none, as
+// Kafka's rack-aware assignment does.
+func followers(brokers []int32, racks map[int32]string, rackCount, first, shift, replicationFactor int) []int32 {
+	n := len(brokers)
+	rs := []int32{brokers[first]}
+	used := map[string]bool{racks[brokers[first]]: true}
+	for k := 0; len(rs) < replicationFactor && k < 2*n; k++ {
+		b := brokers[(first+1+(shift+k)%max(n-1, 1))%n]
+		if slices.Contains(rs, b) {
+			continue
+		}
+		if used[racks[b]] && len(used) < rackCount && k < n {
+			continue // another rack still has no replica
+		}
+		rs = append(rs, b)
+		used[racks[b]] = true
+	}
+	return rs
 }
 
 // rackAlternating lists live brokers so that consecutive brokers are on
 // different racks where possible: rack by rack in turn, brokers sorted by
 // id within a rack. Brokers without a rack form one group.
 func (im *Image) rackAlternating() []int32 {
-	byRack := map[string][]int32{}
-	var racks []string
+	groups := im.rackGroups()
+	racks := slices.Sorted(maps.Keys(groups))
+	var out []int32
+	for i := 0; len(out) < len(im.LiveBrokers()); i++ {
+		for _, r := range racks {
+			if i < len(groups[r]) {
+				out = append(out, groups[r][i])
+			}
+		}
+	}
+	return out
+}
+
+// rackGroups returns the live brokers by rack, sorted by id; brokers
+// without a rack are the group "".
+func (im *Image) rackGroups() map[string][]int32 {
+	groups := map[string][]int32{}
 	for _, b := range im.LiveBrokers() {
 		rack := ""
 		if b.Rack != nil {
 			rack = *b.Rack
 		}
-		if _, ok := byRack[rack]; !ok {
-			racks = append(racks, rack)
-		}
-		byRack[rack] = append(byRack[rack], b.ID)
+		groups[rack] = append(groups[rack], b.ID)
 	}
-	slices.Sort(racks)
-	var out []int32
-	for i := 0; len(out) < len(im.LiveBrokers()); i++ {
-		for _, r := range racks {
-			if i < len(byRack[r]) {
-				out = append(out, byRack[r][i])
-			}
-		}
-	}
-	return out
+	return groups
 }
