@@ -1,0 +1,186 @@
+package metadata
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+)
+
+// TestScripts runs the controller scripts in testdata: several nodes,
+// each with its own Store and Controller, share one in-memory log that
+// applies every proposal to every store at once, in order. Time is a fake
+// clock the script moves; "leader" moves the active controller, as a
+// failover would.
+//
+// Commands:
+//
+//	nodes n=3                      start nodes 1..n, node 1 leading
+//	register id=1 [rack=a]         node id's broker registers
+//	heartbeat id=1                 broker id heartbeats to the leader
+//	tick [advance=5s]              move the clock, run the leader's duties
+//	leader id=2                    make node id the active controller
+//	create name=t replicas=1,2;2   create a topic with these assignments
+//	delete name=t
+//	image [node=2]                 print a node's image
+func TestScripts(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		h := &scriptHarness{}
+		datadriven.RunTest(t, path, h.run)
+	})
+}
+
+type scriptHarness struct {
+	log         *sharedLog
+	stores      map[int32]*Store
+	controllers map[int32]*Controller
+	now         time.Time
+}
+
+// sharedLog commits every proposal at once on every node, in order.
+type sharedLog struct {
+	mu     sync.Mutex // serialises apply, as a quorum does
+	index  uint64
+	stores []*Store
+	leader int32
+}
+
+func (l *sharedLog) Propose(_ context.Context, data []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.index++
+	for _, s := range l.stores {
+		s.Apply(l.index, data)
+	}
+	return nil
+}
+
+func (l *sharedLog) Leader() int32 { return l.leader }
+
+func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
+	ctx := context.Background()
+	arg := func(key string) string {
+		for _, a := range d.CmdArgs {
+			if a.Key == key && len(a.Vals) > 0 {
+				return a.Vals[0]
+			}
+		}
+		return ""
+	}
+	id := func() int32 {
+		n, err := strconv.Atoi(arg("id"))
+		if err != nil {
+			d.Fatalf(t, "%s needs id=N", d.Cmd)
+		}
+		return int32(n)
+	}
+	result := func(err error) string {
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return "ok"
+	}
+	leader := func() *Store { return h.stores[h.log.leader] }
+	switch d.Cmd {
+	case "nodes":
+		n, _ := strconv.Atoi(arg("n"))
+		h.log = &sharedLog{leader: 1}
+		h.stores, h.controllers = map[int32]*Store{}, map[int32]*Controller{}
+		h.now = time.Unix(1_000_000, 0)
+		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+		for i := int32(1); i <= int32(n); i++ {
+			s := NewStore(i, logger)
+			s.SetLog(h.log)
+			h.log.stores = append(h.log.stores, s)
+			h.stores[i] = s
+			h.controllers[i] = NewController(s, ControllerConfig{ClusterID: "script", SessionTimeout: 9 * time.Second})
+		}
+		h.controllers[1].Tick(ctx, h.now) // names the cluster
+		return "cluster " + h.stores[1].Image().ClusterID
+	case "register":
+		var rack *string
+		if r := arg("rack"); r != "" {
+			rack = &r
+		}
+		s := h.stores[id()]
+		epoch, err := s.RegisterBroker(ctx, []Endpoint{{Name: "PLAINTEXT", Host: "127.0.0." + arg("id"), Port: 9092}}, rack)
+		if err != nil {
+			return result(err)
+		}
+		return fmt.Sprintf("epoch %d", epoch)
+	case "heartbeat":
+		b := id()
+		epoch := uint64(0)
+		if br, ok := leader().Image().Brokers[b]; ok {
+			epoch = br.Epoch
+		}
+		return result(h.controllers[h.log.leader].Heartbeat(ctx, b, epoch, h.now))
+	case "tick":
+		if a := arg("advance"); a != "" {
+			dur, err := time.ParseDuration(a)
+			if err != nil {
+				d.Fatalf(t, "advance: %v", err)
+			}
+			h.now = h.now.Add(dur)
+		}
+		for _, c := range h.controllers {
+			c.Tick(ctx, h.now)
+		}
+		return "ok"
+	case "leader":
+		h.log.leader = id()
+		return "ok"
+	case "create":
+		var replicas [][]int32
+		for _, p := range strings.Split(arg("replicas"), ";") {
+			var rs []int32
+			for _, r := range strings.Split(p, ",") {
+				n, _ := strconv.Atoi(r)
+				rs = append(rs, int32(n))
+			}
+			replicas = append(replicas, rs)
+		}
+		_, err := leader().CreateTopic(arg("name"), int32(len(replicas)), int16(len(replicas[0])), replicas, nil)
+		return result(err)
+	case "delete":
+		return result(leader().DeleteTopic(arg("name")))
+	case "image":
+		node := h.log.leader
+		if n := arg("node"); n != "" {
+			v, _ := strconv.Atoi(n)
+			node = int32(v)
+		}
+		return printImage(h.stores[node].Image())
+	}
+	d.Fatalf(t, "unknown command %q", d.Cmd)
+	return ""
+}
+
+// printImage is the image as the scripts show it.
+func printImage(im *Image) string {
+	var b strings.Builder
+	for _, id := range slices.Sorted(maps.Keys(im.Brokers)) {
+		br := im.Brokers[id]
+		state := "live"
+		if br.Fenced {
+			state = "fenced"
+		}
+		fmt.Fprintf(&b, "broker %d epoch %d %s\n", id, br.Epoch, state)
+	}
+	for _, t := range im.SortedTopics() {
+		fmt.Fprintf(&b, "topic %s\n", t.Name)
+		for i, p := range t.Assignments {
+			fmt.Fprintf(&b, "  %d replicas %v isr %v leader %d epoch %d\n", i, p.Replicas, p.ISR, p.Leader, p.LeaderEpoch)
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
