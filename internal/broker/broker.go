@@ -97,6 +97,16 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 		b.http.Close()
 		return nil, err
 	}
+	if !cfg.Roles().Broker {
+		// A controller alone: the quorum and the controller duties.
+		if b.quorum, err = b.joinQuorum(nil); err != nil {
+			b.closeListeners()
+			b.http.Close()
+			return nil, err
+		}
+		b.Addrs = []string{b.controllerLn.Addr().String()}
+		return b, nil
+	}
 	if err := b.open(endpoints); err != nil {
 		b.closeListeners()
 		b.http.Close()
@@ -207,7 +217,7 @@ func (b *Broker) listen() error {
 		b.kafkaListeners = append(b.kafkaListeners, l)
 		b.Addrs = append(b.Addrs, ln.Addr().String())
 	}
-	if len(b.listeners) == 0 {
+	if len(b.listeners) == 0 && b.cfg.Roles().Broker {
 		b.closeListeners()
 		return errors.New("no PLAINTEXT listener for clients is configured in listeners")
 	}
@@ -327,6 +337,10 @@ func (b *Broker) Close() error {
 		close(b.stop)
 		b.http.Close()
 		b.closeListeners()
+		if b.server == nil { // a controller alone
+			b.closeErr = b.quorum.close()
+			return
+		}
 		b.server.Close()
 		b.wg.Wait()
 		b.groups.Close()

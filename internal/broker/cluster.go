@@ -37,6 +37,7 @@ type cluster struct {
 	controller *metadata.Controller
 	member     *metadata.Member
 	httpServer *http.Server // the controller listener; nil on a lone node without one
+	voters     map[int32]string
 	logger     *slog.Logger
 
 	stop chan struct{}
@@ -44,11 +45,13 @@ type cluster struct {
 	once sync.Once
 }
 
-// joinQuorum starts the Raft node (a quorum of one when no voters are
-// configured), the controller listener and the controller duties, then
-// registers the broker, waiting up to initial.broker.registration.timeout.ms.
+// joinQuorum joins the metadata quorum. A controller starts its Raft node
+// (a quorum of one when no voters are configured), the controller
+// listener and the controller duties; a broker that is not a voter
+// observes the log through the voters. A broker then registers, waiting
+// up to initial.broker.registration.timeout.ms.
 func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
-	id := b.cfg.NodeID()
+	id, roles := b.cfg.NodeID(), b.cfg.Roles()
 	voters := b.cfg.Voters()
 	if len(voters) == 0 {
 		addr := ""
@@ -57,50 +60,30 @@ func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
 		}
 		voters = map[int32]string{id: addr}
 	}
-	c := &cluster{logger: b.logger, stop: make(chan struct{})}
+	c := &cluster{logger: b.logger, stop: make(chan struct{}), voters: voters}
 	c.store = metadata.NewStore(id, b.logger)
-	clusterID := ""
-	if !b.cfg.IsNull("cluster.id") {
-		clusterID = b.cfg.String("cluster.id")
+	if roles.Controller {
+		if err := c.startController(b); err != nil {
+			return nil, err
+		}
+	} else {
+		observer := metadata.NewObserver(c.store, voters)
+		c.store.SetLog(observer)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			observer.Run(c.stop)
+		}()
+	}
+	timeout := time.Duration(b.cfg.Int64("initial.broker.registration.timeout.ms")) * time.Millisecond
+	if !roles.Broker {
+		return c, nil
 	}
 	var rack *string
 	if !b.cfg.IsNull("broker.rack") {
 		r := b.cfg.String("broker.rack")
 		rack = &r
 	}
-	c.controller = metadata.NewController(c.store, metadata.ControllerConfig{
-		ClusterID:             clusterID,
-		LegacyFile:            filepath.Join(b.DataDirs[0], legacyMetadataFile),
-		LegacyProducerIDsFile: filepath.Join(b.DataDirs[0], legacyProducerIDsFile),
-		SessionTimeout:        time.Duration(b.cfg.Int64("broker.session.timeout.ms")) * time.Millisecond,
-	})
-	election := time.Duration(b.cfg.Int64("controller.quorum.election.timeout.ms")) * time.Millisecond
-	node, err := quorum.Start(quorum.Config{
-		NodeID:   id,
-		Voters:   voters,
-		Dir:      filepath.Join(b.DataDirs[0], replica.MetadataDir),
-		Apply:    func(e quorum.Entry) { c.store.Apply(e.Index, e.Data) },
-		Snapshot: c.store.Snapshot,
-		Restore:  c.store.Restore,
-		// Raft elects after 10 to 20 ticks without a leader.
-		TickInterval: election / 10,
-		Logger:       b.logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start the metadata quorum: %w", err)
-	}
-	c.node = node
-	c.store.SetLog(node)
-	if b.controllerLn != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/raft/", node.Handler())
-		mux.Handle(metadata.HeartbeatPath, c.controller)
-		c.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		ln := b.controllerLn
-		go c.httpServer.Serve(ln)
-	}
-	c.wg.Add(1)
-	go c.tickLoop()
 	c.member = metadata.NewMember(c.store, metadata.MemberConfig{
 		Endpoints:         endpoints,
 		Rack:              rack,
@@ -108,10 +91,12 @@ func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
 		Controllers:       voters,
 		Local:             c.controller,
 	})
-	timeout := time.Duration(b.cfg.Int64("initial.broker.registration.timeout.ms")) * time.Millisecond
-	if err := c.register(timeout, voters); err != nil {
+	if err := c.register(timeout); err != nil {
 		c.close()
 		return nil, err
+	}
+	if c.controller == nil {
+		return c, nil
 	}
 	// Topics of an earlier single-node version are imported before the
 	// partitions open and the group coordinator replays its offsets.
@@ -124,9 +109,54 @@ func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
 	return c, nil
 }
 
+// startController starts the Raft node, the controller listener and the
+// controller duties.
+func (c *cluster) startController(b *Broker) error {
+	id := b.cfg.NodeID()
+	clusterID := ""
+	if !b.cfg.IsNull("cluster.id") {
+		clusterID = b.cfg.String("cluster.id")
+	}
+	c.controller = metadata.NewController(c.store, metadata.ControllerConfig{
+		ClusterID:             clusterID,
+		LegacyFile:            filepath.Join(b.DataDirs[0], legacyMetadataFile),
+		LegacyProducerIDsFile: filepath.Join(b.DataDirs[0], legacyProducerIDsFile),
+		SessionTimeout:        time.Duration(b.cfg.Int64("broker.session.timeout.ms")) * time.Millisecond,
+	})
+	election := time.Duration(b.cfg.Int64("controller.quorum.election.timeout.ms")) * time.Millisecond
+	node, err := quorum.Start(quorum.Config{
+		NodeID:   id,
+		Voters:   c.voters,
+		Dir:      filepath.Join(b.DataDirs[0], replica.MetadataDir),
+		Apply:    func(e quorum.Entry) { c.store.Apply(e.Index, e.Data) },
+		Snapshot: c.store.Snapshot,
+		Restore:  c.store.Restore,
+		// Raft elects after 10 to 20 ticks without a leader.
+		TickInterval: election / 10,
+		Logger:       b.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start the metadata quorum: %w", err)
+	}
+	c.node = node
+	c.store.SetLog(node)
+	if b.controllerLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/raft/", node.Handler())
+		mux.Handle(metadata.HeartbeatPath, c.controller)
+		mux.HandleFunc(metadata.RecordsPath, c.store.ServeRecords)
+		mux.HandleFunc(metadata.ProposePath, c.store.ServePropose)
+		c.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go c.httpServer.Serve(b.controllerLn)
+	}
+	c.wg.Add(1)
+	go c.tickLoop()
+	return nil
+}
+
 // register registers the broker, saying every quorumWaitReport which
 // voters cannot be reached, and gives up with one sentence after timeout.
-func (c *cluster) register(timeout time.Duration, voters map[int32]string) error {
+func (c *cluster) register(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	done := make(chan error, 1)
@@ -139,21 +169,24 @@ func (c *cluster) register(timeout time.Duration, voters map[int32]string) error
 			if err == nil {
 				return nil
 			}
-			if c.node.Leader() < 0 {
-				return fmt.Errorf("no controller quorum after %s: %s", timeout, c.unreachable(voters))
+			if c.store.Leader() < 0 {
+				return fmt.Errorf("no controller quorum after %s: %s", timeout, c.unreachable())
 			}
 			return err
 		case <-report.C:
-			if c.node.Leader() < 0 {
-				c.logger.Warn("waiting for the controller quorum: " + c.unreachable(voters))
+			if c.store.Leader() < 0 {
+				c.logger.Warn("waiting for the controller quorum: " + c.unreachable())
 			}
 		}
 	}
 }
 
 // unreachable describes the voters this node could not reach.
-func (c *cluster) unreachable(voters map[int32]string) string {
-	peers := c.node.Peers()
+func (c *cluster) unreachable() string {
+	if c.node == nil {
+		return "no controller voter answered (" + c.voterList() + ")"
+	}
+	voters, peers := c.voters, c.node.Peers()
 	var parts []string
 	for _, id := range slices.Sorted(maps.Keys(voters)) {
 		if err, ok := peers[id]; ok && err != nil {
@@ -197,10 +230,18 @@ func (c *cluster) close() error {
 		if c.httpServer != nil {
 			c.httpServer.Close()
 		}
-		err = c.node.Close()
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
+		if c.node != nil {
+			err = c.node.Close()
 		}
 	})
 	return err
+}
+
+// voterList is controller.quorum.voters as id@address entries.
+func (c *cluster) voterList() string {
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(c.voters)) {
+		parts = append(parts, fmt.Sprintf("%d@%s", id, c.voters[id]))
+	}
+	return strings.Join(parts, ",")
 }

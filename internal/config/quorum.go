@@ -83,15 +83,28 @@ func (b *Broker) checkQuorum() error {
 	if !roles.Broker && !roles.Controller {
 		return fmt.Errorf("process.roles must name broker, controller or both")
 	}
-	if !roles.Controller || !roles.Broker {
-		return fmt.Errorf("process.roles=%s is not supported yet: every node is both broker and controller (process.roles=broker,controller)",
-			strings.Join(b.List("process.roles"), ","))
-	}
 	if len(voters) == 0 {
+		if !roles.Controller || !roles.Broker {
+			return fmt.Errorf("process.roles=%s needs controller.quorum.voters; a node alone is both broker and controller",
+				strings.Join(b.List("process.roles"), ","))
+		}
 		return nil
 	}
-	if _, ok := voters[id]; !ok {
+	_, voter := voters[id]
+	switch {
+	case roles.Controller && !voter:
 		return fmt.Errorf("node.id %d is not one of the controller.quorum.voters (%s)", id, joinIDs(voters))
+	case !roles.Controller && voter:
+		return fmt.Errorf("node.id %d is one of the controller.quorum.voters (%s) but process.roles has no controller", id, joinIDs(voters))
+	case !roles.Controller:
+		return nil // a broker observes the quorum; it needs no controller listener
+	}
+	if !roles.Broker {
+		for _, l := range b.listeners {
+			if !b.IsControllerListener(l) {
+				return fmt.Errorf("a controller-only node (process.roles=controller) takes no client listener, but listeners has %s", l.Name)
+			}
+		}
 	}
 	if _, ok := b.ControllerListener(); !ok {
 		return fmt.Errorf("node %d is a controller voter, so listeners needs the listener named by controller.listener.names (%s)",

@@ -48,6 +48,8 @@ type Store struct {
 	seq     atomic.Uint64
 	session string // distinguishes this process's request ids from an earlier run's
 
+	history *history // applied entries for observers
+
 	mu      sync.Mutex // guards waiters and watchers
 	waiters map[string]chan Result
 	changed chan struct{} // signalled (never blocking) after every apply
@@ -58,7 +60,7 @@ func NewStore(nodeID int32, logger *slog.Logger) *Store {
 	var b [6]byte
 	rand.Read(b[:])
 	s := &Store{nodeID: nodeID, logger: logger, session: base64.RawURLEncoding.EncodeToString(b[:]),
-		waiters: map[string]chan Result{}, changed: make(chan struct{}, 1)}
+		waiters: map[string]chan Result{}, changed: make(chan struct{}, 1), history: newHistory()}
 	s.image.Store(emptyImage())
 	return s
 }
@@ -90,10 +92,12 @@ func (s *Store) Apply(index uint64, data []byte) {
 		next := *cur
 		next.Index = index
 		s.image.Store(&next)
+		s.history.add(index, data) // observers skip it alike
 		return
 	}
 	next, res := cur.apply(index, &e.Record)
 	s.image.Store(next)
+	s.history.add(index, data)
 	s.mu.Lock()
 	if ch, ok := s.waiters[e.Req]; ok {
 		delete(s.waiters, e.Req)
@@ -147,6 +151,7 @@ func (s *Store) Restore(index uint64, data []byte) error {
 		im.Topics[t.Name], im.byID[t.ID] = t, t
 	}
 	s.image.Store(im)
+	s.history.reset()
 	select {
 	case s.changed <- struct{}{}:
 	default:

@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestClusterRoles runs the three KRaft roles side by side: node 1 is a
+// controller alone, nodes 2 and 3 are brokers and controllers, node 4 is
+// a broker alone that observes the quorum without voting. Clients see the
+// three brokers; a topic spreads over them and carries records; a second
+// topic created through the observing broker appears everywhere.
+func TestClusterRoles(t *testing.T) {
+	hosts := []string{nodeHost(1), nodeHost(2), nodeHost(3), nodeHost(4)}
+	ports := sharedFreePorts(t, hosts, 2)
+	kafkaPort, controllerPort := strconv.Itoa(ports[0]), strconv.Itoa(ports[1])
+	var voters []string
+	for i := 1; i <= 3; i++ {
+		voters = append(voters, fmt.Sprintf("%d@%s", i, net.JoinHostPort(nodeHost(i), controllerPort)))
+	}
+	c := &cluster{t: t}
+	for i, host := range hosts {
+		id := i + 1
+		b := &Broker{t: t, DataDir: t.TempDir(), Addr: net.JoinHostPort(host, kafkaPort)}
+		controller := net.JoinHostPort(host, controllerPort)
+		b.Env = nodeEnv(id, host, b.Addr, controller, strings.Join(voters, ","), b.DataDir)
+		switch id {
+		case 1:
+			b.Env = append(b.Env, "KAFKA_PROCESS_ROLES=controller", "KAFKA_LISTENERS=CONTROLLER://"+controller,
+				"KAFKA_ADVERTISED_LISTENERS=")
+		case 4:
+			b.Env = append(b.Env, "KAFKA_PROCESS_ROLES=broker", "KAFKA_LISTENERS=PLAINTEXT://"+b.Addr)
+		}
+		c.nodes = append(c.nodes, b)
+	}
+	t.Cleanup(c.stop)
+	c.start()
+	ctx := testContext(t, 60*time.Second)
+	brokers := []*Broker{c.nodes[1], c.nodes[2], c.nodes[3]}
+	seeds := []string{brokers[0].Addr, brokers[1].Addr, brokers[2].Addr}
+	adm := kadm.NewClient(clusterClient(t, seeds))
+
+	// Only brokers are listed; the controller alone is not one.
+	deadline := time.Now().Add(clusterAgreeMax)
+	for {
+		m, err := adm.BrokerMetadata(ctx)
+		var ids []int32
+		if err == nil {
+			for _, b := range m.Brokers {
+				ids = append(ids, b.NodeID)
+			}
+			slices.Sort(ids)
+		}
+		if slices.Equal(ids, []int32{2, 3, 4}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("brokers %v (err %v), want [2 3 4]\n%s", ids, err, c.outputs())
+		}
+		time.Sleep(clusterPollEvery)
+	}
+
+	// A topic created through the broker that does not vote.
+	observer := kadm.NewClient(clusterClient(t, []string{c.nodes[3].Addr}))
+	if _, err := observer.CreateTopic(ctx, 6, 1, nil, "roles"); err != nil {
+		t.Fatalf("create through the observing broker: %v\n%s", err, c.outputs())
+	}
+	leaders, err := partitionLeaders(ctx, clusterClient(t, seeds), "roles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[int32]int{}
+	for _, l := range leaders {
+		per[l]++
+	}
+	if per[2] != 2 || per[3] != 2 || per[4] != 2 {
+		t.Fatalf("leaders per broker %v, want 2 each on 2, 3 and 4", per)
+	}
+
+	// Records through every broker, read back whole.
+	const records = 3000
+	prod := clusterClient(t, seeds, kgo.DefaultProduceTopic("roles"))
+	for i := range records {
+		prod.Produce(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}, nil)
+	}
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cons := clusterClient(t, seeds, kgo.ConsumeTopics("roles"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]bool{}
+	for len(seen) < records && ctx.Err() == nil {
+		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+	}
+	if len(seen) != records {
+		t.Fatalf("consumed %d distinct records of %d", len(seen), records)
+	}
+}
