@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/log"
+	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/record"
 	"github.com/sluice-dev/sluice/internal/replica"
@@ -67,6 +68,29 @@ func (a *Admin) Partitions(fn func(metrics.PartitionState)) {
 		fn(metrics.PartitionState{Topic: p.Topic, Partition: p.Index,
 			LogStartOffset: logStart, HighWatermark: hw, LogEndOffset: logEnd, SizeBytes: p.Log.Size()})
 	})
+}
+
+// Cluster counts brokers, topics and leaderless partitions in this node's
+// metadata (metrics.Source).
+func (a *Admin) Cluster() metrics.ClusterState {
+	im := a.h.b.Meta.Image()
+	cs := metrics.ClusterState{ActiveController: a.h.b.Meta.Leader() == a.h.b.NodeID, Topics: len(im.Topics)}
+	for _, b := range im.Brokers {
+		if b.Fenced {
+			cs.FencedBrokers++
+		} else {
+			cs.ActiveBrokers++
+		}
+	}
+	for _, t := range im.Topics {
+		cs.Partitions += int(t.Partitions)
+		for _, p := range t.Assignments {
+			if p.Leader == metadata.NoLeader {
+				cs.NoLeaderParts++
+			}
+		}
+	}
+	return cs
 }
 
 // GroupOffsets returns every group's committed offsets (metrics.Source).

@@ -54,6 +54,18 @@ var (
 		"The group's committed offset of the partition.", groupLabels, nil)
 	groupLagDesc = prometheus.NewDesc("kafka_consumergroup_lag",
 		"High watermark minus the group's committed offset.", groupLabels, nil)
+	activeControllerDesc = prometheus.NewDesc("kafka_controller_kafkacontroller_activecontrollercount",
+		"1 on the active controller, else 0.", nil, nil)
+	activeBrokersDesc = prometheus.NewDesc("kafka_controller_kafkacontroller_activebrokercount",
+		"Registered brokers that are not fenced.", nil, nil)
+	fencedBrokersDesc = prometheus.NewDesc("kafka_controller_kafkacontroller_fencedbrokercount",
+		"Registered brokers fenced for missing heartbeats.", nil, nil)
+	globalTopicsDesc = prometheus.NewDesc("kafka_controller_kafkacontroller_globaltopiccount",
+		"Topics in the cluster.", nil, nil)
+	globalPartitionsDesc = prometheus.NewDesc("kafka_controller_kafkacontroller_globalpartitioncount",
+		"Partitions in the cluster.", nil, nil)
+	offlinePartitionsDesc = prometheus.NewDesc("kafka_controller_kafkacontroller_offlinepartitionscount",
+		"Partitions without a leader.", nil, nil)
 	groupLagSumDesc = prometheus.NewDesc("kafka_consumergroup_lag_sum",
 		"The group's lag summed over the topic's partitions.", []string{"consumergroup", "topic"}, nil)
 )
@@ -103,7 +115,8 @@ type stateCollector Metrics
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{partitionCountDesc, leaderCountDesc, underReplicatedDesc,
 		logSizeDesc, logStartDesc, logEndDesc, highWatermarkDesc,
-		groupOffsetDesc, groupLagDesc, groupLagSumDesc} {
+		groupOffsetDesc, groupLagDesc, groupLagSumDesc, activeControllerDesc, activeBrokersDesc,
+		fencedBrokersDesc, globalTopicsDesc, globalPartitionsDesc, offlinePartitionsDesc} {
 		ch <- d
 	}
 }
@@ -131,6 +144,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(partitionCountDesc, prometheus.GaugeValue, n)
 	ch <- prometheus.MustNewConstMetric(leaderCountDesc, prometheus.GaugeValue, n)
 	ch <- prometheus.MustNewConstMetric(underReplicatedDesc, prometheus.GaugeValue, 0)
+	cs := src.Cluster()
+	active := 0.0
+	if cs.ActiveController {
+		active = 1
+	}
+	ch <- prometheus.MustNewConstMetric(activeControllerDesc, prometheus.GaugeValue, active)
+	ch <- prometheus.MustNewConstMetric(activeBrokersDesc, prometheus.GaugeValue, float64(cs.ActiveBrokers))
+	ch <- prometheus.MustNewConstMetric(fencedBrokersDesc, prometheus.GaugeValue, float64(cs.FencedBrokers))
+	ch <- prometheus.MustNewConstMetric(globalTopicsDesc, prometheus.GaugeValue, float64(cs.Topics))
+	ch <- prometheus.MustNewConstMetric(globalPartitionsDesc, prometheus.GaugeValue, float64(cs.Partitions))
+	ch <- prometheus.MustNewConstMetric(offlinePartitionsDesc, prometheus.GaugeValue, float64(cs.NoLeaderParts))
 
 	ctx, cancel := context.WithTimeout(context.Background(), groupOffsetsTimeout)
 	defer cancel()

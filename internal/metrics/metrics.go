@@ -180,6 +180,15 @@ type Source interface {
 	// GroupOffsets returns every group's committed offsets. It may stop
 	// early when ctx ends.
 	GroupOffsets(ctx context.Context) []GroupOffset
+	// Cluster returns the cluster as this node's metadata sees it.
+	Cluster() ClusterState
+}
+
+// ClusterState is what Kafka's controller metrics count.
+type ClusterState struct {
+	ActiveController                  bool // this node is the active controller
+	ActiveBrokers, FencedBrokers      int
+	Topics, Partitions, NoLeaderParts int
 }
 
 // PartitionState is one partition's offsets and size.

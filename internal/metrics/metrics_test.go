@@ -24,6 +24,9 @@ func (f *fakeSource) Partitions(fn func(PartitionState)) {
 	}
 }
 func (f *fakeSource) GroupOffsets(context.Context) []GroupOffset { return f.offsets }
+func (f *fakeSource) Cluster() ClusterState {
+	return ClusterState{ActiveController: true, ActiveBrokers: 1, Topics: len(f.topics)}
+}
 
 // gather returns every sample as "name{label=value,...}" -> value, with
 // histograms as their _count and _sum.
