@@ -153,14 +153,20 @@ func reconcileWAL(w *walContents, snapMeta *raftpb.SnapshotMetadata, logger *slo
 		w.header, w.entries = snapMeta, kept
 		rewrite = true
 	}
-	return rewrite, clampCommit(w)
+	return rewrite, clampHardState(w)
 }
 
-// clampCommit raises a commit index below the snapshot (commit frames are
-// not always fsynced, the snapshot is) and rejects one beyond the log.
-func clampCommit(w *walContents) error {
+// clampHardState brings the hard state up to the snapshot it now follows.
+// A commit index below the snapshot is raised: commit frames are not always
+// fsynced, the snapshot is. A term below the snapshot's is raised with no
+// vote: had this node voted in a later term, that vote's frame would have
+// been fsynced before the vote was sent. A commit beyond the log is refused.
+func clampHardState(w *walContents) error {
 	if w.hardState == nil {
 		return nil
+	}
+	if w.hardState.GetTerm() < w.header.GetTerm() {
+		w.hardState.Term, w.hardState.Vote = new(w.header.GetTerm()), new(uint64(0))
 	}
 	if w.hardState.GetCommit() < w.header.GetIndex() {
 		w.hardState.Commit = new(w.header.GetIndex())

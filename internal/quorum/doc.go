@@ -54,7 +54,9 @@
 // A fresh node writes a snapshot file at index 0 holding only the static
 // voter set (every voter bootstraps identically, so they can join each
 // other), then a WAL holding just its header. Each handled Ready appends
-// frames and fsyncs them before any message leaves. Taking a snapshot, or
+// frames before any message leaves, and fsyncs them when raft says the
+// write must be durable (new entries, term or vote; a commit index alone
+// may be lost and is learnt again from the leader). Taking a snapshot, or
 // receiving one from the leader, writes the snapshot file first and then
 // rewrites the WAL (atomically, like the snapshot) to hold the header, the
 // hard state and the entries after the snapshot index.

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 )
@@ -14,11 +15,15 @@ type raftLogger struct {
 	logger *slog.Logger
 }
 
-func (l raftLogger) Debug(v ...any)                 { l.logger.Debug(fmt.Sprint(v...)) }
-func (l raftLogger) Debugf(format string, v ...any) { l.logger.Debug(fmt.Sprintf(format, v...)) }
-func (l raftLogger) Info(v ...any)                  { l.logger.Debug(fmt.Sprint(v...)) }
-func (l raftLogger) Infof(format string, v ...any)  { l.logger.Debug(fmt.Sprintf(format, v...)) }
-func (l raftLogger) Warning(v ...any)               { l.logger.Warn(fmt.Sprint(v...)) }
+func (l raftLogger) Debug(v ...any) { l.debug(func() string { return fmt.Sprint(v...) }) }
+func (l raftLogger) Debugf(format string, v ...any) {
+	l.debug(func() string { return fmt.Sprintf(format, v...) })
+}
+func (l raftLogger) Info(v ...any) { l.debug(func() string { return fmt.Sprint(v...) }) }
+func (l raftLogger) Infof(format string, v ...any) {
+	l.debug(func() string { return fmt.Sprintf(format, v...) })
+}
+func (l raftLogger) Warning(v ...any) { l.logger.Warn(fmt.Sprint(v...)) }
 func (l raftLogger) Warningf(format string, v ...any) {
 	l.logger.Warn(fmt.Sprintf(format, v...))
 }
@@ -28,6 +33,13 @@ func (l raftLogger) Fatal(v ...any)                 { l.fail(fmt.Sprint(v...)) }
 func (l raftLogger) Fatalf(format string, v ...any) { l.fail(fmt.Sprintf(format, v...)) }
 func (l raftLogger) Panic(v ...any)                 { l.fail(fmt.Sprint(v...)) }
 func (l raftLogger) Panicf(format string, v ...any) { l.fail(fmt.Sprintf(format, v...)) }
+
+// debug formats only when debug logging is on: raft logs on hot paths.
+func (l raftLogger) debug(msg func() string) {
+	if l.logger.Enabled(context.Background(), slog.LevelDebug) {
+		l.logger.Debug(msg())
+	}
+}
 
 func (l raftLogger) fail(msg string) {
 	l.logger.Error(msg)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"sync"
@@ -113,6 +114,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Logger = cfg.Logger.With("node", cfg.NodeID)
+	cfg.Voters = maps.Clone(cfg.Voters) // the caller may reuse its map
 	return cfg, nil
 }
 

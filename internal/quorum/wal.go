@@ -17,9 +17,9 @@ const (
 	walFileName      = "wal"
 	snapshotFileName = "snapshot"
 
-	// walPendingBytesKeep bounds the encode buffer kept between Readies, so
-	// one large batch does not pin its memory for the life of the node.
-	walPendingBytesKeep = 1 << 20
+	// walPendingKeepBytesMax bounds the encode buffer kept between Readies,
+	// so one large batch does not pin its memory for the life of the node.
+	walPendingKeepBytesMax = 1 << 20
 )
 
 // errWALInvalid marks a frame that decoded but does not fit the log before
@@ -218,7 +218,7 @@ func (ww *walWriter) flush(sync bool) error {
 			return fmt.Errorf("append to %s: %w", ww.path, err)
 		}
 	}
-	if cap(ww.pending) > walPendingBytesKeep {
+	if cap(ww.pending) > walPendingKeepBytesMax {
 		ww.pending = nil
 	}
 	ww.pending = ww.pending[:0]

@@ -3,6 +3,7 @@ package quorum
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -251,5 +252,62 @@ func checkWALInvariants(t *testing.T, w walContents) {
 			t.Fatalf("term %d after %d at index %d", e.GetTerm(), prevTerm, e.GetIndex())
 		}
 		prevTerm = e.GetTerm()
+	}
+}
+
+// TestReconcileWALWithSnapshot covers a crash between writing the snapshot
+// file and rewriting the WAL, and the damaged cases around it.
+func TestReconcileWALWithSnapshot(t *testing.T) {
+	meta := func(index, term uint64) *raftpb.SnapshotMetadata {
+		return &raftpb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: &raftpb.ConfState{Voters: []uint64{1}}}
+	}
+	load := func(b *walBuilder) walContents {
+		w, _, err := readWAL(bytes.NewReader(b.buf), int64(len(b.buf)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	for _, tc := range []struct {
+		name        string
+		wal         walContents
+		snap        *raftpb.SnapshotMetadata
+		wantEntries []uint64
+		wantRewrite bool
+		wantCommit  uint64
+		wantErr     string
+	}{
+		{"same snapshot", load(goodWAL(t)), meta(10, 1), []uint64{11, 12, 13, 14, 15}, false, 13, ""},
+		{"local snapshot newer than the WAL", load(goodWAL(t)), meta(13, 2), []uint64{14, 15}, true, 13, ""},
+		{"snapshot beyond the commit frame", load(goodWAL(t)), meta(15, 2), nil, true, 15, ""},
+		{"received snapshot from another history", load(goodWAL(t)), meta(14, 3), nil, true, 14, ""},
+		{"received snapshot beyond the log", load(goodWAL(t)), meta(40, 3), nil, true, 40, ""},
+		{"unreadable header", walContents{}, meta(10, 1), nil, true, 0, ""},
+		{"WAL newer than snapshot", load(goodWAL(t)), meta(5, 1), nil, false, 0, "snapshot is always written first"},
+		{"header term differs", load(goodWAL(t)), meta(10, 2), nil, false, 0, "differs from snapshot term"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := tc.wal
+			rewrite, err := reconcileWAL(&w, tc.snap, testLogger(t))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.hardState != nil && w.hardState.GetTerm() < tc.snap.GetTerm() {
+				t.Fatalf("hard state term %d below the snapshot's %d", w.hardState.GetTerm(), tc.snap.GetTerm())
+			}
+			if rewrite != tc.wantRewrite || w.header.GetIndex() != tc.snap.GetIndex() ||
+				!equalUint64s(entryIndexes(w), tc.wantEntries) || w.hardState.GetCommit() != tc.wantCommit {
+				t.Fatalf("rewrite %v, header %d, entries %v, commit %d", rewrite, w.header.GetIndex(), entryIndexes(w), w.hardState.GetCommit())
+			}
+			if _, err := fillStorage(&raftpb.Snapshot{Metadata: tc.snap}, &w); err != nil {
+				t.Fatalf("storage refuses the reconciled WAL: %v", err)
+			}
+		})
 	}
 }
