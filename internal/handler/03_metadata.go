@@ -20,12 +20,9 @@ import (
 func (h *Handler) metadata(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	im := h.b.Meta.Image()
-	for _, lb := range im.LiveBrokers() {
+	for _, lb := range liveBrokers(im) {
 		b := kmsg.NewMetadataResponseBroker()
-		b.NodeID, b.Rack = lb.ID, lb.Rack
-		if e, ok := im.Endpoint(lb.ID, ""); ok {
-			b.Host, b.Port = e.Host, e.Port
-		}
+		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.Host, lb.Port, lb.rack
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	resp.ClusterID = &im.ClusterID
@@ -107,6 +104,24 @@ func (h *Handler) metadataTopic(im *metadata.Image, t *metadata.Topic) kmsg.Meta
 		st.Partitions = append(st.Partitions, sp)
 	}
 	return st
+}
+
+// liveBroker is a broker as Metadata and DescribeCluster list it.
+type liveBroker struct {
+	id int32
+	metadata.Endpoint
+	rack *string
+}
+
+// liveBrokers lists the unfenced brokers with their first advertised
+// listener.
+func liveBrokers(im *metadata.Image) []liveBroker {
+	var out []liveBroker
+	for _, b := range im.LiveBrokers() {
+		e, _ := im.Endpoint(b.ID, "")
+		out = append(out, liveBroker{b.ID, e, b.Rack})
+	}
+	return out
 }
 
 // controllerID is the id clients are told is the controller: the active

@@ -21,12 +21,9 @@ func (h *Handler) describeCluster(req *kmsg.DescribeClusterRequest) *kmsg.Descri
 	im := h.b.Meta.Image()
 	resp.ClusterID = im.ClusterID
 	resp.ControllerID = h.controllerID(im)
-	for _, lb := range im.LiveBrokers() {
+	for _, lb := range liveBrokers(im) {
 		b := kmsg.NewDescribeClusterResponseBroker()
-		b.NodeID, b.Rack = lb.ID, lb.Rack
-		if e, ok := im.Endpoint(lb.ID, ""); ok {
-			b.Host, b.Port = e.Host, e.Port
-		}
+		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.Host, lb.Port, lb.rack
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	return resp
