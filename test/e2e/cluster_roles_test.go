@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -31,7 +32,8 @@ func TestClusterRoles(t *testing.T) {
 		id := i + 1
 		b := &Broker{t: t, DataDir: t.TempDir(), Addr: net.JoinHostPort(host, kafkaPort)}
 		controller := net.JoinHostPort(host, controllerPort)
-		b.Env = nodeEnv(id, host, b.Addr, controller, strings.Join(voters, ","), b.DataDir)
+		b.Env = append(nodeEnv(id, host, b.Addr, controller, strings.Join(voters, ","), b.DataDir),
+			"KAFKA_BROKER_SESSION_TIMEOUT_MS=2000", "KAFKA_BROKER_HEARTBEAT_INTERVAL_MS=300")
 		switch id {
 		case 1:
 			b.Env = append(b.Env, "KAFKA_PROCESS_ROLES=controller", "KAFKA_LISTENERS=CONTROLLER://"+controller,
@@ -48,25 +50,12 @@ func TestClusterRoles(t *testing.T) {
 	seeds := []string{brokers[0].Addr, brokers[1].Addr, brokers[2].Addr}
 	adm := kadm.NewClient(clusterClient(t, seeds))
 
-	// Only brokers are listed; the controller alone is not one.
-	deadline := time.Now().Add(clusterAgreeMax)
-	for {
-		m, err := adm.BrokerMetadata(ctx)
-		var ids []int32
-		if err == nil {
-			for _, b := range m.Brokers {
-				ids = append(ids, b.NodeID)
-			}
-			slices.Sort(ids)
-		}
-		if slices.Equal(ids, []int32{2, 3, 4}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("brokers %v (err %v), want [2 3 4]\n%s", ids, err, c.outputs())
-		}
-		time.Sleep(clusterPollEvery)
-	}
+	// Only brokers are listed; the controller alone is not one. Listed
+	// again after more than a session timeout: every broker heartbeats
+	// to the active controller, wherever it runs.
+	waitBrokers(ctx, t, c, adm)
+	time.Sleep(3 * time.Second)
+	waitBrokers(ctx, t, c, adm)
 
 	// A topic created through the broker that does not vote.
 	observer := kadm.NewClient(clusterClient(t, []string{c.nodes[3].Addr}))
@@ -101,5 +90,28 @@ func TestClusterRoles(t *testing.T) {
 	}
 	if len(seen) != records {
 		t.Fatalf("consumed %d distinct records of %d", len(seen), records)
+	}
+}
+
+// waitBrokers waits until Metadata lists exactly brokers 2, 3 and 4.
+func waitBrokers(ctx context.Context, t *testing.T, c *cluster, adm *kadm.Client) {
+	t.Helper()
+	deadline := time.Now().Add(clusterAgreeMax)
+	for {
+		m, err := adm.BrokerMetadata(ctx)
+		var ids []int32
+		if err == nil {
+			for _, b := range m.Brokers {
+				ids = append(ids, b.NodeID)
+			}
+			slices.Sort(ids)
+		}
+		if slices.Equal(ids, []int32{2, 3, 4}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("brokers %v (err %v), want [2 3 4]\n%s", ids, err, c.outputs())
+		}
+		time.Sleep(clusterPollEvery)
 	}
 }
