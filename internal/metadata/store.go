@@ -33,6 +33,10 @@ const (
 	// proposal lost in a leader change is never applied; the client
 	// retries after REQUEST_TIMED_OUT and finds what did happen.
 	proposeWaitMax = 5 * time.Second
+	// leaderPoll is how often a waiting proposal checks the leader, and
+	// leaderChangeGrace how long it still waits once the leader changed.
+	leaderPoll        = 50 * time.Millisecond
+	leaderChangeGrace = 500 * time.Millisecond
 	// waitersMax bounds proposals waiting for their outcome.
 	waitersMax = 10_000
 )
@@ -182,14 +186,37 @@ func (s *Store) propose(ctx context.Context, r Record) (Result, error) {
 	}()
 	ctx, cancel := context.WithTimeout(ctx, proposeWaitMax)
 	defer cancel()
+	leader := s.log.Leader()
 	if err := s.log.Propose(ctx, data); err != nil {
 		return Result{}, fmt.Errorf("%w: no active controller accepted the change: %w", kerr.NotController, err)
 	}
-	select {
-	case res := <-ch:
-		return res, nil
-	case <-ctx.Done():
-		return Result{}, fmt.Errorf("%w: the metadata change was not committed within %s; it may still take effect", kerr.RequestTimedOut, proposeWaitMax)
+	return s.await(ctx, ch, leader)
+}
+
+// await waits for a proposal's outcome. A proposal in flight when the
+// leader changes is often lost; after leaderChangeGrace without it, the
+// client hears NOT_CONTROLLER at once (retriable) rather than waiting out
+// proposeWaitMax.
+func (s *Store) await(ctx context.Context, ch <-chan Result, leader int32) (Result, error) {
+	poll := time.NewTicker(leaderPoll)
+	defer poll.Stop()
+	var changedAt time.Time
+	for {
+		select {
+		case res := <-ch:
+			return res, nil
+		case <-ctx.Done():
+			return Result{}, fmt.Errorf("%w: the metadata change was not committed within %s; it may still take effect", kerr.RequestTimedOut, proposeWaitMax)
+		case now := <-poll.C:
+			switch {
+			case s.log.Leader() == leader:
+				changedAt = time.Time{}
+			case changedAt.IsZero():
+				changedAt = now
+			case now.Sub(changedAt) >= leaderChangeGrace:
+				return Result{}, fmt.Errorf("%w: the active controller changed while the change was in flight; it may still take effect", kerr.NotController)
+			}
+		}
 	}
 }
 

@@ -397,6 +397,9 @@ const (
 	// failoverKillAfter is how many operations run before the controller
 	// is killed.
 	failoverKillAfter = 15
+	// failoverKillDelay is how long after that operation is sent the
+	// controller is killed: while the operation is in flight.
+	failoverKillDelay = 3 * time.Millisecond
 	// failoverPartitions is the partition count of each created topic:
 	// one per node when placement is even, so the killed node leads some
 	// partitions of every topic.
@@ -433,15 +436,26 @@ func TestClusterControllerFailover(t *testing.T) {
 	var ledByKilled map[string][]int32
 	var lost []string
 	for i, op := range ops {
+		var killDone chan struct{}
 		if i == failoverKillAfter {
+			// The kill lands while this operation is in flight: it must
+			// take effect once or fail with a retriable error.
 			ledByKilled = c.partitionsLedBy(ctx, topicsAfter(ops[:i]), want, controllerID)
-			killed.Kill()
-			killedAt = time.Now()
-			t.Logf("killed node %d, the controller, after %d operations", controllerID, i)
-			sighting = c.watchNewController(ctx, survivors, controllerID, killedAt)
+			killDone = make(chan struct{})
+			go func() {
+				defer close(killDone)
+				time.Sleep(failoverKillDelay)
+				killed.Kill()
+				killedAt = time.Now()
+			}()
 		}
 		if runTopicOp(ctx, t, adm, op, i >= failoverKillAfter) {
 			lost = append(lost, op.String())
+		}
+		if killDone != nil {
+			<-killDone
+			t.Logf("killed node %d, the controller, %v into operation %d (%s)", controllerID, failoverKillDelay, i, op)
+			sighting = c.watchNewController(ctx, survivors, controllerID, killedAt)
 		}
 	}
 	lastOp := time.Now()
