@@ -3,12 +3,14 @@ package handler
 // Fetch, key 1, versions 4-16.
 //
 // A fetch long-polls: it answers as soon as MinBytes are available, and
-// always by MaxWaitMillis. Record bytes are read from the segments as
-// stored. Topic ids are used from v13 on.
+// always by MaxWaitMillis. Record bytes are served from the segments as
+// stored: the response names them as log Sections (01_fetch_sections.go),
+// which the server sends with sendfile on plaintext TCP. Topic ids are
+// used from v13 on.
 //
 // Not implemented: fetch sessions (KIP-227; the broker answers session id
 // 0, which tells clients to send full fetches), read replicas (KIP-392),
-// follower fetching (replication issue), sendfile (performance issue).
+// follower fetching (replication issue).
 
 import (
 	"context"
@@ -50,14 +52,15 @@ func (h *Handler) fetch(req *kmsg.FetchRequest) Reply {
 	}
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := h.fetchWait(ctx, req)
-		h.countFetched(req.Version, resp)
+		resp.count(h.b.Metrics)
 		return resp
 	}}
 }
 
 // fetchWait reads, and if there is not enough yet, waits for the high
-// watermark of any requested partition to move, until MaxWaitMillis.
-func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchResponse {
+// watermark of any requested partition to move, until MaxWaitMillis. The
+// sections of every pass but the one answered are released.
+func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *FetchResponse {
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitMax)
 	deadline := time.Now().Add(wait)
 	woken := make(chan struct{}, 1)
@@ -77,6 +80,7 @@ func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *kmsg.F
 			// Register, then read once more, so a write between the read
 			// and the registration is not missed.
 			watched = h.watch(req, woken)
+			resp.Release()
 			continue
 		}
 		timer := time.NewTimer(remaining)
@@ -89,6 +93,7 @@ func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *kmsg.F
 		if ctx.Err() != nil {
 			return resp
 		}
+		resp.Release()
 	}
 }
 
@@ -123,8 +128,8 @@ func fetchTopic(im *metadata.Image, version int16, rt kmsg.FetchRequestTopic) (*
 // fetchOnce builds a response from what is readable now. It reports the
 // record bytes gathered and whether any partition failed (which answers
 // the fetch at once, as Kafka does).
-func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, bytes int, failed bool) {
-	resp = req.ResponseKind().(*kmsg.FetchResponse)
+func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *FetchResponse, bytes int, failed bool) {
+	resp = newFetchResponse(req)
 	im := h.b.Meta.Image()
 	budget := fetchBytesMax
 	if req.MaxBytes > 0 {
@@ -138,6 +143,7 @@ func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, b
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.RecordBatches = []byte{}
+			var sec log.Section
 			var err error
 			switch {
 			case !known && req.Version >= 13:
@@ -145,43 +151,46 @@ func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, b
 			case !known:
 				err = kerr.UnknownTopicOrPartition
 			default:
-				err = h.fetchPartition(t.Name, rp, &sp, min(budget, int(rp.PartitionMaxBytes)), bytes == 0)
+				sec, err = h.fetchPartition(t.Name, rp, &sp, min(budget, int(rp.PartitionMaxBytes)), bytes == 0)
 			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				failed = true
 			}
-			budget -= len(sp.RecordBatches)
-			bytes += len(sp.RecordBatches)
+			if sec.Len() > 0 {
+				resp.sections = append(resp.sections, fetchSection{topic: len(resp.Topics), partition: len(st.Partitions), sec: sec})
+			}
+			budget -= sec.Len()
+			bytes += sec.Len()
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+		name := ""
+		if known {
+			name = t.Name
+		}
+		resp.topicNames = append(resp.topicNames, name)
 	}
 	return resp, bytes, failed
 }
 
-// fetchPartition reads one partition into sp. minOne lets the first
-// non-empty partition return a whole batch larger than the limits
-// (KIP-74), so an oversized batch cannot stall a consumer.
-func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, maxBytes int, minOne bool) error {
+// fetchPartition fills sp's offsets and returns the section of the
+// partition's log to send as its records. minOne lets the first non-empty
+// partition return a whole batch larger than the limits (KIP-74), so an
+// oversized batch cannot stall a consumer.
+func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, maxBytes int, minOne bool) (log.Section, error) {
 	p, err := h.leaderPartition(topic, rp.Partition)
 	if err != nil {
-		return err
+		return log.Section{}, err
 	}
 	logStart, hw, _ := p.Log.Offsets()
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, logStart
 	if maxBytes <= 0 && !minOne {
-		return nil
+		return log.Section{}, nil
 	}
-	b, err := p.Log.Read(rp.FetchOffset, max(maxBytes, 0), minOne)
-	if err != nil {
-		if errors.Is(err, log.ErrOffsetOutOfRange) {
-			return kerr.OffsetOutOfRange
-		}
-		return err
+	sec, err := p.Log.ReadSection(rp.FetchOffset, max(maxBytes, 0), minOne)
+	if errors.Is(err, log.ErrOffsetOutOfRange) {
+		return log.Section{}, kerr.OffsetOutOfRange
 	}
-	if b != nil {
-		sp.RecordBatches = b
-	}
-	return nil
+	return sec, err
 }

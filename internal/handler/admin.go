@@ -496,31 +496,3 @@ func (a *Admin) groupPartition(topic string, partition int32, offset int64, owne
 	}
 	return gp
 }
-
-// countFetched adds a fetch response's record bytes to each topic's
-// bytes-out counter: one counter lookup per topic, none per record.
-// Topics a fetch v13+ names by id are resolved to their names; unknown
-// ones are not counted, so made-up names cannot grow the metrics.
-func (h *Handler) countFetched(version int16, resp *kmsg.FetchResponse) {
-	if h.b.Metrics == nil {
-		return
-	}
-	im := h.b.Meta.Image()
-	for _, st := range resp.Topics {
-		name := st.Topic
-		if version >= 13 {
-			t, ok := im.TopicByID(st.TopicID)
-			if !ok {
-				continue
-			}
-			name = t.Name
-		} else if _, ok := im.Topics[name]; !ok {
-			continue
-		}
-		var bytes int64
-		for _, sp := range st.Partitions {
-			bytes += int64(len(sp.RecordBatches))
-		}
-		h.b.Metrics.Fetched(name, bytes)
-	}
-}

@@ -131,8 +131,10 @@ func (l *Log) retireLocked(s *segment) {
 		}
 	}
 	time.AfterFunc(l.cfg.SegmentDeleteDelay, func() {
+		s.dropFile() // closed now, or when the last fetch holding it is sent
+		s.offsetFile.Close()
+		s.timeFile.Close()
 		for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {
-			f.Close()
 			if err := os.Remove(f.Name() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				l.logger.Warn("remove replaced segment file", "file", f.Name(), "err", err)
 			}

@@ -15,10 +15,10 @@ type span struct {
 }
 
 // spansLocked returns the readable spans from the segment holding offset
-// up to the high watermark.
-func (l *Log) spansLocked(offset int64) []span {
+// up to the high watermark, at most limit of them.
+func (l *Log) spansLocked(offset int64, limit int) []span {
 	var spans []span
-	for i := l.segmentForLocked(offset); i < len(l.segments); i++ {
+	for i := l.segmentForLocked(offset); i < len(l.segments) && len(spans) < limit; i++ {
 		s := l.segments[i]
 		if l.hwSegment != nil && s.baseOffset > l.hwSegment.baseOffset {
 			break
@@ -41,35 +41,14 @@ func (l *Log) spansLocked(offset int64) []span {
 // is larger (as Kafka does since KIP-74, so a large batch cannot stall a
 // consumer). Reads below the log start offset or past the log end offset
 // fail with ErrOffsetOutOfRange; a read at or past the high watermark
-// returns no bytes.
+// returns no bytes. It is ReadSection with the bytes copied out.
 func (l *Log) Read(offset int64, maxBytes int, minOne bool) ([]byte, error) {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return nil, ErrClosed
+	sec, err := l.ReadSection(offset, maxBytes, minOne)
+	if err != nil || sec.Len() == 0 {
+		return nil, err
 	}
-	if offset < l.logStartOffset || offset > l.activeLocked().nextOffset {
-		l.mu.Unlock()
-		return nil, ErrOffsetOutOfRange
-	}
-	if offset >= l.highWatermark {
-		l.mu.Unlock()
-		return nil, nil
-	}
-	spans := l.spansLocked(offset)
-	l.mu.Unlock()
-
-	for _, sp := range spans {
-		pos, h, found, err := sp.find(offset)
-		if err != nil {
-			return nil, err
-		}
-		if !found {
-			continue // offset fell in a gap at the end of this segment
-		}
-		return sp.read(pos, h, maxBytes, minOne)
-	}
-	return nil, nil
+	defer sec.Release()
+	return sec.AppendTo(make([]byte, 0, sec.Len()))
 }
 
 // find returns the position and header of the first batch in the span
@@ -83,22 +62,6 @@ func (sp span) find(offset int64) (pos int64, h record.Header, found bool, err e
 		return true
 	})
 	return pos, h, found, err
-}
-
-// read returns whole batches from pos, first of which has header first.
-func (sp span) read(pos int64, first record.Header, maxBytes int, minOne bool) ([]byte, error) {
-	want := min(int64(maxBytes), sp.stop-pos)
-	if int64(first.Size()) > want {
-		if !minOne {
-			return nil, nil
-		}
-		want = int64(first.Size())
-	}
-	buf := make([]byte, want)
-	if _, err := sp.s.file.ReadAt(buf, pos); err != nil {
-		return nil, fmt.Errorf("read %s at %d: %w", sp.s.file.Name(), pos, err)
-	}
-	return buf[:wholeBatches(buf)], nil
 }
 
 // wholeBatches returns the length of the prefix of b made of whole batches,

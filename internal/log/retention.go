@@ -71,7 +71,8 @@ func (l *Log) expiredLocked(s *segment, now time.Time) bool {
 
 // deleteFirstLocked removes the first segment from the log. Its files are
 // renamed at once and closed and removed after SegmentDeleteDelay, so a
-// read that already took a span of it completes.
+// read that already took a span of it completes; the .log file stays open
+// (unlinked) while a fetch response still holds a Section of it.
 func (l *Log) deleteFirstLocked() {
 	s := l.segments[0]
 	l.segments = l.segments[1:]
@@ -83,7 +84,7 @@ func (l *Log) deleteFirstLocked() {
 	}
 	l.logger.Info("deleted segment", "dir", l.dir, "baseOffset", s.baseOffset, "logStartOffset", l.logStartOffset)
 	time.AfterFunc(l.cfg.SegmentDeleteDelay, func() {
-		s.file.Close()
+		s.dropFile() // closed now, or when the last fetch holding it is sent
 		s.offsetFile.Close()
 		s.timeFile.Close()
 		for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {

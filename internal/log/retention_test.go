@@ -119,29 +119,70 @@ func TestRetentionDuringRead(t *testing.T) {
 	defer l.Close()
 	l.cfg.SegmentDeleteDelay = time.Hour
 	l.mu.Lock()
-	spans := l.spansLocked(0)
+	spans := l.spansLocked(0, 1)
 	l.mu.Unlock()
 	if _, err := l.ApplyRetention(time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	pos, h, found, err := spans[0].find(0)
+	sec, found, err := spans[0].section(0, 1<<20, true)
 	if err != nil || !found {
 		t.Fatalf("find in a deleted segment: found %v err %v", found, err)
 	}
-	b, err := spans[0].read(pos, h, 1<<20, true)
+	b, err := sec.AppendTo(nil)
 	if err != nil || len(b) == 0 || string(b[:len(ws[0].bytes)][12:]) != string(ws[0].bytes[12:]) {
 		t.Fatalf("read of a deleted segment in progress failed: %d bytes, %v", len(b), err)
 	}
-	entries, _ := os.ReadDir(l.Dir())
-	deleted := 0
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), deletedSuffix) {
-			deleted++
-		}
-	}
-	if deleted == 0 {
+	if deletedFiles(t, l.Dir()) == 0 {
 		t.Fatal("no .deleted files while the delete delay runs")
 	}
+}
+
+// TestRetentionDuringSection: a Section taken before its segment is
+// deleted reads whole even after the delete delay, when the files are
+// unlinked; the last release closes the file.
+func TestRetentionDuringSection(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RetentionBytes = 1
+	cfg.RetentionMs = -1
+	l, ws := retentionLog(t, cfg, 12, 0, 1) // SegmentDeleteDelay 0
+	defer l.Close()
+	sec, err := l.ReadSection(0, 1<<20, true)
+	if err != nil || sec.Len() == 0 {
+		t.Fatalf("ReadSection: %d bytes, %v", sec.Len(), err)
+	}
+	if n, err := l.ApplyRetention(time.Now()); err != nil || n == 0 {
+		t.Fatalf("ApplyRetention deleted %d segments, err %v", n, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); deletedFiles(t, l.Dir()) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("deleted segment files not removed after a delete delay of 0")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b, err := sec.AppendTo(nil)
+	if err != nil || len(b) != sec.Len() || string(b[:len(ws[0].bytes)][12:]) != string(ws[0].bytes[12:]) {
+		t.Fatalf("read of a held section of a deleted segment: %d bytes, %v", len(b), err)
+	}
+	f, _ := sec.File()
+	sec.Release()
+	if _, err := f.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("segment file after the last release: Stat error %v, want closed", err)
+	}
+}
+
+func deletedFiles(t *testing.T, dir string) int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), deletedSuffix) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestDeleteRecordsBefore(t *testing.T) {

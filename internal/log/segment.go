@@ -42,12 +42,15 @@ func parseSegmentName(name string) (int64, bool) {
 
 // segment is one log file with its indexes. The owning Log's mu guards
 // every field except the files themselves, whose ReadAt is safe to call
-// concurrently with appends at higher positions.
+// concurrently with appends at higher positions, and holders.
 type segment struct {
 	baseOffset int64
 	file       *os.File
 	offsetFile *os.File
 	timeFile   *os.File
+	// holders keeps file open while Sections of it are held (section.go):
+	// close it with dropFile, never directly.
+	holders fileHolders
 
 	size       int64 // bytes of whole batches in file
 	nextOffset int64 // one past the last offset in the segment
@@ -207,7 +210,10 @@ func (s *segment) close() error {
 		s.seal()
 		errs = append(errs, s.flushIndex())
 	}
-	for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {
+	if s.file != nil {
+		errs = append(errs, s.dropFile())
+	}
+	for _, f := range []*os.File{s.offsetFile, s.timeFile} {
 		if f != nil {
 			errs = append(errs, f.Close())
 		}

@@ -111,18 +111,3 @@ func readFrameSize(r io.Reader, buf []byte) (int, error) {
 	}
 	return int(int32(binary.BigEndian.Uint32(buf))), nil
 }
-
-// appendResponse frames a response: size, correlation id, the response
-// header's tags when flexible (never for ApiVersions, whose response header
-// stays v0 so any client can read it), and the body.
-func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
-	if resp.IsFlexible() && resp.Key() != kmsg.ApiVersions.Int16() {
-		dst = append(dst, 0)
-	}
-	dst = resp.AppendTo(dst)
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return dst
-}

@@ -6,7 +6,9 @@
 // another and calls the handler, which does the order-sensitive part (a
 // Produce's append) at once. Work that may wait (fsync, a Fetch long poll)
 // runs in its own goroutine, and the writer sends responses strictly in
-// request order, as Kafka clients require.
+// request order, as Kafka clients require. On plaintext TCP a Fetch
+// response's records go from the segment files to the socket with
+// sendfile, never through the broker's memory (response.go).
 package server
 
 import (
@@ -18,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -47,11 +50,12 @@ const (
 	bodyChunkBytes = 256 << 10
 	// idleTimeout is Kafka's connections.max.idle.ms default.
 	idleTimeout = 10 * time.Minute
+	// drainTimeout bounds how long the responses still queued when the
+	// reader stops may take to send.
+	drainTimeout = 30 * time.Second
 	// writeBufferBytes sizes the writer's buffer; responses are flushed
 	// when no other is ready.
 	writeBufferBytes = 64 << 10
-	// responseBufferBytesKeep is the largest encode buffer kept for reuse.
-	responseBufferBytesKeep = 1 << 20
 )
 
 // Config holds the server's limits.
@@ -148,12 +152,21 @@ type conn struct {
 	queue  chan *pending
 	ctx    context.Context
 	cancel context.CancelFunc
+	// zeroCopy is set on plaintext TCP connections, whose fetched records
+	// are sent from the segment files with sendfile; nil elsewhere (a TLS
+	// connection must encrypt them), where they are copied.
+	zeroCopy syscall.RawConn
 }
 
 func (s *Server) serveConn(c net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 	cn := &conn{s: s, c: c, host: host, queue: make(chan *pending, inFlightMax), ctx: ctx, cancel: cancel}
+	if tc, ok := c.(*net.TCPConn); ok {
+		if raw, err := tc.SyscallConn(); err == nil {
+			cn.zeroCopy = raw
+		}
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -161,8 +174,11 @@ func (s *Server) serveConn(c net.Conn) {
 	}()
 	err := cn.read()
 	// Pending long polls end now rather than at their MaxWait; fsync waits
-	// finish regardless, so acknowledged data stays acknowledged.
+	// finish regardless, so acknowledged data stays acknowledged. A client
+	// that does not read what is still queued cannot keep the writer, and
+	// the segment files its fetches hold, forever.
 	cancel()
+	c.SetWriteDeadline(time.Now().Add(drainTimeout))
 	close(cn.queue)
 	<-writerDone
 	c.Close()
@@ -197,6 +213,14 @@ func (cn *conn) read() error {
 			return err
 		}
 		p, err := cn.dispatch(body)
+		if key == kmsg.Produce.Int16() {
+			// Produce appends its records to the log before the handler
+			// returns and keeps no reference to the request's bytes (a
+			// decoded request's byte fields alias the body), so its body
+			// is reused; other requests' bodies may live on in what their
+			// handlers keep.
+			putBuffer(body)
+		}
 		if err != nil {
 			cn.s.queued.release(weight)
 			return err
@@ -206,6 +230,7 @@ func (cn *conn) read() error {
 		case cn.queue <- p:
 		case <-cn.ctx.Done():
 			cn.s.queued.release(weight)
+			p.discard()
 			return cn.ctx.Err()
 		}
 		if p.closeAfter {
@@ -231,7 +256,7 @@ func (cn *conn) readBody(r io.Reader, size int, key int16) ([]byte, int64, error
 	cn.c.SetReadDeadline(deadline)
 	ctx, cancel := context.WithDeadline(cn.ctx, deadline)
 	defer cancel()
-	body := make([]byte, 0, min(size, bodyChunkBytes))
+	body := getBuffer(min(size, bodyChunkBytes))
 	var weight int64
 	for len(body) < size {
 		n := min(size-len(body), bodyChunkBytes)
@@ -244,8 +269,9 @@ func (cn *conn) readBody(r io.Reader, size int, key int16) ([]byte, int64, error
 		if cap(body)-len(body) < n {
 			// Double, so a frame costs at most one extra copy of itself
 			// however many chunks it arrives in.
-			grown := make([]byte, len(body), min(size, max(2*cap(body), len(body)+n)))
+			grown := getBuffer(min(size, max(2*cap(body), len(body)+n)))[:len(body)]
 			copy(grown, body)
+			putBuffer(body)
 			body = grown
 		}
 		if _, err := io.ReadFull(r, body[len(body):len(body)+n]); err != nil {
@@ -289,40 +315,4 @@ func (cn *conn) dispatch(body []byte) (*pending, error) {
 		p.resp = reply.Msg
 	}
 	return p, nil
-}
-
-// write sends responses in request order.
-func (cn *conn) write() {
-	w := bufio.NewWriterSize(cn.c, writeBufferBytes)
-	var buf []byte
-	broken := false
-	for p := range cn.queue {
-		resp := p.resp
-		if p.done != nil {
-			resp = <-p.done
-		}
-		cn.s.queued.release(p.queued)
-		cn.s.cfg.Metrics.Request(p.key, time.Since(p.received))
-		if p.none || broken {
-			continue
-		}
-		buf = appendResponse(buf[:0], p.correlationID, resp)
-		_, err := w.Write(buf)
-		if err == nil && len(cn.queue) == 0 {
-			err = w.Flush()
-		}
-		if cap(buf) > responseBufferBytesKeep {
-			buf = nil
-		}
-		if err != nil {
-			// Keep draining so waiting goroutines finish and budgets are
-			// released; the reader sees the closed socket.
-			broken = true
-			cn.cancel()
-			cn.c.Close()
-		}
-	}
-	if !broken {
-		w.Flush()
-	}
 }

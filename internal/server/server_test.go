@@ -683,6 +683,7 @@ func FuzzFrameDispatch(f *testing.F) {
 			t.Fatalf("%s v%d answered with %s v%d", kmsg.NameForKey(h.key), h.version, kmsg.NameForKey(resp.Key()), resp.GetVersion())
 		}
 		frame := appendResponse(nil, p.correlationID, resp)
+		release(resp)
 		decodeResponse(t, h.key, version, frame[8:])
 	})
 }
