@@ -106,12 +106,42 @@ func benchmarkDurable(b *testing.B, records, parallelism int, parallel bool) {
 // BenchmarkRead reads 1 MiB at random batch boundaries of a warm 64 MiB
 // log, as a fetch does (minus the network).
 func BenchmarkRead(b *testing.B) {
-	const logBytes, readBytes = 64 << 20, 1 << 20
+	const readBytes = 1 << 20
+	l, bases, batchBytes := benchReadLog(b)
+	// Warm the page cache.
+	for offset := int64(0); offset < bases[len(bases)-1]; offset += int64(readBytes/batchBytes) * benchRecords {
+		if _, err := l.Read(offset, readBytes, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Reads near the end return less than 1 MiB; keep them out.
+	usable := bases[:len(bases)-readBytes/batchBytes]
+	got, err := l.Read(usable[0], readBytes, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(got)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := l.Read(usable[rng.IntN(len(usable))], readBytes, true)
+		if err != nil || len(got) < readBytes-batchBytes {
+			b.Fatalf("read %d bytes, %v", len(got), err)
+		}
+	}
+}
+
+// benchReadLog returns a synced 64 MiB log of one-record batches, their
+// base offsets and the size of a batch; the log is closed when the
+// benchmark ends.
+func benchReadLog(b *testing.B) (*Log, []int64, int) {
+	const logBytes = 64 << 20
 	l, err := Open(b.TempDir(), relaxedConfig(), OpenOptions{Logger: quietLogger})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
+	b.Cleanup(func() { l.Close() })
 	batch, h := benchBatch(b, 1)
 	var bases []int64
 	for range logBytes / len(batch) {
@@ -124,26 +154,5 @@ func BenchmarkRead(b *testing.B) {
 	if err := l.Sync(); err != nil {
 		b.Fatal(err)
 	}
-	// Warm the page cache.
-	for offset := int64(0); offset < bases[len(bases)-1]; offset += int64(readBytes/len(batch)) * benchRecords {
-		if _, err := l.Read(offset, readBytes, true); err != nil {
-			b.Fatal(err)
-		}
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	// Reads near the end return less than 1 MiB; keep them out.
-	usable := bases[:len(bases)-readBytes/len(batch)]
-	got, err := l.Read(usable[0], readBytes, true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(got)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		got, err := l.Read(usable[rng.IntN(len(usable))], readBytes, true)
-		if err != nil || len(got) < readBytes-len(batch) {
-			b.Fatalf("read %d bytes, %v", len(got), err)
-		}
-	}
+	return l, bases, len(batch)
 }

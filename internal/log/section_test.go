@@ -159,30 +159,14 @@ func TestSectionReleasedTwicePanics(t *testing.T) {
 // BenchmarkReadSection is BenchmarkRead without the copy: what a fetch
 // served by sendfile costs the log.
 func BenchmarkReadSection(b *testing.B) {
-	const logBytes, readBytes = 64 << 20, 1 << 20
-	l, err := Open(b.TempDir(), relaxedConfig(), OpenOptions{Logger: quietLogger})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	batch, h := benchBatch(b, 1)
-	var bases []int64
-	for range logBytes / len(batch) {
-		base, err := l.Append(batch, h)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bases = append(bases, base)
-	}
-	if err := l.Sync(); err != nil {
-		b.Fatal(err)
-	}
+	const readBytes = 1 << 20
+	l, bases, batchBytes := benchReadLog(b)
 	rng := rand.New(rand.NewPCG(1, 2))
-	usable := bases[:len(bases)-readBytes/len(batch)]
+	usable := bases[:len(bases)-readBytes/batchBytes]
 	b.ReportAllocs()
 	for b.Loop() {
 		sec, err := l.ReadSection(usable[rng.IntN(len(usable))], readBytes, true)
-		if err != nil || sec.Len() < readBytes-len(batch) {
+		if err != nil || sec.Len() < readBytes-batchBytes {
 			b.Fatalf("section of %d bytes, %v", sec.Len(), err)
 		}
 		sec.Release()
