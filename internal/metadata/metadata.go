@@ -32,6 +32,10 @@ func (id TopicID) MarshalText() ([]byte, error) { return []byte(id.String()), ni
 
 // UnmarshalText parses Kafka's printed form.
 func (id *TopicID) UnmarshalText(b []byte) error {
+	// Decode panics when the text decodes to more than the id holds.
+	if base64.RawURLEncoding.DecodedLen(len(b)) != len(id) {
+		return fmt.Errorf("topic id %q is not 16 bytes of URL-safe base64", b)
+	}
 	n, err := base64.RawURLEncoding.Decode(id[:], b)
 	if err != nil || n != len(id) {
 		return fmt.Errorf("topic id %q is not 16 bytes of URL-safe base64", b)

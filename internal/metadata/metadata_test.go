@@ -292,3 +292,29 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRestore: a snapshot from disk or from a voter either is refused or
+// gives an image whose topics keep their invariants; it never panics.
+func FuzzRestore(f *testing.F) {
+	s := newTestStore(&testing.T{}, 1, 1, 2)
+	if _, err := s.CreateTopic("t", 3, 1, nil, map[string]string{"a": "b"}); err != nil {
+		f.Fatal(err)
+	}
+	_, data, err := s.Snapshot()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte(`{"topics":[{"name":"x","id":"AAAAAAAAAAAAAAAAAAAAAA","partitions":2,"assignments":[]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewStore(1, s.logger)
+		if err := r.Restore(7, data); err != nil {
+			return
+		}
+		for _, top := range r.Image().Topics {
+			if int(top.Partitions) != len(top.Assignments) {
+				t.Fatalf("topic %q restored with %d partitions and %d assignments", top.Name, top.Partitions, len(top.Assignments))
+			}
+		}
+	})
+}

@@ -16,7 +16,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 )
 
-// TestScripts runs the controller scripts in testdata: several nodes,
+// TestScripts runs the controller scripts in testdata/scripts: several nodes,
 // each with its own Store and Controller, share one in-memory log that
 // applies every proposal to every store at once, in order. Time is a fake
 // clock the script moves; "leader" moves the active controller, as a
@@ -33,7 +33,7 @@ import (
 //	delete name=t
 //	image [node=2]                 print a node's image
 func TestScripts(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/scripts", func(t *testing.T, path string) {
 		h := &scriptHarness{}
 		datadriven.RunTest(t, path, h.run)
 	})
