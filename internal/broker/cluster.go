@@ -113,13 +113,17 @@ func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
 // controller duties.
 func (c *cluster) startController(b *Broker) error {
 	id := b.cfg.NodeID()
+	legacy := filepath.Join(b.DataDirs[0], legacyMetadataFile)
+	if err := metadata.CheckLegacyFile(legacy); err != nil {
+		return err
+	}
 	clusterID := ""
 	if !b.cfg.IsNull("cluster.id") {
 		clusterID = b.cfg.String("cluster.id")
 	}
 	c.controller = metadata.NewController(c.store, metadata.ControllerConfig{
 		ClusterID:             clusterID,
-		LegacyFile:            filepath.Join(b.DataDirs[0], legacyMetadataFile),
+		LegacyFile:            legacy,
 		LegacyProducerIDsFile: filepath.Join(b.DataDirs[0], legacyProducerIDsFile),
 		SessionTimeout:        time.Duration(b.cfg.Int64("broker.session.timeout.ms")) * time.Millisecond,
 	})

@@ -115,6 +115,14 @@ func (c *Controller) initCluster(ctx context.Context) error {
 	return c.store.InitCluster(ctx, id)
 }
 
+// CheckLegacyFile reads an earlier version's metadata file, if there is
+// one, so a corrupt file stops the start with one sentence instead of a
+// cluster that never gets its id.
+func CheckLegacyFile(path string) error {
+	_, err := readLegacy(path)
+	return err
+}
+
 // ImportLegacy imports the topics of an earlier version's single-node
 // metadata file, if there is one, onto this node's registered broker.
 func (c *Controller) ImportLegacy(ctx context.Context) error {
