@@ -334,6 +334,7 @@ func (b *Broker) reconcileLoop() {
 // and marks the dirs cleanly shut down.
 func (b *Broker) Close() error {
 	b.once.Do(func() {
+		b.quorum.shutdown()
 		close(b.stop)
 		b.http.Close()
 		b.closeListeners()

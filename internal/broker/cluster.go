@@ -148,6 +148,7 @@ func (c *cluster) startController(b *Broker) error {
 		mux := http.NewServeMux()
 		mux.Handle("/raft/", node.Handler())
 		mux.Handle(metadata.HeartbeatPath, c.controller)
+		mux.Handle(metadata.RegisterPath, c.controller)
 		mux.HandleFunc(metadata.RecordsPath, c.store.ServeRecords)
 		mux.HandleFunc(metadata.ProposePath, c.store.ServePropose)
 		c.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -221,6 +222,24 @@ func (c *cluster) tickLoop() {
 			c.controller.Tick(ctx, now)
 			cancel()
 		}
+	}
+}
+
+// shutdownWait bounds the controlled shutdown: telling the active
+// controller that this broker stops.
+const shutdownWait = 2 * time.Second
+
+// shutdown tells the active controller that this broker is stopping, so
+// it is fenced at once and a restart registers without waiting out its
+// session. A controller that cannot be reached is not waited for long.
+func (c *cluster) shutdown() {
+	if c == nil || c.member == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	if err := c.member.Shutdown(ctx); err != nil {
+		c.logger.Warn("controlled shutdown: the controller was not told", "err", err)
 	}
 }
 

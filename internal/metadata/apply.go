@@ -53,7 +53,7 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 
 func (im *Image) registerBroker(index uint64, r *RegisterBrokerRecord) Result {
 	im.Brokers = maps.Clone(im.Brokers)
-	im.Brokers[r.ID] = &Broker{ID: r.ID, Epoch: index, Endpoints: slices.Clone(r.Endpoints), Rack: r.Rack}
+	im.Brokers[r.ID] = &Broker{ID: r.ID, Epoch: index, Incarnation: r.Incarnation, Endpoints: slices.Clone(r.Endpoints), Rack: r.Rack}
 	im.electLeaders()
 	return Result{BrokerEpoch: index}
 }

@@ -32,9 +32,21 @@ type Controller struct {
 	legacyIDsFile  string // that version's producer id block end
 	sessionTimeout time.Duration
 
-	mu       sync.Mutex // guards lastSeen and leading
+	mu sync.Mutex // guards lastSeen, sessions and leading
+	// lastSeen is when each broker last heartbeated, or when this node
+	// took over as controller, whichever is later: fencing counts from it.
 	lastSeen map[int32]time.Time
+	// sessions are the incarnations that registered or heartbeated to
+	// this controller, and when: a live session refuses a second process
+	// with the same node.id.
+	sessions map[int32]session
 	leading  bool
+}
+
+// session is one broker process heard by this controller.
+type session struct {
+	incarnation string
+	last        time.Time
 }
 
 // ControllerConfig configures a Controller.
@@ -52,7 +64,7 @@ type ControllerConfig struct {
 // NewController returns the controller duties for store.
 func NewController(store *Store, cfg ControllerConfig) *Controller {
 	return &Controller{store: store, clusterID: cfg.ClusterID, legacyFile: cfg.LegacyFile, legacyIDsFile: cfg.LegacyProducerIDsFile,
-		sessionTimeout: cfg.SessionTimeout, lastSeen: map[int32]time.Time{}}
+		sessionTimeout: cfg.SessionTimeout, lastSeen: map[int32]time.Time{}, sessions: map[int32]session{}}
 }
 
 // isLeader reports whether this node is the active controller.
@@ -77,6 +89,7 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 	c.mu.Lock()
 	if !c.leading {
 		c.leading = true
+		c.sessions = map[int32]session{}
 		c.lastSeen = map[int32]time.Time{}
 		for id := range im.Brokers {
 			c.lastSeen[id] = now
@@ -190,10 +203,50 @@ func (c *Controller) importLegacy(ctx context.Context, snap *legacySnapshot) err
 // SessionTimeout is broker.session.timeout.ms.
 func (c *Controller) SessionTimeout() time.Duration { return c.sessionTimeout }
 
+// Register registers a broker process. A broker id whose registration is
+// live with another incarnation, heard by this controller within the
+// session timeout, is refused with DUPLICATE_BROKER_REGISTRATION: two
+// processes with one node.id would otherwise take turns registering. A
+// restarted broker is refused the same way until its old session expires,
+// unless it shut down cleanly (Heartbeat with shutdown ends the session).
+func (c *Controller) Register(ctx context.Context, r RegisterBrokerRecord, now time.Time) (uint64, error) {
+	if !c.isLeader() {
+		return 0, fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.nodeID)
+	}
+	c.mu.Lock()
+	old, ok := c.sessions[r.ID]
+	c.mu.Unlock()
+	if b := c.store.Image().Brokers[r.ID]; ok && b != nil && !b.Fenced && old.incarnation != r.Incarnation &&
+		b.Incarnation == old.incarnation && now.Sub(old.last) <= c.sessionTimeout {
+		return 0, fmt.Errorf("%w: broker %d is registered by another live process (at %s); is node.id %d used twice?",
+			kerr.DuplicateBrokerRegistration, r.ID, endpointList(b.Endpoints), r.ID)
+	}
+	epoch, err := c.store.RegisterBroker(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.sessions[r.ID] = session{incarnation: r.Incarnation, last: now}
+	c.lastSeen[r.ID] = now
+	c.mu.Unlock()
+	return epoch, nil
+}
+
+// endpointList prints endpoints as host:port entries.
+func endpointList(es []Endpoint) string {
+	var parts []string
+	for _, e := range es {
+		parts = append(parts, e.Host+":"+strconv.Itoa(int(e.Port)))
+	}
+	return strings.Join(parts, ",")
+}
+
 // Heartbeat records that broker id (registration epoch) is alive, and
-// unfences it if it was fenced. It fails with NOT_CONTROLLER on a node that
-// does not lead, and STALE_BROKER_EPOCH when the broker must register again.
-func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, now time.Time) error {
+// unfences it if it was fenced; with shutdown, the broker is stopping
+// cleanly and is fenced now, its session ended. It fails with
+// NOT_CONTROLLER on a node that does not lead, and STALE_BROKER_EPOCH when
+// the broker must register again.
+func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, shutdown bool, now time.Time) error {
 	if !c.isLeader() {
 		return fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.nodeID)
 	}
@@ -202,9 +255,18 @@ func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, now 
 		return fmt.Errorf("%w: broker %d epoch %d is not registered", kerr.StaleBrokerEpoch, id, epoch)
 	}
 	c.mu.Lock()
-	c.lastSeen[id] = now
+	if shutdown {
+		delete(c.sessions, id)
+	} else {
+		c.sessions[id] = session{incarnation: b.Incarnation, last: now}
+		c.lastSeen[id] = now
+	}
 	c.mu.Unlock()
-	if b.Fenced {
+	switch {
+	case shutdown && !b.Fenced:
+		c.store.logger.Info("fencing broker: it is shutting down", "broker", id)
+		return c.store.FenceBroker(ctx, id, epoch, true)
+	case !shutdown && b.Fenced:
 		c.store.logger.Info("unfencing broker", "broker", id)
 		return c.store.FenceBroker(ctx, id, epoch, false)
 	}
@@ -213,32 +275,48 @@ func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, now 
 
 // heartbeatRequest is the body of POST /controller/heartbeat.
 type heartbeatRequest struct {
-	ID    int32  `json:"id"`
-	Epoch uint64 `json:"epoch"`
+	ID       int32  `json:"id"`
+	Epoch    uint64 `json:"epoch"`
+	Shutdown bool   `json:"shutdown,omitempty"`
 }
 
-// heartbeatResponse carries a Kafka error code (0 for none).
-type heartbeatResponse struct {
+// controllerResponse answers the controller's RPCs: a Kafka error code (0
+// for none) and, for a registration, the epoch.
+type controllerResponse struct {
 	ErrorCode int16  `json:"errorCode"`
 	Message   string `json:"message,omitempty"`
+	Epoch     uint64 `json:"epoch,omitempty"`
 }
 
-// heartbeatBytesMax bounds a heartbeat request body.
-const heartbeatBytesMax = 4 << 10
+// controllerRequestBytesMax bounds a heartbeat or registration body.
+const controllerRequestBytesMax = 64 << 10
 
-// ServeHTTP answers heartbeats from brokers on the controller listener.
+// ServeHTTP answers heartbeats and registrations from brokers on the
+// controller listener.
 func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		http.Error(w, "POST a heartbeat", http.StatusMethodNotAllowed)
+		http.Error(w, "POST a heartbeat or a registration", http.StatusMethodNotAllowed)
 		return
 	}
-	var req heartbeatRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, heartbeatBytesMax)).Decode(&req); err != nil {
-		http.Error(w, "bad heartbeat: "+err.Error(), http.StatusBadRequest)
+	body := http.MaxBytesReader(w, r.Body, controllerRequestBytesMax)
+	var resp controllerResponse
+	var err error
+	switch r.URL.Path {
+	case HeartbeatPath:
+		var req heartbeatRequest
+		if err = json.NewDecoder(body).Decode(&req); err == nil {
+			err = c.Heartbeat(r.Context(), req.ID, req.Epoch, req.Shutdown, time.Now())
+		}
+	case RegisterPath:
+		var req RegisterBrokerRecord
+		if err = json.NewDecoder(body).Decode(&req); err == nil {
+			resp.Epoch, err = c.Register(r.Context(), req, time.Now())
+		}
+	default:
+		http.NotFound(w, r)
 		return
 	}
-	var resp heartbeatResponse
-	if err := c.Heartbeat(r.Context(), req.ID, req.Epoch, time.Now()); err != nil {
+	if err != nil {
 		resp.ErrorCode, resp.Message = errorCode(err), err.Error()
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -3,6 +3,8 @@ package metadata
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,14 +17,14 @@ import (
 )
 
 // Member is a broker's side of membership: it registers the broker with
-// the quorum and heartbeats to the active controller. A broker that
-// learns its registration is stale (the controller does not know its
-// epoch) registers again.
+// the active controller and heartbeats to it. A broker that learns its
+// registration is stale (the controller does not know its epoch)
+// registers again; one that stops cleanly says so, so the controller
+// fences it at once and a restart need not wait out its session.
 type Member struct {
-	store     *Store
-	endpoints []Endpoint
-	rack      *string
-	interval  time.Duration
+	store       *Store
+	registering RegisterBrokerRecord
+	interval    time.Duration
 	// controllers maps voter ids to their controller listener addresses.
 	controllers map[int32]string
 	// local is this node's controller when it is a voter.
@@ -41,25 +43,41 @@ type MemberConfig struct {
 	Local             *Controller
 }
 
-// heartbeatTimeout bounds one heartbeat round trip.
-const heartbeatTimeout = 2 * time.Second
+const (
+	// heartbeatTimeout bounds one heartbeat or registration round trip.
+	heartbeatTimeout = 2 * time.Second
+	// registerRetry is the pause between registration attempts.
+	registerRetry = 100 * time.Millisecond
+	// HeartbeatPath and RegisterPath are where a controller listener
+	// takes heartbeats and registrations.
+	HeartbeatPath = "/controller/heartbeat"
+	RegisterPath  = "/controller/register"
+)
 
 // NewMember returns the membership of this node's broker.
 func NewMember(store *Store, cfg MemberConfig) *Member {
-	return &Member{store: store, endpoints: cfg.Endpoints, rack: cfg.Rack, interval: cfg.HeartbeatInterval,
-		controllers: cfg.Controllers, local: cfg.Local, client: &http.Client{Timeout: heartbeatTimeout}}
+	var b [12]byte
+	rand.Read(b[:])
+	return &Member{store: store, interval: cfg.HeartbeatInterval, controllers: cfg.Controllers, local: cfg.Local,
+		client: &http.Client{Timeout: heartbeatTimeout},
+		registering: RegisterBrokerRecord{ID: store.nodeID, Incarnation: base64.RawURLEncoding.EncodeToString(b[:]),
+			Endpoints: cfg.Endpoints, Rack: cfg.Rack}}
 }
 
 // Register registers the broker, retrying while the quorum has no leader
-// or no cluster id yet, until ctx ends.
+// or no cluster id yet, or another live process holds the node id, until
+// ctx ends.
 func (m *Member) Register(ctx context.Context) error {
 	var last error
 	for {
 		if m.store.Image().ClusterID != "" {
-			epoch, err := m.store.RegisterBroker(ctx, m.endpoints, m.rack)
+			epoch, err := m.register(ctx)
 			if err == nil {
 				m.epoch.Store(epoch)
 				return nil
+			}
+			if errors.Is(err, kerr.DuplicateBrokerRegistration) && !errors.Is(last, kerr.DuplicateBrokerRegistration) {
+				m.store.logger.Warn("waiting to register", "err", err)
 			}
 			last = err
 		}
@@ -69,9 +87,18 @@ func (m *Member) Register(ctx context.Context) error {
 				last = errors.New("the cluster has no id yet")
 			}
 			return fmt.Errorf("register broker %d: %w", m.store.nodeID, last)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(registerRetry):
 		}
 	}
+}
+
+// register sends one registration to the active controller.
+func (m *Member) register(ctx context.Context) (uint64, error) {
+	if m.localLeads() {
+		return m.local.Register(ctx, m.registering, time.Now())
+	}
+	resp, err := m.call(ctx, RegisterPath, m.registering)
+	return resp.Epoch, err
 }
 
 // Epoch is the current registration epoch.
@@ -88,7 +115,7 @@ func (m *Member) Run(stop <-chan struct{}) {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), heartbeatTimeout)
-		err := m.heartbeat(ctx)
+		err := m.heartbeat(ctx, false)
 		if errors.Is(err, kerr.StaleBrokerEpoch) {
 			m.store.logger.Warn("registering again", "err", err)
 			err = m.Register(ctx)
@@ -100,38 +127,58 @@ func (m *Member) Run(stop <-chan struct{}) {
 	}
 }
 
+// Shutdown tells the active controller that this broker is stopping:
+// it is fenced at once and its session ends.
+func (m *Member) Shutdown(ctx context.Context) error {
+	return m.heartbeat(ctx, true)
+}
+
 // heartbeat sends one heartbeat to the active controller.
-func (m *Member) heartbeat(ctx context.Context) error {
+func (m *Member) heartbeat(ctx context.Context, shutdown bool) error {
+	if m.localLeads() {
+		return m.local.Heartbeat(ctx, m.store.nodeID, m.epoch.Load(), shutdown, time.Now())
+	}
+	_, err := m.call(ctx, HeartbeatPath, heartbeatRequest{ID: m.store.nodeID, Epoch: m.epoch.Load(), Shutdown: shutdown})
+	return err
+}
+
+// localLeads reports whether this node's own controller is the active one.
+func (m *Member) localLeads() bool {
+	return m.local != nil && m.store.log.Leader() == m.store.nodeID
+}
+
+// call posts body to path on the active controller's listener.
+func (m *Member) call(ctx context.Context, path string, body any) (controllerResponse, error) {
+	var cr controllerResponse
 	leader := m.store.log.Leader()
 	if leader < 0 {
-		return fmt.Errorf("%w: no active controller", kerr.NotController)
-	}
-	if leader == m.store.nodeID && m.local != nil {
-		return m.local.Heartbeat(ctx, m.store.nodeID, m.epoch.Load(), time.Now())
+		return cr, fmt.Errorf("%w: no active controller", kerr.NotController)
 	}
 	addr, ok := m.controllers[leader]
 	if !ok {
-		return fmt.Errorf("%w: active controller %d has no known address", kerr.NotController, leader)
+		return cr, fmt.Errorf("%w: active controller %d has no known address", kerr.NotController, leader)
 	}
-	body, _ := json.Marshal(heartbeatRequest{ID: m.store.nodeID, Epoch: m.epoch.Load()})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+HeartbeatPath, bytes.NewReader(body))
+	b, err := json.Marshal(body)
 	if err != nil {
-		return err
+		return cr, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(b))
+	if err != nil {
+		return cr, err
 	}
 	resp, err := m.client.Do(req)
 	if err != nil {
-		return err
+		return cr, err
 	}
 	defer resp.Body.Close()
-	var hr heartbeatResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, heartbeatBytesMax)).Decode(&hr); err != nil {
-		return fmt.Errorf("heartbeat answer from controller %d: %w", leader, err)
+	if resp.StatusCode != http.StatusOK {
+		return cr, fmt.Errorf("controller %d answered %s", leader, resp.Status)
 	}
-	if hr.ErrorCode != 0 {
-		return fmt.Errorf("%w: %s", kerr.ErrorForCode(hr.ErrorCode), hr.Message)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, controllerRequestBytesMax)).Decode(&cr); err != nil {
+		return cr, fmt.Errorf("answer from controller %d: %w", leader, err)
 	}
-	return nil
+	if cr.ErrorCode != 0 {
+		return cr, fmt.Errorf("%w: %s", kerr.ErrorForCode(cr.ErrorCode), cr.Message)
+	}
+	return cr, nil
 }
-
-// HeartbeatPath is where a controller listener takes heartbeats.
-const HeartbeatPath = "/controller/heartbeat"

@@ -40,7 +40,7 @@ func OpenMemory(nodeID int32, host string, port int32, logger *slog.Logger) (*St
 	if err := s.InitCluster(ctx, ""); err != nil {
 		return nil, err
 	}
-	if _, err := s.RegisterBroker(ctx, []Endpoint{{Name: "PLAINTEXT", Host: host, Port: port}}, nil); err != nil {
+	if _, err := s.RegisterBroker(ctx, RegisterBrokerRecord{ID: nodeID, Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: host, Port: port}}}); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -92,8 +92,9 @@ type Endpoint struct {
 // registration: heartbeats and fencing name it, so a record about an
 // earlier incarnation of the broker is ignored.
 type Broker struct {
-	ID        int32      `json:"id"`
-	Epoch     uint64     `json:"epoch"`
+	ID          int32      `json:"id"`
+	Epoch       uint64     `json:"epoch"`
+	Incarnation string     `json:"incarnation,omitempty"`
 	Endpoints []Endpoint `json:"endpoints"`
 	Rack      *string    `json:"rack,omitempty"`
 	Fenced    bool       `json:"fenced"`

@@ -161,7 +161,7 @@ func TestFencingMovesLeaders(t *testing.T) {
 	epoch2 := s.Image().Brokers[2].Epoch
 	for step := range 10 {
 		now = now.Add(time.Second)
-		if err := c.Heartbeat(ctx, 1, s.Image().Brokers[1].Epoch, now); err != nil {
+		if err := c.Heartbeat(ctx, 1, s.Image().Brokers[1].Epoch, false, now); err != nil {
 			t.Fatal(err)
 		}
 		c.Tick(ctx, now)
@@ -181,10 +181,10 @@ func TestFencingMovesLeaders(t *testing.T) {
 	if s.Image().LiveBrokers()[0].ID != 1 || len(s.Image().LiveBrokers()) != 1 {
 		t.Fatalf("live brokers %v", s.Image().LiveBrokers())
 	}
-	if err := c.Heartbeat(ctx, 2, epoch2+1, now); !errors.Is(err, kerr.StaleBrokerEpoch) {
+	if err := c.Heartbeat(ctx, 2, epoch2+1, false, now); !errors.Is(err, kerr.StaleBrokerEpoch) {
 		t.Fatalf("heartbeat with a wrong epoch: %v", err)
 	}
-	if err := c.Heartbeat(ctx, 2, epoch2, now); err != nil {
+	if err := c.Heartbeat(ctx, 2, epoch2, false, now); err != nil {
 		t.Fatal(err)
 	}
 	for i, a := range s.Image().Topics["t"].Assignments {
@@ -204,7 +204,7 @@ func TestNotLeaderDoesNothing(t *testing.T) {
 	s := newTestStore(t, 1, 1, 2)
 	s.SetLog(followerLog{s.log})
 	c := NewController(s, ControllerConfig{SessionTimeout: time.Second})
-	if err := c.Heartbeat(ctx, 1, s.Image().Brokers[1].Epoch, time.Now()); !errors.Is(err, kerr.NotController) {
+	if err := c.Heartbeat(ctx, 1, s.Image().Brokers[1].Epoch, false, time.Now()); !errors.Is(err, kerr.NotController) {
 		t.Fatalf("heartbeat to a follower: %v", err)
 	}
 	c.Tick(ctx, time.Now().Add(time.Hour))

@@ -44,9 +44,12 @@ type ClusterRecord struct {
 
 // RegisterBrokerRecord registers (or re-registers) a live broker.
 type RegisterBrokerRecord struct {
-	ID        int32      `json:"id"`
-	Endpoints []Endpoint `json:"endpoints"`
-	Rack      *string    `json:"rack,omitempty"`
+	ID int32 `json:"id"`
+	// Incarnation is random per broker process: a second process with the
+	// same node.id has another one.
+	Incarnation string     `json:"incarnation,omitempty"`
+	Endpoints   []Endpoint `json:"endpoints"`
+	Rack        *string    `json:"rack,omitempty"`
 }
 
 // FenceBrokerRecord fences a broker that stopped heartbeating, or unfences

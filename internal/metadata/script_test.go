@@ -25,8 +25,9 @@ import (
 // Commands:
 //
 //	nodes n=3                      start nodes 1..n, node 1 leading
-//	register id=1 [rack=a]         node id's broker registers
-//	heartbeat id=1                 broker id heartbeats to the leader
+//	register id=1 [rack=a] [incarnation=x]
+//	                               a process of broker id registers
+//	heartbeat id=1 [shutdown=true] broker id heartbeats to the leader
 //	tick [advance=5s]              move the clock, run the leader's duties
 //	leader id=2                    make node id the active controller
 //	create name=t replicas=1,2;2   create a topic with these assignments
@@ -111,8 +112,12 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 		if r := arg("rack"); r != "" {
 			rack = &r
 		}
-		s := h.stores[id()]
-		epoch, err := s.RegisterBroker(ctx, []Endpoint{{Name: "PLAINTEXT", Host: "127.0.0." + arg("id"), Port: 9092}}, rack)
+		incarnation := arg("incarnation")
+		if incarnation == "" {
+			incarnation = "first"
+		}
+		epoch, err := h.controllers[h.log.leader].Register(ctx, RegisterBrokerRecord{ID: id(), Incarnation: incarnation,
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "127.0.0." + arg("id"), Port: 9092}}, Rack: rack}, h.now)
 		if err != nil {
 			return result(err)
 		}
@@ -123,7 +128,7 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 		if br, ok := leader().Image().Brokers[b]; ok {
 			epoch = br.Epoch
 		}
-		return result(h.controllers[h.log.leader].Heartbeat(ctx, b, epoch, h.now))
+		return result(h.controllers[h.log.leader].Heartbeat(ctx, b, epoch, arg("shutdown") == "true", h.now))
 	case "tick":
 		if a := arg("advance"); a != "" {
 			dur, err := time.ParseDuration(a)

@@ -239,9 +239,11 @@ func (s *Store) InitCluster(ctx context.Context, id string) error {
 	return err
 }
 
-// RegisterBroker registers this node's broker and returns its epoch.
-func (s *Store) RegisterBroker(ctx context.Context, endpoints []Endpoint, rack *string) (uint64, error) {
-	res, err := s.change(ctx, Record{RegisterBroker: &RegisterBrokerRecord{ID: s.nodeID, Endpoints: endpoints, Rack: rack}})
+// RegisterBroker registers a broker and returns its epoch. Brokers
+// register through the active controller (Controller.Register), which
+// refuses a second live process with the same node.id first.
+func (s *Store) RegisterBroker(ctx context.Context, r RegisterBrokerRecord) (uint64, error) {
+	res, err := s.change(ctx, Record{RegisterBroker: &r})
 	return res.BrokerEpoch, err
 }
 

@@ -836,3 +836,29 @@ func wantSentence(t *testing.T, out string, sentence *regexp.Regexp) {
 	}
 	t.Errorf("no line of the output matches %s:\n%s", sentence, out)
 }
+
+// TestClusterControlledShutdown: a broker stopped with SIGTERM tells the
+// controller, so it leaves Metadata at once rather than after its 9 s
+// session, and its restart registers without waiting the session out.
+func TestClusterControlledShutdown(t *testing.T) {
+	c := newCluster(t)
+	c.start()
+	ctx := testContext(t, time.Minute)
+	controller := c.waitMembership(ctx, c.nodes, clusterAgreeMax)
+	// First a broker that is not the controller, then the controller.
+	for round := range 2 {
+		stopped := c.node(controller)
+		if round == 0 {
+			stopped = c.others(stopped)[0]
+		}
+		live := c.others(stopped)
+		start := time.Now()
+		stopped.Stop()
+		c.waitMembership(ctx, live, 3*time.Second) // the session is 9 s
+		t.Logf("node %d left Metadata %v after SIGTERM", c.idOf(stopped), time.Since(start).Round(time.Millisecond))
+		start = time.Now()
+		stopped.Start()
+		controller = c.waitMembership(ctx, c.nodes, 5*time.Second)
+		t.Logf("node %d was back %v after its restart", c.idOf(stopped), time.Since(start).Round(time.Millisecond))
+	}
+}
