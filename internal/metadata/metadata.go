@@ -95,9 +95,9 @@ type Broker struct {
 	ID          int32      `json:"id"`
 	Epoch       uint64     `json:"epoch"`
 	Incarnation string     `json:"incarnation,omitempty"`
-	Endpoints []Endpoint `json:"endpoints"`
-	Rack      *string    `json:"rack,omitempty"`
-	Fenced    bool       `json:"fenced"`
+	Endpoints   []Endpoint `json:"endpoints"`
+	Rack        *string    `json:"rack,omitempty"`
+	Fenced      bool       `json:"fenced"`
 }
 
 // Image is an immutable view of the metadata at one log index.
