@@ -23,6 +23,11 @@ const (
 	// controllerTick is how often the active controller checks broker
 	// sessions.
 	controllerTick = 250 * time.Millisecond
+	// controllerReadMax bounds reading one request on the controller
+	// listener (a snapshot for a lagging voter is the largest), and
+	// controllerIdleMax how long an idle connection stays open.
+	controllerReadMax = 30 * time.Second
+	controllerIdleMax = 2 * time.Minute
 	// quorumWaitReport is how often a node waiting for the quorum says
 	// which voters it cannot reach.
 	quorumWaitReport = 5 * time.Second
@@ -151,7 +156,8 @@ func (c *cluster) startController(b *Broker) error {
 		mux.Handle(metadata.RegisterPath, c.controller)
 		mux.HandleFunc(metadata.RecordsPath, c.store.ServeRecords)
 		mux.HandleFunc(metadata.ProposePath, c.store.ServePropose)
-		c.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		c.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: controllerReadMax, IdleTimeout: controllerIdleMax}
 		go c.httpServer.Serve(b.controllerLn)
 	}
 	c.wg.Add(1)

@@ -33,9 +33,14 @@ const (
 	// RecordsPath and ProposePath are the observer paths.
 	RecordsPath = "/controller/records"
 	ProposePath = "/controller/propose"
-	// historyEntriesMax bounds the applied entries a voter keeps for
-	// observers; an observer further behind gets a snapshot.
+	// historyEntriesMax and historyBytesMax bound the applied entries a
+	// voter keeps for observers; an observer further behind gets a
+	// snapshot.
 	historyEntriesMax = 4096
+	historyBytesMax   = 32 << 20
+	// recordsResponseBytesMax bounds what an observer reads of one
+	// answer: a snapshot (at most what the quorum can ship) and entries.
+	recordsResponseBytesMax = 128 << 20
 	// recordsBytesMax bounds one records answer (a snapshot may exceed
 	// it: it is sent whole).
 	recordsBytesMax = 4 << 20
@@ -61,8 +66,9 @@ type recordsResponse struct {
 
 // history is the tail of the applied log a voter keeps for observers.
 type history struct {
-	mu      sync.Mutex // guards entries and news
+	mu      sync.Mutex // guards entries, bytes and news
 	entries []historyEntry
+	bytes   int           // data bytes held in entries
 	news    chan struct{} // closed and replaced on every append
 }
 
@@ -71,10 +77,14 @@ func newHistory() *history { return &history{news: make(chan struct{})} }
 func (h *history) add(index uint64, data []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.entries) >= historyEntriesMax {
-		h.entries = slices.Delete(h.entries, 0, len(h.entries)-historyEntriesMax+1)
-	}
 	h.entries = append(h.entries, historyEntry{Index: index, Data: data})
+	h.bytes += len(data)
+	drop := 0
+	for len(h.entries)-drop > historyEntriesMax || h.bytes > historyBytesMax && drop < len(h.entries)-1 {
+		h.bytes -= len(h.entries[drop].Data)
+		drop++
+	}
+	h.entries = slices.Delete(h.entries, 0, drop)
 	close(h.news)
 	h.news = make(chan struct{})
 }
@@ -83,7 +93,7 @@ func (h *history) add(index uint64, data []byte) {
 func (h *history) reset() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.entries = nil
+	h.entries, h.bytes = nil, 0
 	close(h.news)
 	h.news = make(chan struct{})
 }
@@ -267,7 +277,7 @@ func (o *Observer) fetch(ctx context.Context) error {
 		return fmt.Errorf("voter %d answered %s", id, resp.Status)
 	}
 	var rr recordsResponse
-	if err := json.NewDecoder(resp.Body).Decode(&rr); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, recordsResponseBytesMax)).Decode(&rr); err != nil {
 		o.failed(id)
 		return fmt.Errorf("voter %d: %w", id, err)
 	}

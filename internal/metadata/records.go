@@ -15,9 +15,10 @@ import (
 // Records say what was asked, not what follows from it: apply derives
 // partition leaders from broker fencing, so two nodes cannot disagree.
 
-// entryBytesMax bounds one encoded entry (a CreateTopics of the largest
-// allowed partition count with replica lists fits well below).
-const entryBytesMax = 8 << 20
+// entryBytesMax bounds one encoded entry, as the quorum bounds a proposal
+// (a CreateTopics of the largest allowed partition count with replica
+// lists fits well below).
+const entryBytesMax = 1 << 20
 
 // Entry is one proposal.
 type Entry struct {
