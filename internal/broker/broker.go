@@ -105,6 +105,7 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 			return nil, err
 		}
 		b.Addrs = []string{b.controllerLn.Addr().String()}
+		b.http.SetControllerOnly(func() bool { return b.quorum.store.Leader() >= 0 })
 		return b, nil
 	}
 	if err := b.open(endpoints); err != nil {

@@ -54,6 +54,9 @@ type Server struct {
 	sampler *sampler
 
 	broker atomic.Pointer[brokerBox] // nil until SetReady
+	// controllerOnly is set on a node without a broker: whether the
+	// quorum has a leader.
+	controllerOnly atomic.Pointer[func() bool]
 
 	mu        sync.Mutex // guards listeners and addrs
 	listeners []net.Listener
@@ -130,6 +133,11 @@ func (s *Server) Addrs() []string {
 // and its Kafka listeners bound: /readyz turns 200 and the API answers.
 func (s *Server) SetReady(b Broker) { s.broker.Store(&brokerBox{b}) }
 
+// SetControllerOnly marks a node that runs only a controller: /readyz
+// answers 200 while quorum reports a leader; the API, which needs a
+// broker, keeps answering 503.
+func (s *Server) SetControllerOnly(quorum func() bool) { s.controllerOnly.Store(&quorum) }
+
 // ready returns the broker, or nil while starting.
 func (s *Server) ready() Broker {
 	if box := s.broker.Load(); box != nil {
@@ -163,6 +171,14 @@ func (s *Server) routes() http.Handler {
 		writeText(w, http.StatusOK, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if quorum := s.controllerOnly.Load(); quorum != nil {
+			if (*quorum)() {
+				writeText(w, http.StatusOK, "ready (controller only)\n")
+			} else {
+				writeText(w, http.StatusServiceUnavailable, "no controller quorum yet\n")
+			}
+			return
+		}
 		if s.ready() == nil {
 			writeText(w, http.StatusServiceUnavailable, "starting: partitions are being loaded\n")
 			return

@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,7 @@ func TestClusterRoles(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		voters = append(voters, fmt.Sprintf("%d@%s", i, net.JoinHostPort(nodeHost(i), controllerPort)))
 	}
+	controllerHTTP := net.JoinHostPort(nodeHost(1), strconv.Itoa(freePort(t)))
 	c := &cluster{t: t}
 	for i, host := range hosts {
 		id := i + 1
@@ -37,7 +40,7 @@ func TestClusterRoles(t *testing.T) {
 		switch id {
 		case 1:
 			b.Env = append(b.Env, "KAFKA_PROCESS_ROLES=controller", "KAFKA_LISTENERS=CONTROLLER://"+controller,
-				"KAFKA_ADVERTISED_LISTENERS=")
+				"KAFKA_ADVERTISED_LISTENERS=", "KAFKA_HTTP_LISTENERS="+controllerHTTP)
 		case 4:
 			b.Env = append(b.Env, "KAFKA_PROCESS_ROLES=broker", "KAFKA_LISTENERS=PLAINTEXT://"+b.Addr)
 		}
@@ -56,6 +59,17 @@ func TestClusterRoles(t *testing.T) {
 	waitBrokers(ctx, t, c, adm)
 	time.Sleep(3 * time.Second)
 	waitBrokers(ctx, t, c, adm)
+
+	// The controller alone is ready once the quorum has a leader.
+	resp, err := http.Get("http://" + controllerHTTP + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "controller only") {
+		t.Fatalf("/readyz of the controller-only node: %s %q", resp.Status, body)
+	}
 
 	// A topic created through the broker that does not vote.
 	observer := kadm.NewClient(clusterClient(t, []string{c.nodes[3].Addr}))
