@@ -238,19 +238,31 @@ func (b *Broker) endpoints() ([]metadata.Endpoint, error) {
 			}
 		}
 		if e.Port == 0 {
-			host, port, err := net.SplitHostPort(b.Addrs[i])
+			_, port, err := net.SplitHostPort(b.Addrs[i])
 			if err != nil {
 				return nil, err
 			}
-			if l.Host != "" && l.Host != "0.0.0.0" && l.Host != "::" {
-				host = l.Host
-			}
 			p, _ := strconv.Atoi(port)
-			e.Host, e.Port = host, int32(p)
+			e.Host, e.Port = l.Host, int32(p)
+		}
+		if wildcardHost(e.Host) {
+			// Kafka advertises the machine's name for a listener bound
+			// to every interface: other brokers' clients must reach it.
+			name, err := os.Hostname()
+			if err != nil {
+				return nil, fmt.Errorf("listener %s binds every interface and the host name is unknown: %w; set advertised.listeners", l.Name, err)
+			}
+			e.Host = name
 		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// wildcardHost reports whether host names every interface rather than
+// one a client can connect to.
+func wildcardHost(host string) bool {
+	return host == "" || host == "0.0.0.0" || host == "::" || host == "[::]"
 }
 
 // background runs the periodic flush, retention and checkpoint.

@@ -20,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/handler"
@@ -745,5 +747,31 @@ func TestProtocolSlowFrameClaims(t *testing.T) {
 	}
 	if _, peak := protoMemoryKB(t, b); peak > protoRSSMaxKB {
 		t.Errorf("broker peak RSS %d kB with six unsent 100 MiB frames", peak)
+	}
+}
+
+// TestWildcardListenerAdvertisesHostName: a listener bound to every
+// interface, with no advertised listener, is published under the
+// machine's name, as Kafka does, not as 0.0.0.0 or ::, which other
+// machines cannot reach.
+func TestWildcardListenerAdvertisesHostName(t *testing.T) {
+	port := strconv.Itoa(freePort(t))
+	b := StartBroker(t, "KAFKA_LISTENERS=PLAINTEXT://:"+port, "KAFKA_ADVERTISED_LISTENERS=")
+	b.Addr = "127.0.0.1:" + port
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	m, err := kadm.NewClient(cl).BrokerMetadata(testContext(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := os.Hostname()
+	if err != nil {
+		t.Skip(err)
+	}
+	if len(m.Brokers) != 1 || m.Brokers[0].Host != name || strconv.Itoa(int(m.Brokers[0].Port)) != port {
+		t.Fatalf("brokers %+v, want %s:%s", m.Brokers, name, port)
 	}
 }
