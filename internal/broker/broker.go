@@ -86,7 +86,7 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 	}
 	// HTTP is up during recovery: /healthz answers, /readyz says starting.
 	b.http = console.New(console.Config{Metrics: b.metrics, Logger: logger})
-	if err := b.http.Listen(cfg.List("http.listeners")); err != nil {
+	if err := b.http.Listen(b.httpListeners()); err != nil {
 		b.closeListeners()
 		return nil, err
 	}
@@ -257,6 +257,23 @@ func (b *Broker) endpoints() ([]metadata.Endpoint, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// httpListeners returns http.listeners. Left at its default, the HTTP
+// listener takes the host of the first listener, so that brokers on
+// 127.0.0.1, 127.0.0.2 and 127.0.0.3 of one machine do not all claim
+// 127.0.0.1:9644.
+func (b *Broker) httpListeners() []string {
+	addrs := b.cfg.List("http.listeners")
+	ls := b.cfg.Listeners()
+	if b.cfg.Source("http.listeners") != config.SourceDefault || len(ls) == 0 || len(addrs) != 1 {
+		return addrs
+	}
+	_, port, err := net.SplitHostPort(addrs[0])
+	if err != nil {
+		return addrs
+	}
+	return []string{net.JoinHostPort(ls[0].Host, port)}
 }
 
 // wildcardHost reports whether host names every interface rather than

@@ -56,7 +56,7 @@ var brokerDefs = []*Def{
 		check:   checkSecurityProtocolMap,
 		Doc:     "The security protocol of each listener name, as NAME:PROTOCOL pairs."},
 	{Name: "http.listeners", Type: TypeList, Default: "127.0.0.1:9644", check: checkHTTPListeners, // ours
-		Doc: "The host:port addresses of the HTTP admin API and console."},
+		Doc: "The host:port addresses of the HTTP admin API and console; by default port 9644 on the host of the first listener."},
 
 	// Requests.
 	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", Min: bound(1),
