@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -331,13 +329,3 @@ func errorCode(err error) int16 {
 	}
 	return kerr.UnknownServerError.Code
 }
-
-// LastSeen returns when each broker last heartbeated, for the console.
-func (c *Controller) LastSeen() map[int32]time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.lastSeen)
-}
-
-// sortedIDs returns ids in order.
-func sortedIDs[V any](m map[int32]V) []int32 { return slices.Sorted(maps.Keys(m)) }

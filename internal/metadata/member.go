@@ -101,9 +101,6 @@ func (m *Member) register(ctx context.Context) (uint64, error) {
 	return resp.Epoch, err
 }
 
-// Epoch is the current registration epoch.
-func (m *Member) Epoch() uint64 { return m.epoch.Load() }
-
 // Run heartbeats every interval until stop is closed.
 func (m *Member) Run(stop <-chan struct{}) {
 	t := time.NewTicker(m.interval)

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -116,13 +115,12 @@ func (s *Store) Apply(index uint64, data []byte) {
 
 // snapshotFile is the Snapshot format: the image's content in full.
 type snapshotFile struct {
-	Version        int              `json:"version"`
-	Index          uint64           `json:"index"`
-	ClusterID      string           `json:"clusterId"`
-	Brokers        []*Broker        `json:"brokers"`
-	Topics         []*Topic         `json:"topics"`
-	NextProducerID int64            `json:"nextProducerId"`
-	Extra          map[string]int64 `json:"extra,omitempty"`
+	Version        int       `json:"version"`
+	Index          uint64    `json:"index"`
+	ClusterID      string    `json:"clusterId"`
+	Brokers        []*Broker `json:"brokers"`
+	Topics         []*Topic  `json:"topics"`
+	NextProducerID int64     `json:"nextProducerId"`
 }
 
 // Snapshot serialises the image at the last applied index.
@@ -312,6 +310,3 @@ func (s *Store) AllocateProducerIDs(count int64) (int64, error) {
 	res, err := s.change(context.Background(), Record{ProducerIDs: &ProducerIDsRecord{Broker: s.nodeID, Count: count}})
 	return res.ProducerIDStart, err
 }
-
-// ErrNotRegistered says this node's broker has no live registration.
-var ErrNotRegistered = errors.New("broker is not registered")
