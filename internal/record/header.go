@@ -225,3 +225,16 @@ func SetLogAppendTime(batch []byte, ts int64) {
 func checksum(batch []byte) uint32 {
 	return crc32.Checksum(batch[attributesAt:], castagnoli)
 }
+
+// Checksum is the CRC-32C that batch's crc field must hold: of the bytes
+// from the attributes to the end. A slice shorter than a batch header
+// panics.
+func Checksum(batch []byte) uint32 { return checksum(batch) }
+
+// SetChecksum recomputes the crc field after the bytes it covers were
+// changed (tests that build or corrupt batches by hand use it; the broker
+// changes covered bytes only through the setters above). A slice shorter
+// than a batch header panics.
+func SetChecksum(batch []byte) {
+	binary.BigEndian.PutUint32(batch[crcAt:], checksum(batch))
+}
