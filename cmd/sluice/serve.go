@@ -15,8 +15,6 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 )
 
-func init() { commands = append(commands, serveCommand) }
-
 func serveCommand() *cobra.Command {
 	var (
 		configFile string

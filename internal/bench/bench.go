@@ -1,33 +1,14 @@
-package main
-
-// sluice bench: a Kafka-protocol load generator, like Kafka's
-// kafka-producer-perf-test and kafka-consumer-perf-test, built on franz-go
-// kgo so that it measures any Kafka-compatible broker the same way.
-//
-//	produce  P producers write --records (or for --duration) and report
-//	         records/s, MB/s and produce-to-ack latency.
-//	consume  G groups of C consumers each read the topic and report
-//	         records/s, MB/s, the time to join and to the first record.
-//	e2e      both at once: consumers tail the topic while a producer writes;
-//	         the end-to-end latency of a record runs from its scheduled
-//	         send time (stamped in its value) to the moment a consumer
-//	         polls it, so a stalled producer cannot hide latency
-//	         (coordinated omission).
-//
-// Every run is bounded by --records and/or --duration, and always by
-// --timeout. Memory is bounded by the producer's buffer, the fetch sizes
-// and fixed-size latency histograms.
+package bench
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-)
 
-func init() { commands = append(commands, benchCommand) }
+	"github.com/sluice-dev/sluice/internal/kclient"
+)
 
 // benchMode is which of the three benchmarks runs.
 type benchMode int
@@ -53,8 +34,6 @@ const (
 	benchBatchBytesMin   = 512 // kgo's own lower bound
 	benchBatchBytesMax   = 1 << 30
 	benchStampBytes      = 16 // send time and run id at the start of each value
-	benchDefaultBroker   = "127.0.0.1:9092"
-	benchBrokersEnv      = "SLUICE_BROKERS"
 	benchProgressEvery   = time.Second
 	benchDefaultTopic    = "sluice-bench"
 	benchDefaultTimeout  = 10 * time.Minute
@@ -93,7 +72,9 @@ type benchOptions struct {
 	group     string
 }
 
-func benchCommand() *cobra.Command {
+// Command returns the bench command with its produce, consume and e2e
+// subcommands, for the root command to add.
+func Command() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure a Kafka-compatible broker: produce, consume and end-to-end latency",
@@ -137,11 +118,7 @@ func benchSubcommand(mode benchMode) *cobra.Command {
 
 func addBenchFlags(cmd *cobra.Command, o *benchOptions) {
 	f := cmd.Flags()
-	brokers := os.Getenv(benchBrokersEnv)
-	if brokers == "" {
-		brokers = benchDefaultBroker
-	}
-	f.StringVarP(&o.brokers, "brokers", "b", brokers, "comma-separated seed brokers (default from $"+benchBrokersEnv+")")
+	f.StringVarP(&o.brokers, "brokers", "b", kclient.Brokers(""), "comma-separated seed brokers (default from $"+kclient.BrokersEnv+")")
 	f.StringVar(&o.topic, "topic", benchDefaultTopic, "topic to use")
 	f.Int64Var(&o.records, "records", 0, "records to produce (or, for consume, to read; 0: all there are)")
 	f.DurationVar(&o.duration, "duration", 0, "stop producing (or consuming) after this long")
@@ -256,15 +233,7 @@ func (o *benchOptions) validateConsumer() error {
 func (o *benchOptions) acksAll() bool { return o.acks == "all" || o.acks == "-1" }
 
 // seedBrokers splits --brokers.
-func (o *benchOptions) seedBrokers() []string {
-	var seeds []string
-	for _, s := range strings.Split(o.brokers, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			seeds = append(seeds, s)
-		}
-	}
-	return seeds
-}
+func (o *benchOptions) seedBrokers() []string { return kclient.SplitBrokers(o.brokers) }
 
 // groupName is the name of consumer group i, or "" for direct assignment.
 func (o *benchOptions) groupName(i int) string {

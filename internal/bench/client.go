@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/kclient"
 )
 
 const (
@@ -19,35 +21,27 @@ const (
 	benchLeaderWait   = 10 * time.Second // for a created topic's partitions to get leaders
 )
 
+// compressionCodec is the codec named by --compression.
 func compressionCodec(name string) (kgo.CompressionCodec, error) {
-	switch name {
-	case "none":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
+	codec, ok := kclient.Compression(name)
+	if !ok {
+		return kgo.CompressionCodec{}, fmt.Errorf("--compression %q is not none, gzip, snappy, lz4 or zstd", name)
 	}
-	return kgo.CompressionCodec{}, fmt.Errorf("--compression %q is not none, gzip, snappy, lz4 or zstd", name)
+	return codec, nil
 }
 
-// baseClientOptions are the options every client of a run shares.
-func (o *benchOptions) baseClientOptions(id string) []kgo.Opt {
-	return []kgo.Opt{
-		kgo.SeedBrokers(o.seedBrokers()...),
-		kgo.ClientID("sluice-bench-" + id),
-		kgo.DialTimeout(benchDialTimeout),
-	}
+// clientConfig is the connection every client of a run shares; id tells
+// the clients apart in the broker's logs.
+func (o *benchOptions) clientConfig(id string) kclient.Config {
+	return kclient.Config{Seeds: o.seedBrokers(), ClientID: "sluice-bench-" + id, DialTimeout: benchDialTimeout}
 }
 
-// producerOptions configures one producer client from the flags.
-func (o *benchOptions) producerOptions(id string) []kgo.Opt {
+// producerOptions configures a producer client from the flags, on top of
+// clientConfig.
+func (o *benchOptions) producerOptions() []kgo.Opt {
 	codec, _ := compressionCodec(o.compression) // validated
-	opts := append(o.baseClientOptions(id),
+	acks, _ := kclient.Acks(o.acks)             // validated
+	opts := []kgo.Opt{
 		kgo.DefaultProduceTopic(o.topic),
 		kgo.ProducerLinger(o.linger),
 		kgo.ProducerBatchMaxBytes(int32(o.batchMaxBytes)),
@@ -57,14 +51,7 @@ func (o *benchOptions) producerOptions(id string) []kgo.Opt {
 		// out of the way of small records.
 		kgo.MaxBufferedRecords(max(o.bufferBytes/o.recordSize, 1)),
 		kgo.RecordDeliveryTimeout(o.timeout),
-	)
-	switch o.acks {
-	case "all", "-1":
-		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
-	case "1":
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
-	case "0":
-		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+		kgo.RequiredAcks(acks),
 	}
 	if !o.idempotent {
 		// kgo refuses the in-flight setting for an idempotent producer,

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/kclient"
 )
 
 // consumeRun is the consuming side of a run: --groups groups of
@@ -103,11 +105,11 @@ func (c *consumeRun) add(g *groupRun, ftp kgo.FetchTopicPartition, now time.Time
 	g.checkDoneLocked()
 }
 
-// consumerOptions configures consumer i of group g. start gives each
-// partition's first offset for directly assigned consumers; nil means the
-// log start.
+// consumerOptions configures consumer i of group g, on top of
+// clientConfig. start gives each partition's first offset for directly
+// assigned consumers; nil means the log start.
 func (c *consumeRun) consumerOptions(g *groupRun, i int, start map[int32]int64) []kgo.Opt {
-	opts := c.o.baseClientOptions(fmt.Sprintf("consumer-%d", i))
+	var opts []kgo.Opt
 	if g.name != "" {
 		return append(opts,
 			kgo.ConsumerGroup(g.name),
@@ -148,7 +150,7 @@ func (c *consumeRun) startConsumers(start map[int32]int64) ([]*kgo.Client, error
 		g := newGroupRun(c.o.groupName(gi), len(c.partitions))
 		c.groups = append(c.groups, g)
 		for i := range c.o.consumers {
-			cl, err := kgo.NewClient(c.consumerOptions(g, i, start)...)
+			cl, err := kclient.New(c.o.clientConfig(fmt.Sprintf("consumer-%d", i)), c.consumerOptions(g, i, start)...)
 			if err != nil {
 				closeClients(clients)
 				return nil, fmt.Errorf("cannot create a consumer: %w", err)

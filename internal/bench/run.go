@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/kclient"
 )
 
 // errBenchTimeout is the cause of a run's context ending at --timeout.
@@ -47,7 +49,7 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) er
 	}
 	// kadm answers Metadata from kgo's cache for MetadataMinAge (5 s by
 	// default), which would hide a topic just created.
-	admClient, err := kgo.NewClient(append(o.baseClientOptions("admin"), kgo.MetadataMinAge(50*time.Millisecond))...)
+	admClient, err := kclient.New(o.clientConfig("admin"), kgo.MetadataMinAge(50*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("cannot create a client for %s: %w", o.brokers, err)
 	}
@@ -92,7 +94,7 @@ func (r *benchRun) warn(format string, args ...any) {
 func (r *benchRun) producerClients() ([]*kgo.Client, error) {
 	var clients []*kgo.Client
 	for i := range r.o.producers {
-		cl, err := kgo.NewClient(r.o.producerOptions(fmt.Sprintf("producer-%d", i))...)
+		cl, err := kclient.New(r.o.clientConfig(fmt.Sprintf("producer-%d", i)), r.o.producerOptions()...)
 		if err != nil {
 			closeClients(clients)
 			return nil, fmt.Errorf("cannot create a producer: %w", err)

@@ -1,7 +1,7 @@
 // sluice cluster: info (Metadata and ApiVersions) and health (every broker
 // answers, every partition has a leader and a full ISR).
 
-package main
+package cli
 
 import (
 	"context"
@@ -13,8 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
-
-func init() { commands = append(commands, clusterCommand) }
 
 func clusterCommand() *cobra.Command {
 	f := &adminFlags{}

@@ -6,7 +6,7 @@
 // the translation of Kafka error codes into one sentence, and the table and
 // JSON printers.
 
-package main
+package cli
 
 import (
 	"context"
@@ -31,11 +31,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/kclient"
 )
 
 const (
-	defaultBrokers = "127.0.0.1:9092"
-	brokersEnv     = "SLUICE_BROKERS"
 	defaultTimeout = 10 * time.Second
 	// completionTimeout bounds the broker lookups behind shell completion:
 	// a shell waiting on a Tab must not hang on a dead broker.
@@ -58,7 +58,7 @@ type clientOptions struct {
 
 func addClientFlags(fs *pflag.FlagSet, o *clientOptions) {
 	fs.StringVarP(&o.brokers, "brokers", "b", "",
-		"comma-separated broker addresses (default $"+brokersEnv+", else "+defaultBrokers+")")
+		"comma-separated broker addresses (default $"+kclient.BrokersEnv+", else "+kclient.DefaultBrokers+")")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout,
 		"how long to keep trying to reach a broker, and to wait for each answer")
 }
@@ -66,21 +66,9 @@ func addClientFlags(fs *pflag.FlagSet, o *clientOptions) {
 // seeds returns the bootstrap addresses: the flag, else the environment,
 // else the local default.
 func (o *clientOptions) seeds() ([]string, error) {
-	list := o.brokers
-	if list == "" {
-		list = os.Getenv(brokersEnv)
-	}
-	if list == "" {
-		list = defaultBrokers
-	}
-	var seeds []string
-	for _, addr := range strings.Split(list, ",") {
-		if addr = strings.TrimSpace(addr); addr != "" {
-			seeds = append(seeds, addr)
-		}
-	}
+	seeds := kclient.SplitBrokers(kclient.Brokers(o.brokers))
 	if len(seeds) == 0 {
-		return nil, fmt.Errorf("no broker address given: set --brokers or $%s", brokersEnv)
+		return nil, fmt.Errorf("no broker address given: set --brokers or $%s", kclient.BrokersEnv)
 	}
 	return seeds, nil
 }
@@ -105,15 +93,13 @@ func newClient(o *clientOptions, extra ...kgo.Opt) (*client, error) {
 		return nil, fmt.Errorf("--timeout must be positive, not %s", o.timeout)
 	}
 	dials := &dialTracker{}
+	cfg := kclient.Config{Seeds: seeds, ClientID: clientID, DialTimeout: o.timeout}
 	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(seeds...),
-		kgo.ClientID(clientID),
-		kgo.DialTimeout(o.timeout),
 		kgo.RetryTimeout(o.timeout),
 		kgo.RequestTimeoutOverhead(o.timeout),
 		kgo.WithHooks(dials),
 	}, extra...)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kclient.New(cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bad client settings: %w", err)
 	}

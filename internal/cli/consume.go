@@ -1,7 +1,7 @@
 // sluice consume: read records from a topic with kgo, alone or as a member
 // of a consumer group, and print them with a template or as JSON.
 
-package main
+package cli
 
 import (
 	"bufio"
@@ -26,8 +26,6 @@ const (
 	// every this many records.
 	consumePollRecordsMax = 10_000
 )
-
-func init() { commands = append(commands, consumeCommand) }
 
 type consumeOptions struct {
 	client     clientOptions

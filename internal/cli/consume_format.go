@@ -1,7 +1,7 @@
 // Record output for sluice consume: kcat-style templates, parsed once into
 // a list of pieces, and one JSON object per line.
 
-package main
+package cli
 
 import (
 	"encoding/base64"

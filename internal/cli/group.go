@@ -2,7 +2,7 @@
 // through ListGroups, DescribeGroups, OffsetFetch, ListOffsets,
 // OffsetCommit and DeleteGroups.
 
-package main
+package cli
 
 import (
 	"context"
@@ -14,8 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
-
-func init() { commands = append(commands, groupCommand) }
 
 func groupCommand() *cobra.Command {
 	f := &adminFlags{}

@@ -3,7 +3,7 @@
 // group without members can be reset: a running member would overwrite
 // the new offsets with its next commit.
 
-package main
+package cli
 
 import (
 	"context"

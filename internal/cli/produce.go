@@ -2,7 +2,7 @@
 // out asynchronously (kgo batches them and bounds what it buffers, so a
 // large file does not grow memory); the first failed record stops the run.
 
-package main
+package cli
 
 import (
 	"bufio"
@@ -22,6 +22,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/kclient"
 )
 
 const (
@@ -32,8 +34,6 @@ const (
 	produceBufferedBytesMax = 64 << 20
 	produceReadBufferBytes  = 64 << 10
 )
-
-func init() { commands = append(commands, produceCommand) }
 
 type produceOptions struct {
 	client       clientOptions
@@ -78,36 +78,28 @@ acknowledged; a progress bar is drawn on standard error when it is a terminal.`,
 
 // producerOpts turns --compression and --acks into kgo options.
 func (o *produceOptions) producerOpts() ([]kgo.Opt, error) {
-	var codec kgo.CompressionCodec
-	switch strings.ToLower(o.compression) {
-	case "none", "":
-		codec = kgo.NoCompression()
-	case "gzip":
-		codec = kgo.GzipCompression()
-	case "snappy":
-		codec = kgo.SnappyCompression()
-	case "lz4":
-		codec = kgo.Lz4Compression()
-	case "zstd":
-		codec = kgo.ZstdCompression()
-	default:
+	name := strings.ToLower(o.compression)
+	if name == "" {
+		name = "none"
+	}
+	codec, ok := kclient.Compression(name)
+	if !ok {
 		return nil, fmt.Errorf("--compression must be none, gzip, snappy, lz4 or zstd, not %q", o.compression)
+	}
+	acks, ok := kclient.Acks(o.acks)
+	if !ok {
+		return nil, fmt.Errorf("--acks must be all, -1, 1 or 0, not %q", o.acks)
 	}
 	opts := []kgo.Opt{
 		kgo.ProducerBatchCompression(codec),
 		kgo.AllowAutoTopicCreation(),
 		kgo.MaxBufferedBytes(produceBufferedBytesMax),
 		kgo.RecordDeliveryTimeout(o.client.timeout),
+		kgo.RequiredAcks(acks),
 	}
-	switch o.acks {
-	case "all", "-1":
-		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
-	case "1":
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
-	case "0":
-		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
-	default:
-		return nil, fmt.Errorf("--acks must be all, -1, 1 or 0, not %q", o.acks)
+	if o.acks == "1" || o.acks == "0" {
+		// kgo's idempotent producer requires acks=all.
+		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
 	if o.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))

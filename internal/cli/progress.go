@@ -2,7 +2,7 @@
 // terminal, and only once a run has lasted long enough to be worth
 // watching, so pipes and short runs print nothing extra.
 
-package main
+package cli
 
 import (
 	"fmt"

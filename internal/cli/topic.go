@@ -3,7 +3,7 @@
 // DescribeConfigs, IncrementalAlterConfigs, CreatePartitions and
 // DeleteTopics.
 
-package main
+package cli
 
 import (
 	"context"
@@ -17,8 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
-
-func init() { commands = append(commands, topicCommand) }
 
 // adminFlags are the flags shared by the subcommands of topic, group and
 // cluster.

@@ -2,7 +2,7 @@
 // watermarks (ListOffsets earliest and latest), size on disk
 // (DescribeLogDirs) and configs with their source (DescribeConfigs).
 
-package main
+package cli
 
 import (
 	"context"

@@ -1,0 +1,31 @@
+// Package cli holds sluice's Kafka-client subcommands: topic, produce,
+// consume, group and cluster. They speak the Kafka protocol through
+// franz-go's kgo and kadm only, so they work against any Kafka-compatible
+// broker, not only sluice; the package must not import the broker's
+// internals (internal/broker, handler, log, replica, metadata, ...).
+//
+// Each command is a cobra.Command whose RunE only wires flags to plain
+// functions: parsing (parseStartOffset, parseAlters, parseSeekTarget, ...),
+// plans computed from answers (seekMoves, remainingEnds, checkHealth) and
+// printers taking an io.Writer, each with table tests. The clients are
+// built by internal/kclient, shared with internal/bench.
+//
+// Flags, command names, output formats and error sentences are promises to
+// users' scripts: test/e2e/cli_test.go runs the built binary against a
+// broker and checks them. Every error is one sentence, printed by main as
+// "sluice: <sentence>" with a non-zero exit; RequireSubcommands makes an
+// unknown subcommand such an error too.
+package cli
+
+import "github.com/spf13/cobra"
+
+// Commands returns the client subcommands, for the root command to add.
+func Commands() []*cobra.Command {
+	return []*cobra.Command{
+		topicCommand(),
+		produceCommand(),
+		consumeCommand(),
+		groupCommand(),
+		clusterCommand(),
+	}
+}
