@@ -34,5 +34,6 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(serveCommand(), bench.Command())
 	root.AddCommand(cli.Commands()...)
+	cli.RequireSubcommands(root)
 	return root
 }

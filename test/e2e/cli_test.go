@@ -463,9 +463,16 @@ func cliTestErrors(t *testing.T, b *Broker) {
 		{[]string{"consume", "events", "-o", "sometime"}, "sluice: -o must be start, end, an offset, -N or @UNIX_MS, not \"sometime\"\n"},
 		{[]string{"topic", "create"}, "sluice: 'sluice topic create' needs a topic name\n"},
 		{[]string{"topic", "create", "events"}, "sluice: topic \"events\" already exists\n"},
+		// An unknown subcommand fails, so that a script sees its typo.
+		{[]string{"cluster", "nosuch"}, "sluice: unknown command \"nosuch\" for \"sluice cluster\"\n"},
+		{[]string{"nosuch"}, "sluice: unknown command \"nosuch\" for \"sluice\"\n"},
 	} {
 		if r := cliFails(t, b.Addr, tc.args...); r.stderr != tc.want {
 			t.Fatalf("sluice %s: %q, want %q", strings.Join(tc.args, " "), r.stderr, tc.want)
 		}
+	}
+	// A parent command alone still prints its help and succeeds.
+	if r := cliRun(t, "", nil, "cluster"); r.code != 0 || !strings.Contains(r.stdout, "Available Commands:") {
+		t.Fatalf("sluice cluster exited %d\nstdout:\n%s\nstderr:\n%s", r.code, clip(r.stdout), clip(r.stderr))
 	}
 }
