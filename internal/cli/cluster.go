@@ -48,16 +48,7 @@ func clusterInfoCommand(f *adminFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				info := clusterInfo{ClusterID: meta.Cluster, Controller: meta.Controller, Topics: len(meta.Topics)}
-				meta.Topics.EachPartition(func(kadm.PartitionDetail) { info.Partitions++ })
-				for _, b := range meta.Brokers {
-					cb := clusterBroker{ID: b.NodeID, Host: b.Host, Port: b.Port, Controller: b.NodeID == meta.Controller}
-					if b.Rack != nil {
-						cb.Rack = *b.Rack
-					}
-					info.Brokers = append(info.Brokers, cb)
-				}
-				sort.Slice(info.Brokers, func(i, j int) bool { return info.Brokers[i].ID < info.Brokers[j].ID })
+				info := newClusterInfo(meta)
 				if f.json() {
 					return printJSON(cmd.OutOrStdout(), info)
 				}
@@ -65,6 +56,21 @@ func clusterInfoCommand(f *adminFlags) *cobra.Command {
 			})
 		},
 	}
+}
+
+// newClusterInfo summarises a Metadata answer, brokers sorted by id.
+func newClusterInfo(meta kadm.Metadata) clusterInfo {
+	info := clusterInfo{ClusterID: meta.Cluster, Controller: meta.Controller, Topics: len(meta.Topics)}
+	meta.Topics.EachPartition(func(kadm.PartitionDetail) { info.Partitions++ })
+	for _, b := range meta.Brokers {
+		cb := clusterBroker{ID: b.NodeID, Host: b.Host, Port: b.Port, Controller: b.NodeID == meta.Controller}
+		if b.Rack != nil {
+			cb.Rack = *b.Rack
+		}
+		info.Brokers = append(info.Brokers, cb)
+	}
+	sort.Slice(info.Brokers, func(i, j int) bool { return info.Brokers[i].ID < info.Brokers[j].ID })
+	return info
 }
 
 func printClusterInfo(w io.Writer, info clusterInfo) error {

@@ -251,6 +251,13 @@ func remainingEnds(ctx context.Context, adm *kadm.Client, topics []string, start
 			return nil, err
 		}
 	}
+	return remainingPartitions(start, starts, ends, after), nil
+}
+
+// remainingPartitions returns the end offset of each partition whose
+// records from where consuming starts (-o, bounded by starts and ends, or
+// the first offset after the time for @UNIX_MS) do not reach its end.
+func remainingPartitions(start startOffset, starts, ends, after kadm.ListedOffsets) map[string]map[int32]int64 {
 	remaining := map[string]map[int32]int64{}
 	ends.Each(func(e kadm.ListedOffset) {
 		if e.Err != nil || e.Partition < 0 {
@@ -279,7 +286,7 @@ func remainingEnds(ctx context.Context, adm *kadm.Client, topics []string, start
 			remaining[e.Topic][e.Partition] = e.Offset
 		}
 	})
-	return remaining, nil
+	return remaining
 }
 
 // keepPartitions drops from ends the partitions not named by --partition.

@@ -108,16 +108,9 @@ func groupDescribeCommand(f *adminFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var described []describedGroup
-				for _, g := range groups {
-					l, ok := lags[g]
-					if !ok || groupMissing(l) {
-						return errNoGroup(g)
-					}
-					if err := l.Error(); err != nil {
-						return fmt.Errorf("cannot describe group %q: %s", g, kafkaReason(err, ""))
-					}
-					described = append(described, newDescribedGroup(l))
+				described, err := describeGroups(groups, lags)
+				if err != nil {
+					return err
 				}
 				if f.json() {
 					return printJSON(cmd.OutOrStdout(), described)
@@ -127,6 +120,23 @@ func groupDescribeCommand(f *adminFlags) *cobra.Command {
 			})
 		},
 	}
+}
+
+// describeGroups returns the groups in the order given, or one sentence
+// for the first that does not exist or could not be described.
+func describeGroups(groups []string, lags kadm.DescribedGroupLags) ([]describedGroup, error) {
+	var described []describedGroup
+	for _, g := range groups {
+		l, ok := lags[g]
+		if !ok || groupMissing(l) {
+			return nil, errNoGroup(g)
+		}
+		if err := l.Error(); err != nil {
+			return nil, fmt.Errorf("cannot describe group %q: %s", g, kafkaReason(err, ""))
+		}
+		described = append(described, newDescribedGroup(l))
+	}
+	return described, nil
 }
 
 // describedGroup is group describe's output; the JSON form is this struct.
@@ -243,47 +253,57 @@ func groupDeleteCommand(f *adminFlags) *cobra.Command {
 				if err != nil && !isShardError(err) {
 					return err
 				}
-				type deleted struct {
-					Group string `json:"group"`
-					Error string `json:"error,omitempty"`
-				}
-				var out []deleted
-				var failures []string
-				for _, g := range groups {
-					r, ok := resps[g]
-					d := deleted{Group: g}
-					switch {
-					case !ok:
-						d.Error = fmt.Sprintf("cannot delete group %q: its coordinator did not answer", g)
-					case errors.Is(r.Err, kerr.GroupIDNotFound):
-						d.Error = errNoGroup(g).Error()
-					case errors.Is(r.Err, kerr.NonEmptyGroup):
-						d.Error = fmt.Sprintf("group %q still has members; stop its consumers before deleting it", g)
-					case r.Err != nil:
-						d.Error = fmt.Sprintf("cannot delete group %q: %s", g, kafkaReason(r.Err, r.ErrMessage))
-					}
-					if d.Error != "" {
-						failures = append(failures, d.Error)
-					}
-					out = append(out, d)
-				}
-				w := cmd.OutOrStdout()
-				if f.json() {
-					if err := printJSON(w, out); err != nil {
-						return err
-					}
-				} else if len(failures) < len(groups) {
-					tw := newTable(w)
-					row(tw, "GROUP", "STATUS")
-					for _, d := range out {
-						if d.Error == "" {
-							row(tw, d.Group, "deleted")
-						}
-					}
-					tw.Flush()
-				}
-				return joinFailures("deleting groups:", len(groups), failures)
+				return printDeletedGroups(cmd.OutOrStdout(), f.json(), groups, resps)
 			})
 		},
 	}
+}
+
+// deletedGroup is one row of group delete's output.
+type deletedGroup struct {
+	Group string `json:"group"`
+	Error string `json:"error,omitempty"`
+}
+
+// deletedGroups pairs each group with its outcome, in the order given,
+// and returns the failures as sentences.
+func deletedGroups(groups []string, resps kadm.DeleteGroupResponses) (out []deletedGroup, failures []string) {
+	for _, g := range groups {
+		r, ok := resps[g]
+		d := deletedGroup{Group: g}
+		switch {
+		case !ok:
+			d.Error = fmt.Sprintf("cannot delete group %q: its coordinator did not answer", g)
+		case errors.Is(r.Err, kerr.GroupIDNotFound):
+			d.Error = errNoGroup(g).Error()
+		case errors.Is(r.Err, kerr.NonEmptyGroup):
+			d.Error = fmt.Sprintf("group %q still has members; stop its consumers before deleting it", g)
+		case r.Err != nil:
+			d.Error = fmt.Sprintf("cannot delete group %q: %s", g, kafkaReason(r.Err, r.ErrMessage))
+		}
+		if d.Error != "" {
+			failures = append(failures, d.Error)
+		}
+		out = append(out, d)
+	}
+	return out, failures
+}
+
+func printDeletedGroups(w io.Writer, asJSON bool, groups []string, resps kadm.DeleteGroupResponses) error {
+	out, failures := deletedGroups(groups, resps)
+	if asJSON {
+		if err := printJSON(w, out); err != nil {
+			return err
+		}
+	} else if len(failures) < len(groups) {
+		tw := newTable(w)
+		row(tw, "GROUP", "STATUS")
+		for _, d := range out {
+			if d.Error == "" {
+				row(tw, d.Group, "deleted")
+			}
+		}
+		tw.Flush()
+	}
+	return joinFailures("deleting groups:", len(groups), failures)
 }

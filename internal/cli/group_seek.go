@@ -39,24 +39,12 @@ requires. --to-offset is bounded to each partition's log start and end.`,
 		Args:              needArgs(1, 1, "group name"),
 		ValidArgsFunction: completeGroups(&f.client),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("to-timestamp") && target.timestampMs < 0 {
-				return fmt.Errorf("--to-timestamp must be a Unix time in milliseconds, not %d", target.timestampMs)
+			err := target.check(cmd.Flags().Changed("to-timestamp"), cmd.Flags().Changed("to-offset"))
+			if err != nil {
+				return err
 			}
-			if cmd.Flags().Changed("to-offset") && target.offset < 0 {
-				return fmt.Errorf("--to-offset must not be negative, not %d", target.offset)
-			}
-			group := args[0]
 			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				moves, err := planSeek(ctx, cl, group, topics, target)
-				if err != nil {
-					return err
-				}
-				if !dryRun {
-					if err := commitSeek(ctx, cl, group, moves); err != nil {
-						return err
-					}
-				}
-				return printSeek(cmd.OutOrStdout(), f.json(), group, moves, dryRun)
+				return seek(ctx, cl, cmd.OutOrStdout(), f.json(), args[0], topics, target, dryRun)
 			})
 		},
 	}
@@ -70,6 +58,33 @@ requires. --to-offset is bounded to each partition's log start and end.`,
 	cmd.MarkFlagsMutuallyExclusive("to-earliest", "to-latest", "to-timestamp", "to-offset")
 	cmd.MarkFlagsOneRequired("to-earliest", "to-latest", "to-timestamp", "to-offset")
 	return cmd
+}
+
+// check rejects a negative --to-timestamp or --to-offset that was given;
+// cobra has checked that exactly one target flag was.
+func (t seekTarget) check(timestampGiven, offsetGiven bool) error {
+	if timestampGiven && t.timestampMs < 0 {
+		return fmt.Errorf("--to-timestamp must be a Unix time in milliseconds, not %d", t.timestampMs)
+	}
+	if offsetGiven && t.offset < 0 {
+		return fmt.Errorf("--to-offset must not be negative, not %d", t.offset)
+	}
+	return nil
+}
+
+// seek moves the group's offsets (only plans the move with dryRun) and
+// prints each partition's move.
+func seek(ctx context.Context, cl *client, w io.Writer, asJSON bool, group string, topics []string, target seekTarget, dryRun bool) error {
+	moves, err := planSeek(ctx, cl, group, topics, target)
+	if err != nil {
+		return err
+	}
+	if !dryRun {
+		if err := commitSeek(ctx, cl, group, moves); err != nil {
+			return err
+		}
+	}
+	return printSeek(w, asJSON, group, moves, dryRun)
 }
 
 // seekMove is one partition's offset before and after.
@@ -114,6 +129,13 @@ func planSeek(ctx context.Context, cl *client, group string, topics []string, ta
 	if err != nil {
 		return nil, err
 	}
+	return seekMoves(partitions, committed, newOffsets)
+}
+
+// seekMoves pairs each partition's committed offset (-1 without a commit)
+// with its new one, sorted by topic and partition, or names the first
+// partition whose new offset is unknown.
+func seekMoves(partitions kadm.TopicsSet, committed kadm.OffsetResponses, newOffsets kadm.ListedOffsets) ([]seekMove, error) {
 	var moves []seekMove
 	var missing error
 	partitions.Each(func(t string, p int32) {
@@ -162,16 +184,22 @@ func seekOffsets(ctx context.Context, adm *kadm.Client, topics []string, target 
 	if err != nil {
 		return nil, err
 	}
-	// Bound the offset by each partition's log, as Kafka's tool does.
+	boundOffset(target.offset, starts, ends)
+	return ends, nil
+}
+
+// boundOffset sets every partition of ends to offset bounded by the
+// partition's log start and end, as Kafka's tool does; partitions with an
+// error keep it.
+func boundOffset(offset int64, starts, ends kadm.ListedOffsets) {
 	for t, ps := range ends {
 		for p, end := range ps {
 			if start, ok := starts.Lookup(t, p); ok && start.Err == nil && end.Err == nil {
-				end.Offset = min(max(target.offset, start.Offset), end.Offset)
+				end.Offset = min(max(offset, start.Offset), end.Offset)
 				ps[p] = end
 			}
 		}
 	}
-	return ends, nil
 }
 
 func sortMoves(moves []seekMove) {

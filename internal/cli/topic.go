@@ -128,26 +128,12 @@ func topicCreateCommand(f *adminFlags) *cobra.Command {
 		Example: `  sluice topic create orders -p 6 -r 3 -c retention.ms=86400000 -c cleanup.policy=compact`,
 		Args:    needArgs(1, -1, "topic name"),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			values, err := parseKeyValues("-c", configs)
+			req, err := parseCreate(partitions, replicas, configs, dryRun)
 			if err != nil {
 				return err
 			}
-			if partitions == 0 || partitions < -1 {
-				return fmt.Errorf("-p must be at least 1 (or -1 for the broker's default), not %d", partitions)
-			}
-			if replicas == 0 || replicas < -1 {
-				return fmt.Errorf("-r must be at least 1 (or -1 for the broker's default), not %d", replicas)
-			}
 			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				create := cl.adm.CreateTopics
-				if dryRun {
-					create = cl.adm.ValidateCreateTopics
-				}
-				resps, err := create(ctx, partitions, replicas, values, topics...)
-				if err != nil {
-					return err
-				}
-				return printCreated(cmd.OutOrStdout(), f.json(), topics, resps, dryRun)
+				return req.create(ctx, cl, cmd.OutOrStdout(), f.json(), topics)
 			})
 		},
 	}
@@ -156,6 +142,43 @@ func topicCreateCommand(f *adminFlags) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&configs, "config", "c", nil, "topic config as key=value (repeatable)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only validate the request")
 	return cmd
+}
+
+// createRequest is a checked topic create.
+type createRequest struct {
+	partitions int32
+	replicas   int16
+	configs    map[string]*string
+	dryRun     bool
+}
+
+// parseCreate checks topic create's flags.
+func parseCreate(partitions int32, replicas int16, configs []string, dryRun bool) (createRequest, error) {
+	values, err := parseKeyValues("-c", configs)
+	if err != nil {
+		return createRequest{}, err
+	}
+	if partitions == 0 || partitions < -1 {
+		return createRequest{}, fmt.Errorf("-p must be at least 1 (or -1 for the broker's default), not %d", partitions)
+	}
+	if replicas == 0 || replicas < -1 {
+		return createRequest{}, fmt.Errorf("-r must be at least 1 (or -1 for the broker's default), not %d", replicas)
+	}
+	return createRequest{partitions: partitions, replicas: replicas, configs: values, dryRun: dryRun}, nil
+}
+
+// create creates topics (or only validates them with --dry-run) and
+// prints the outcome.
+func (r createRequest) create(ctx context.Context, cl *client, w io.Writer, asJSON bool, topics []string) error {
+	create := cl.adm.CreateTopics
+	if r.dryRun {
+		create = cl.adm.ValidateCreateTopics
+	}
+	resps, err := create(ctx, r.partitions, r.replicas, r.configs, topics...)
+	if err != nil {
+		return err
+	}
+	return printCreated(w, asJSON, topics, resps, r.dryRun)
 }
 
 type createdTopicJSON struct {
@@ -283,45 +306,55 @@ func topicDeleteCommand(f *adminFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				type deleted struct {
-					Topic string `json:"topic"`
-					Error string `json:"error,omitempty"`
-				}
-				var out []deleted
-				var failures []string
-				for _, t := range topics {
-					r, ok := resps[t]
-					d := deleted{Topic: t}
-					switch {
-					case !ok || errors.Is(r.Err, kerr.UnknownTopicOrPartition):
-						d.Error = errNoTopic(t).Error()
-						failures = append(failures, d.Error)
-					case r.Err != nil:
-						d.Error = kafkaReason(r.Err, r.ErrMessage)
-						failures = append(failures, fmt.Sprintf("cannot delete topic %q: %s", t, d.Error))
-					}
-					out = append(out, d)
-				}
-				w := cmd.OutOrStdout()
-				if f.json() {
-					if err := printJSON(w, out); err != nil {
-						return err
-					}
-				} else if len(failures) < len(topics) {
-					tw := newTable(w)
-					row(tw, "TOPIC", "STATUS")
-					for _, d := range out {
-						if d.Error == "" {
-							row(tw, d.Topic, "deleted")
-						}
-					}
-					tw.Flush()
-				}
-				return joinFailures("deleting topics:", len(topics), failures)
+				return printDeletedTopics(cmd.OutOrStdout(), f.json(), topics, resps)
 			})
 		},
 	}
 	return cmd
+}
+
+// deletedTopic is one row of topic delete's output.
+type deletedTopic struct {
+	Topic string `json:"topic"`
+	Error string `json:"error,omitempty"`
+}
+
+// deletedTopics pairs each topic with its outcome, in the order given,
+// and returns the failures as sentences.
+func deletedTopics(topics []string, resps kadm.DeleteTopicResponses) (out []deletedTopic, failures []string) {
+	for _, t := range topics {
+		r, ok := resps[t]
+		d := deletedTopic{Topic: t}
+		switch {
+		case !ok || errors.Is(r.Err, kerr.UnknownTopicOrPartition):
+			d.Error = errNoTopic(t).Error()
+			failures = append(failures, d.Error)
+		case r.Err != nil:
+			d.Error = kafkaReason(r.Err, r.ErrMessage)
+			failures = append(failures, fmt.Sprintf("cannot delete topic %q: %s", t, d.Error))
+		}
+		out = append(out, d)
+	}
+	return out, failures
+}
+
+func printDeletedTopics(w io.Writer, asJSON bool, topics []string, resps kadm.DeleteTopicResponses) error {
+	out, failures := deletedTopics(topics, resps)
+	if asJSON {
+		if err := printJSON(w, out); err != nil {
+			return err
+		}
+	} else if len(failures) < len(topics) {
+		tw := newTable(w)
+		row(tw, "TOPIC", "STATUS")
+		for _, d := range out {
+			if d.Error == "" {
+				row(tw, d.Topic, "deleted")
+			}
+		}
+		tw.Flush()
+	}
+	return joinFailures("deleting topics:", len(topics), failures)
 }
 
 func topicAlterConfigCommand(f *adminFlags) *cobra.Command {
@@ -445,30 +478,43 @@ func topicAddPartitionsCommand(f *adminFlags) *cobra.Command {
 		Args:              needArgs(1, -1, "topic name"),
 		ValidArgsFunction: completeTopics(&f.client),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			if (add > 0) == (total > 0) {
-				return errors.New("give either -n (partitions to add) or --total (the new partition count), as a positive number")
+			if err := checkPartitionCount(add, total); err != nil {
+				return err
 			}
 			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				before, err := cl.lookupTopics(ctx, topics...)
-				if err != nil {
-					return err
-				}
-				var resps kadm.CreatePartitionsResponses
-				if add > 0 {
-					resps, err = cl.adm.CreatePartitions(ctx, add, topics...)
-				} else {
-					resps, err = cl.adm.UpdatePartitions(ctx, total, topics...)
-				}
-				if err != nil {
-					return err
-				}
-				return printAddedPartitions(cmd.OutOrStdout(), f.json(), topics, before, add, total, resps)
+				return addPartitions(ctx, cl, cmd.OutOrStdout(), f.json(), topics, add, total)
 			})
 		},
 	}
 	cmd.Flags().IntVarP(&add, "num", "n", 0, "number of partitions to add")
 	cmd.Flags().IntVar(&total, "total", 0, "the new total number of partitions")
 	return cmd
+}
+
+// checkPartitionCount checks that exactly one of -n and --total is given.
+func checkPartitionCount(add, total int) error {
+	if (add > 0) == (total > 0) {
+		return errors.New("give either -n (partitions to add) or --total (the new partition count), as a positive number")
+	}
+	return nil
+}
+
+// addPartitions adds add partitions to each topic, or grows each to total.
+func addPartitions(ctx context.Context, cl *client, w io.Writer, asJSON bool, topics []string, add, total int) error {
+	before, err := cl.lookupTopics(ctx, topics...)
+	if err != nil {
+		return err
+	}
+	var resps kadm.CreatePartitionsResponses
+	if add > 0 {
+		resps, err = cl.adm.CreatePartitions(ctx, add, topics...)
+	} else {
+		resps, err = cl.adm.UpdatePartitions(ctx, total, topics...)
+	}
+	if err != nil {
+		return err
+	}
+	return printAddedPartitions(w, asJSON, topics, before, add, total, resps)
 }
 
 func printAddedPartitions(w io.Writer, asJSON bool, topics []string, before kadm.TopicDetails, add, total int, resps kadm.CreatePartitionsResponses) error {
