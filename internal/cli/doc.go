@@ -5,10 +5,13 @@
 // internals (internal/broker, handler, log, replica, metadata, ...).
 //
 // Each command is a cobra.Command whose RunE only wires flags to plain
-// functions: parsing (parseStartOffset, parseAlters, parseSeekTarget, ...),
-// plans computed from answers (seekMoves, remainingEnds, checkHealth) and
-// printers taking an io.Writer, each with table tests. The clients are
-// built by internal/kclient, shared with internal/bench.
+// functions: parsing and checks of flags (parseStartOffset, parseAlters,
+// parseCreate, seekTarget.check, producerOpts), plans computed from the
+// brokers' answers (seekMoves, remainingPartitions, checkHealth) and
+// printers taking an io.Writer, each with table tests. Clients are built
+// by internal/kclient, which internal/bench shares; the files are named
+// after the commands (topic.go, group_seek.go, ...), with common.go holding
+// the client, the error sentences and the table and JSON printers.
 //
 // Flags, command names, output formats and error sentences are promises to
 // users' scripts: test/e2e/cli_test.go runs the built binary against a
