@@ -43,19 +43,22 @@ func clusterInfoCommand(f *adminFlags) *cobra.Command {
 		Short: "Show the cluster id, controller and brokers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				meta, err := cl.adm.Metadata(ctx)
-				if err != nil {
-					return err
-				}
-				info := newClusterInfo(meta)
-				if f.json() {
-					return printJSON(cmd.OutOrStdout(), info)
-				}
-				return printClusterInfo(cmd.OutOrStdout(), info)
-			})
+			return f.run(cmd, showClusterInfo)
 		},
 	}
+}
+
+// showClusterInfo prints the cluster id, controller and brokers.
+func showClusterInfo(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+	meta, err := cl.adm.Metadata(ctx)
+	if err != nil {
+		return err
+	}
+	info := newClusterInfo(meta)
+	if asJSON {
+		return printJSON(w, info)
+	}
+	return printClusterInfo(w, info)
 }
 
 // newClusterInfo summarises a Metadata answer, brokers sorted by id.
@@ -113,27 +116,31 @@ func clusterHealthCommand(f *adminFlags) *cobra.Command {
 		Short: "Check every broker answers and every partition has a leader and a full ISR; exit 1 if not",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				meta, err := cl.adm.Metadata(ctx)
-				if err != nil {
-					return err
-				}
-				versions, err := cl.adm.ApiVersions(ctx)
-				if err != nil {
-					return err
-				}
-				h := checkHealth(meta, versions)
-				if f.json() {
-					if err := printJSON(cmd.OutOrStdout(), h); err != nil {
-						return err
-					}
-				} else {
-					printClusterHealth(cmd.OutOrStdout(), h)
-				}
-				return h.problem()
-			})
+			return f.run(cmd, showClusterHealth)
 		},
 	}
+}
+
+// showClusterHealth prints the health check and fails with the verdict
+// when the cluster is not healthy.
+func showClusterHealth(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+	meta, err := cl.adm.Metadata(ctx)
+	if err != nil {
+		return err
+	}
+	versions, err := cl.adm.ApiVersions(ctx)
+	if err != nil {
+		return err
+	}
+	h := checkHealth(meta, versions)
+	if asJSON {
+		if err := printJSON(w, h); err != nil {
+			return err
+		}
+	} else {
+		printClusterHealth(w, h)
+	}
+	return h.problem()
 }
 
 func checkHealth(meta kadm.Metadata, versions kadm.BrokersApiVersions) clusterHealth {

@@ -44,21 +44,25 @@ func groupListCommand(f *adminFlags) *cobra.Command {
 		Short:   "List groups with their state, members and total lag",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				listed, err := cl.adm.ListGroups(ctx)
-				if err != nil && !isShardError(err) {
-					return err
-				}
-				var lags kadm.DescribedGroupLags
-				if len(listed) > 0 {
-					if lags, err = cl.adm.Lag(ctx, listed.Groups()...); err != nil {
-						return err
-					}
-				}
-				return printGroupList(cmd.OutOrStdout(), f.json(), listed, lags)
-			})
+			return f.run(cmd, listGroups)
 		},
 	}
+}
+
+// listGroups prints every group the brokers that answered know, with its
+// lag; a broker that did not answer leaves its groups out.
+func listGroups(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+	listed, err := cl.adm.ListGroups(ctx)
+	if err != nil && !isShardError(err) {
+		return err
+	}
+	var lags kadm.DescribedGroupLags
+	if len(listed) > 0 {
+		if lags, err = cl.adm.Lag(ctx, listed.Groups()...); err != nil {
+			return err
+		}
+	}
+	return printGroupList(w, asJSON, listed, lags)
 }
 
 type listedGroupJSON struct {
@@ -103,23 +107,28 @@ func groupDescribeCommand(f *adminFlags) *cobra.Command {
 		Args:              needArgs(1, -1, "group name"),
 		ValidArgsFunction: completeGroups(&f.client),
 		RunE: func(cmd *cobra.Command, groups []string) error {
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				lags, err := cl.adm.Lag(ctx, groups...)
-				if err != nil {
-					return err
-				}
-				described, err := describeGroups(groups, lags)
-				if err != nil {
-					return err
-				}
-				if f.json() {
-					return printJSON(cmd.OutOrStdout(), described)
-				}
-				printGroupDescriptions(cmd.OutOrStdout(), described)
-				return nil
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return showGroups(ctx, cl, w, asJSON, groups)
 			})
 		},
 	}
+}
+
+// showGroups prints each group's members, committed offsets and lag.
+func showGroups(ctx context.Context, cl *client, w io.Writer, asJSON bool, groups []string) error {
+	lags, err := cl.adm.Lag(ctx, groups...)
+	if err != nil {
+		return err
+	}
+	described, err := describeGroups(groups, lags)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(w, described)
+	}
+	printGroupDescriptions(w, described)
+	return nil
 }
 
 // describeGroups returns the groups in the order given, or one sentence
@@ -248,15 +257,21 @@ func groupDeleteCommand(f *adminFlags) *cobra.Command {
 		Args:              needArgs(1, -1, "group name"),
 		ValidArgsFunction: completeGroups(&f.client),
 		RunE: func(cmd *cobra.Command, groups []string) error {
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				resps, err := cl.adm.DeleteGroups(ctx, groups...)
-				if err != nil && !isShardError(err) {
-					return err
-				}
-				return printDeletedGroups(cmd.OutOrStdout(), f.json(), groups, resps)
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return deleteGroups(ctx, cl, w, asJSON, groups)
 			})
 		},
 	}
+}
+
+// deleteGroups deletes groups and prints each outcome; a coordinator that
+// did not answer fails only its own groups.
+func deleteGroups(ctx context.Context, cl *client, w io.Writer, asJSON bool, groups []string) error {
+	resps, err := cl.adm.DeleteGroups(ctx, groups...)
+	if err != nil && !isShardError(err) {
+		return err
+	}
+	return printDeletedGroups(w, asJSON, groups, resps)
 }
 
 // deletedGroup is one row of group delete's output.

@@ -43,8 +43,8 @@ requires. --to-offset is bounded to each partition's log start and end.`,
 			if err != nil {
 				return err
 			}
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				return seek(ctx, cl, cmd.OutOrStdout(), f.json(), args[0], topics, target, dryRun)
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return seek(ctx, cl, w, asJSON, args[0], topics, target, dryRun)
 			})
 		},
 	}

@@ -34,10 +34,14 @@ func newAdminParent(use, short string, f *adminFlags) *cobra.Command {
 	return withFlagHelp(cmd)
 }
 
+// adminCall is the body of an admin subcommand: it asks the cluster
+// through cl and prints to w, as JSON when asJSON is set, else a table.
+type adminCall func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error
+
 // run checks --format, opens a client, and calls fn with a context bounded
 // by --timeout. Flags must be validated before run: an error from fn
 // before any broker answered is reported as an unreachable broker.
-func (f *adminFlags) run(cmd *cobra.Command, fn func(context.Context, *client) error) error {
+func (f *adminFlags) run(cmd *cobra.Command, fn adminCall) error {
 	if err := checkFormat(f.format); err != nil {
 		return err
 	}
@@ -51,10 +55,8 @@ func (f *adminFlags) run(cmd *cobra.Command, fn func(context.Context, *client) e
 	if err := cl.reach(ctx); err != nil {
 		return cl.explain(err)
 	}
-	return cl.explain(fn(ctx, cl))
+	return cl.explain(fn(ctx, cl, cmd.OutOrStdout(), f.format == formatJSON))
 }
-
-func (f *adminFlags) json() bool { return f.format == formatJSON }
 
 func topicCommand() *cobra.Command {
 	f := &adminFlags{}
@@ -132,8 +134,8 @@ func topicCreateCommand(f *adminFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				return req.create(ctx, cl, cmd.OutOrStdout(), f.json(), topics)
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return req.create(ctx, cl, w, asJSON, topics)
 			})
 		},
 	}
@@ -237,17 +239,22 @@ func topicListCommand(f *adminFlags) *cobra.Command {
 		Short:   "List topics",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				details, err := cl.adm.ListTopicsWithInternal(ctx)
-				if err != nil {
-					return err
-				}
-				return printTopicList(cmd.OutOrStdout(), f.json(), details, internal)
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return listTopics(ctx, cl, w, asJSON, internal)
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&internal, "internal", "i", false, "include internal topics such as __consumer_offsets")
 	return cmd
+}
+
+// listTopics prints the topics, with the internal ones if internal is set.
+func listTopics(ctx context.Context, cl *client, w io.Writer, asJSON, internal bool) error {
+	details, err := cl.adm.ListTopicsWithInternal(ctx)
+	if err != nil {
+		return err
+	}
+	return printTopicList(w, asJSON, details, internal)
 }
 
 type listedTopicJSON struct {
@@ -301,16 +308,21 @@ func topicDeleteCommand(f *adminFlags) *cobra.Command {
 		Args:              needArgs(1, -1, "topic name"),
 		ValidArgsFunction: completeTopics(&f.client),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				resps, err := cl.adm.DeleteTopics(ctx, topics...)
-				if err != nil {
-					return err
-				}
-				return printDeletedTopics(cmd.OutOrStdout(), f.json(), topics, resps)
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return deleteTopics(ctx, cl, w, asJSON, topics)
 			})
 		},
 	}
 	return cmd
+}
+
+// deleteTopics deletes topics and prints each outcome.
+func deleteTopics(ctx context.Context, cl *client, w io.Writer, asJSON bool, topics []string) error {
+	resps, err := cl.adm.DeleteTopics(ctx, topics...)
+	if err != nil {
+		return err
+	}
+	return printDeletedTopics(w, asJSON, topics, resps)
 }
 
 // deletedTopic is one row of topic delete's output.
@@ -371,12 +383,8 @@ func topicAlterConfigCommand(f *adminFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				resps, err := cl.adm.AlterTopicConfigs(ctx, alters, topics...)
-				if err != nil {
-					return err
-				}
-				return printAltered(cmd.OutOrStdout(), f.json(), topics, alters, resps)
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return alterConfigs(ctx, cl, w, asJSON, topics, alters)
 			})
 		},
 	}
@@ -413,6 +421,15 @@ func parseAlters(set, del, appendTo, subtract []string) ([]kadm.AlterConfig, err
 		return nil, errors.New("nothing to change: give --set, --delete, --append or --subtract")
 	}
 	return alters, nil
+}
+
+// alterConfigs applies alters to each topic and prints each outcome.
+func alterConfigs(ctx context.Context, cl *client, w io.Writer, asJSON bool, topics []string, alters []kadm.AlterConfig) error {
+	resps, err := cl.adm.AlterTopicConfigs(ctx, alters, topics...)
+	if err != nil {
+		return err
+	}
+	return printAltered(w, asJSON, topics, alters, resps)
 }
 
 func printAltered(w io.Writer, asJSON bool, topics []string, alters []kadm.AlterConfig, resps kadm.AlterConfigsResponses) error {
@@ -481,8 +498,8 @@ func topicAddPartitionsCommand(f *adminFlags) *cobra.Command {
 			if err := checkPartitionCount(add, total); err != nil {
 				return err
 			}
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				return addPartitions(ctx, cl, cmd.OutOrStdout(), f.json(), topics, add, total)
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return addPartitions(ctx, cl, w, asJSON, topics, add, total)
 			})
 		},
 	}

@@ -22,20 +22,25 @@ func topicDescribeCommand(f *adminFlags) *cobra.Command {
 		Args:              needArgs(1, -1, "topic name"),
 		ValidArgsFunction: completeTopics(&f.client),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			return f.run(cmd, func(ctx context.Context, cl *client) error {
-				described, err := describeTopics(ctx, cl, topics, !noConfigs)
-				if err != nil {
-					return err
-				}
-				if f.json() {
-					return printJSON(cmd.OutOrStdout(), described)
-				}
-				return printTopicDescriptions(cmd.OutOrStdout(), described, !noConfigs)
+			return f.run(cmd, func(ctx context.Context, cl *client, w io.Writer, asJSON bool) error {
+				return showTopics(ctx, cl, w, asJSON, topics, !noConfigs)
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&noConfigs, "no-configs", false, "leave out the configs")
 	return cmd
+}
+
+// showTopics describes topics and prints them.
+func showTopics(ctx context.Context, cl *client, w io.Writer, asJSON bool, topics []string, withConfigs bool) error {
+	described, err := describeTopics(ctx, cl, topics, withConfigs)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(w, described)
+	}
+	return printTopicDescriptions(w, described, withConfigs)
 }
 
 // describedTopic is topic describe's output; the JSON form is this struct.
