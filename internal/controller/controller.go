@@ -1,4 +1,4 @@
-package metadata
+package controller
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
 // Controller carries out the active controller's duties on a voter. Only
@@ -24,7 +26,7 @@ import (
 // Time comes from the caller (Tick and Heartbeat take now), so tests drive
 // it with a fake clock.
 type Controller struct {
-	store          *Store
+	store          *metadata.Store
 	clusterID      string // configured cluster.id, "" for a random one
 	legacyFile     string // a single-node snapshot of an earlier version to import, if present
 	legacyIDsFile  string // that version's producer id block end
@@ -60,13 +62,13 @@ type ControllerConfig struct {
 }
 
 // NewController returns the controller duties for store.
-func NewController(store *Store, cfg ControllerConfig) *Controller {
+func NewController(store *metadata.Store, cfg ControllerConfig) *Controller {
 	return &Controller{store: store, clusterID: cfg.ClusterID, legacyFile: cfg.LegacyFile, legacyIDsFile: cfg.LegacyProducerIDsFile,
 		sessionTimeout: cfg.SessionTimeout, lastSeen: map[int32]time.Time{}, sessions: map[int32]session{}}
 }
 
 // isLeader reports whether this node is the active controller.
-func (c *Controller) isLeader() bool { return c.store.log.Leader() == c.store.nodeID }
+func (c *Controller) isLeader() bool { return c.store.Leader() == c.store.NodeID() }
 
 // Tick runs the periodic duties. A node that has just become leader first
 // gives every broker a full session timeout to heartbeat to it.
@@ -80,7 +82,7 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 	im := c.store.Image()
 	if im.ClusterID == "" {
 		if err := c.initCluster(ctx); err != nil {
-			c.store.logger.Warn("cannot name the cluster yet", "err", err)
+			c.store.Logger().Warn("cannot name the cluster yet", "err", err)
 		}
 		return
 	}
@@ -93,7 +95,7 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 			c.lastSeen[id] = now
 		}
 	}
-	var expired []*Broker
+	var expired []*metadata.Broker
 	for _, b := range im.LiveBrokers() {
 		seen, ok := c.lastSeen[b.ID]
 		if !ok {
@@ -105,9 +107,9 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 	}
 	c.mu.Unlock()
 	for _, b := range expired {
-		c.store.logger.Warn("fencing broker: no heartbeat", "broker", b.ID, "timeout", c.sessionTimeout)
+		c.store.Logger().Warn("fencing broker: no heartbeat", "broker", b.ID, "timeout", c.sessionTimeout)
 		if err := c.store.FenceBroker(ctx, b.ID, b.Epoch, true); err != nil {
-			c.store.logger.Warn("fence broker", "broker", b.ID, "err", err)
+			c.store.Logger().Warn("fence broker", "broker", b.ID, "err", err)
 		}
 	}
 }
@@ -149,7 +151,7 @@ type legacySnapshot struct {
 	ClusterID string `json:"clusterId"`
 	Topics    []struct {
 		Name       string            `json:"name"`
-		ID         TopicID           `json:"id"`
+		ID         metadata.TopicID  `json:"id"`
 		Partitions int32             `json:"partitions"`
 		Configs    map[string]string `json:"configs,omitempty"`
 	} `json:"topics"`
@@ -176,25 +178,25 @@ func readLegacy(path string) (*legacySnapshot, error) {
 // importLegacy re-creates the old file's topics on this node, keeping
 // their ids, then renames the file so it is imported once.
 func (c *Controller) importLegacy(ctx context.Context, snap *legacySnapshot) error {
-	self := c.store.nodeID
+	self := c.store.NodeID()
 	for _, t := range snap.Topics {
 		replicas := make([][]int32, t.Partitions)
 		for i := range replicas {
 			replicas[i] = []int32{self}
 		}
-		_, err := c.store.change(ctx, Record{CreateTopic: &CreateTopicRecord{Name: t.Name, ID: t.ID, Configs: t.Configs, Replicas: replicas}})
+		err := c.store.ImportTopic(ctx, metadata.CreateTopicRecord{Name: t.Name, ID: t.ID, Configs: t.Configs, Replicas: replicas})
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("import topic %q from %s: %w", t.Name, c.legacyFile, err)
 		}
 	}
 	if b, err := os.ReadFile(c.legacyIDsFile); err == nil {
 		if end, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && end > 0 {
-			if _, err := c.store.AllocateProducerIDs(end); err != nil {
+			if _, err := c.store.AllocateProducerIDs(ctx, end); err != nil {
 				return fmt.Errorf("import producer ids from %s: %w", c.legacyIDsFile, err)
 			}
 		}
 	}
-	c.store.logger.Info("imported metadata of an earlier version", "file", c.legacyFile, "topics", len(snap.Topics))
+	c.store.Logger().Info("imported metadata of an earlier version", "file", c.legacyFile, "topics", len(snap.Topics))
 	return os.Rename(c.legacyFile, c.legacyFile+".imported")
 }
 
@@ -207,9 +209,9 @@ func (c *Controller) SessionTimeout() time.Duration { return c.sessionTimeout }
 // processes with one node.id would otherwise take turns registering. A
 // restarted broker is refused the same way until its old session expires,
 // unless it shut down cleanly (Heartbeat with shutdown ends the session).
-func (c *Controller) Register(ctx context.Context, r RegisterBrokerRecord, now time.Time) (uint64, error) {
+func (c *Controller) Register(ctx context.Context, r metadata.RegisterBrokerRecord, now time.Time) (uint64, error) {
 	if !c.isLeader() {
-		return 0, fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.nodeID)
+		return 0, fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.NodeID())
 	}
 	c.mu.Lock()
 	old, ok := c.sessions[r.ID]
@@ -231,7 +233,7 @@ func (c *Controller) Register(ctx context.Context, r RegisterBrokerRecord, now t
 }
 
 // endpointList prints endpoints as host:port entries.
-func endpointList(es []Endpoint) string {
+func endpointList(es []metadata.Endpoint) string {
 	var parts []string
 	for _, e := range es {
 		parts = append(parts, e.Host+":"+strconv.Itoa(int(e.Port)))
@@ -246,7 +248,7 @@ func endpointList(es []Endpoint) string {
 // the broker must register again.
 func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, shutdown bool, now time.Time) error {
 	if !c.isLeader() {
-		return fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.nodeID)
+		return fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.NodeID())
 	}
 	b, ok := c.store.Image().Brokers[id]
 	if !ok || b.Epoch != epoch {
@@ -262,10 +264,10 @@ func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, shut
 	c.mu.Unlock()
 	switch {
 	case shutdown && !b.Fenced:
-		c.store.logger.Info("fencing broker: it is shutting down", "broker", id)
+		c.store.Logger().Info("fencing broker: it is shutting down", "broker", id)
 		return c.store.FenceBroker(ctx, id, epoch, true)
 	case !shutdown && b.Fenced:
-		c.store.logger.Info("unfencing broker", "broker", id)
+		c.store.Logger().Info("unfencing broker", "broker", id)
 		return c.store.FenceBroker(ctx, id, epoch, false)
 	}
 	return nil
@@ -297,18 +299,22 @@ func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, controllerRequestBytesMax)
+	// The broker gives up on its call after heartbeatTimeout: a change
+	// that waits longer serves nobody.
+	ctx, cancel := context.WithTimeout(r.Context(), heartbeatTimeout)
+	defer cancel()
 	var resp controllerResponse
 	var err error
 	switch r.URL.Path {
 	case HeartbeatPath:
 		var req heartbeatRequest
 		if err = json.NewDecoder(body).Decode(&req); err == nil {
-			err = c.Heartbeat(r.Context(), req.ID, req.Epoch, req.Shutdown, time.Now())
+			err = c.Heartbeat(ctx, req.ID, req.Epoch, req.Shutdown, time.Now())
 		}
 	case RegisterPath:
-		var req RegisterBrokerRecord
+		var req metadata.RegisterBrokerRecord
 		if err = json.NewDecoder(body).Decode(&req); err == nil {
-			resp.Epoch, err = c.Register(r.Context(), req, time.Now())
+			resp.Epoch, err = c.Register(ctx, req, time.Now())
 		}
 	default:
 		http.NotFound(w, r)
