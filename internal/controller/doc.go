@@ -11,7 +11,7 @@
 //     committed records from a voter (ServeRecords) and forwards proposals
 //     to one (ServePropose);
 //   - the one-time import of the single-node metadata file that versions
-//     before the quorum wrote (sluice-metadata.json), in controller.go.
+//     before the quorum wrote (sluice-metadata.json), in legacy.go.
 //
 // It changes the metadata only through the Store's mutators, never by
 // building an Image, and it never touches partitions, logs or the Raft
