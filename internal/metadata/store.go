@@ -168,8 +168,13 @@ func (s *Store) Restore(index uint64, data []byte) error {
 }
 
 // propose proposes r and waits until it is applied here, returning the
-// outcome apply decided.
+// outcome apply decided, or until ctx is done.
 func (s *Store) propose(ctx context.Context, r Record) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		// Kafka's controller likewise times out a change whose deadline
+		// passed before it ran, without making it.
+		return Result{}, fmt.Errorf("%w: the metadata change was not proposed: its time was up: %w", kerr.RequestTimedOut, err)
+	}
 	req := s.session + "-" + strconv.Itoa(int(s.nodeID)) + "-" + strconv.FormatUint(s.seq.Add(1), 10)
 	data, err := encodeEntry(&Entry{Req: req, Record: r})
 	if err != nil {
@@ -188,11 +193,6 @@ func (s *Store) propose(ctx context.Context, r Record) (Result, error) {
 		delete(s.waiters, req)
 		s.mu.Unlock()
 	}()
-	if err := ctx.Err(); err != nil {
-		// Kafka's controller likewise times out a change whose deadline
-		// passed before it ran, without making it.
-		return Result{}, fmt.Errorf("%w: the deadline passed before the metadata change was proposed: %w", kerr.RequestTimedOut, err)
-	}
 	leader := s.log.Leader()
 	if err := s.log.Propose(ctx, data); err != nil {
 		if ctx.Err() != nil {
