@@ -155,7 +155,7 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	first := endpoints[0]
 	h := handler.New(handler.Broker{
 		NodeID: b.cfg.NodeID(), Host: first.Host, Port: first.Port, Config: b.cfg,
-		Meta: meta, Replicas: b.replicas, ProducerIDs: txn.NewIDs(meta.AllocateProducerIDs), Logger: b.logger, Metrics: b.metrics,
+		Meta: meta, Replicas: b.replicas, ProducerIDs: txn.NewIDs(q.allocateProducerIDs), Logger: b.logger, Metrics: b.metrics,
 	})
 	b.handler = h
 	b.admin = h.Admin()

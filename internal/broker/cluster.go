@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/controller"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/quorum"
 	"github.com/sluice-dev/sluice/internal/replica"
@@ -31,6 +32,9 @@ const (
 	// quorumWaitReport is how often a node waiting for the quorum says
 	// which voters it cannot reach.
 	quorumWaitReport = 5 * time.Second
+	// producerIDsWaitMax bounds the wait for a block of producer ids to be
+	// committed; InitProducerId, which asks for it, carries no timeout.
+	producerIDsWaitMax = 5 * time.Second
 )
 
 // cluster is this node's part in the metadata quorum: the Raft node, the
@@ -39,8 +43,8 @@ const (
 type cluster struct {
 	node       *quorum.Node
 	store      *metadata.Store
-	controller *metadata.Controller
-	member     *metadata.Member
+	controller *controller.Controller
+	member     *controller.Member
 	httpServer *http.Server // the controller listener; nil on a lone node without one
 	voters     map[int32]string
 	logger     *slog.Logger
@@ -72,7 +76,7 @@ func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
 			return nil, err
 		}
 	} else {
-		observer := metadata.NewObserver(c.store, voters)
+		observer := controller.NewObserver(c.store, voters)
 		c.store.SetLog(observer)
 		c.wg.Add(1)
 		go func() {
@@ -89,7 +93,7 @@ func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
 		r := b.cfg.String("broker.rack")
 		rack = &r
 	}
-	c.member = metadata.NewMember(c.store, metadata.MemberConfig{
+	c.member = controller.NewMember(c.store, controller.MemberConfig{
 		Endpoints:         endpoints,
 		Rack:              rack,
 		HeartbeatInterval: time.Duration(b.cfg.Int64("broker.heartbeat.interval.ms")) * time.Millisecond,
@@ -119,14 +123,14 @@ func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
 func (c *cluster) startController(b *Broker) error {
 	id := b.cfg.NodeID()
 	legacy := filepath.Join(b.DataDirs[0], legacyMetadataFile)
-	if err := metadata.CheckLegacyFile(legacy); err != nil {
+	if err := controller.CheckLegacyFile(legacy); err != nil {
 		return err
 	}
 	clusterID := ""
 	if !b.cfg.IsNull("cluster.id") {
 		clusterID = b.cfg.String("cluster.id")
 	}
-	c.controller = metadata.NewController(c.store, metadata.ControllerConfig{
+	c.controller = controller.NewController(c.store, controller.ControllerConfig{
 		ClusterID:             clusterID,
 		LegacyFile:            legacy,
 		LegacyProducerIDsFile: filepath.Join(b.DataDirs[0], legacyProducerIDsFile),
@@ -152,10 +156,10 @@ func (c *cluster) startController(b *Broker) error {
 	if b.controllerLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/raft/", node.Handler())
-		mux.Handle(metadata.HeartbeatPath, c.controller)
-		mux.Handle(metadata.RegisterPath, c.controller)
-		mux.HandleFunc(metadata.RecordsPath, c.store.ServeRecords)
-		mux.HandleFunc(metadata.ProposePath, c.store.ServePropose)
+		mux.Handle(controller.HeartbeatPath, c.controller)
+		mux.Handle(controller.RegisterPath, c.controller)
+		mux.HandleFunc(controller.RecordsPath, controller.ServeRecords(c.store))
+		mux.HandleFunc(controller.ProposePath, controller.ServePropose(c.store))
 		c.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout: controllerReadMax, IdleTimeout: controllerIdleMax}
 		go c.httpServer.Serve(b.controllerLn)
@@ -212,6 +216,14 @@ func (c *cluster) unreachable() string {
 		return "no leader was elected (a majority of controller.quorum.voters must be running)"
 	}
 	return "cannot reach " + strings.Join(parts, "; ")
+}
+
+// allocateProducerIDs reserves a block of count producer ids for this
+// broker in the metadata and returns its first id.
+func (c *cluster) allocateProducerIDs(count int64) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), producerIDsWaitMax)
+	defer cancel()
+	return c.store.AllocateProducerIDs(ctx, count)
 }
 
 // tickLoop runs the controller duties.

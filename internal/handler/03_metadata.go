@@ -74,7 +74,9 @@ func (h *Handler) metadataLookup(im *metadata.Image, name string, autoCreate boo
 	if err != nil {
 		return nil, err
 	}
-	t, err := h.createTopic(spec)
+	ctx, cancel := changeContext()
+	defer cancel()
+	t, err := h.createTopic(ctx, spec)
 	if errors.Is(err, kerr.TopicAlreadyExists) {
 		// Another request created it between our look and our create.
 		if t, ok := h.b.Meta.Image().Topics[name]; ok {

@@ -27,7 +27,9 @@ func (h *Handler) CreateInternalTopic(name string, partitions int32, configs map
 	if err != nil {
 		return err
 	}
-	if _, err := h.createTopic(spec); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	ctx, cancel := changeContext()
+	defer cancel()
+	if _, err := h.createTopic(ctx, spec); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return err
 	}
 	return nil

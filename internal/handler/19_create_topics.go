@@ -4,9 +4,12 @@ package handler
 // replication factors (at most the live brokers), replica assignments and
 // configs; partitions are placed by the metadata store unless assigned;
 // ValidateOnly checks without creating; from v5 the response carries the
-// resulting configs, from v7 the topic id.
+// resulting configs, from v7 the topic id. TimeoutMillis bounds the whole
+// request (see timedReply): a topic not created in time gets
+// REQUEST_TIMED_OUT.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,7 +18,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 )
 
-func (h *Handler) createTopics(req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+func (h *Handler) createTopics(ctx context.Context, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	twice := namedTwice(req.Topics, func(rt kmsg.CreateTopicsRequestTopic) string { return rt.Topic })
 	for _, rt := range req.Topics {
@@ -25,7 +28,7 @@ func (h *Handler) createTopics(req *kmsg.CreateTopicsRequest) *kmsg.CreateTopics
 		if twice[rt.Topic] {
 			err = fmt.Errorf("%w: topic %q is named more than once in the request", kerr.InvalidRequest, rt.Topic)
 		} else {
-			err = h.createTopicFrom(req, rt, &st)
+			err = h.createTopicFrom(ctx, req, rt, &st)
 		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
@@ -36,7 +39,7 @@ func (h *Handler) createTopics(req *kmsg.CreateTopicsRequest) *kmsg.CreateTopics
 	return resp
 }
 
-func (h *Handler) createTopicFrom(req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic) error {
+func (h *Handler) createTopicFrom(ctx context.Context, req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic) error {
 	partitions, rf := rt.NumPartitions, rt.ReplicationFactor
 	var assigned [][]int32
 	if len(rt.ReplicaAssignment) > 0 {
@@ -78,7 +81,7 @@ func (h *Handler) createTopicFrom(req *kmsg.CreateTopicsRequest, rt kmsg.CreateT
 	if req.ValidateOnly {
 		return nil
 	}
-	t, err := h.createTopic(spec)
+	t, err := h.createTopic(ctx, spec)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,8 @@ package handler
 
 // DeleteTopics, key 20, versions 1-6 (by id from v6). The topic leaves the
 // metadata first, then its partition directories are renamed away and
-// removed in the background.
+// removed in the background. TimeoutMillis bounds the whole request (see
+// timedReply): a topic not deleted in time gets REQUEST_TIMED_OUT.
 //
 // Internal topics are deleted like any other, as Kafka's controller does
 // (ReplicationControlManager.deleteTopic has no internal-topic check; the
@@ -21,7 +22,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
-func (h *Handler) deleteTopics(req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
+func (h *Handler) deleteTopics(ctx context.Context, req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	type target struct {
 		name *string
@@ -60,7 +61,7 @@ func (h *Handler) deleteTopics(req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopics
 		if err == nil {
 			name := t.Name
 			st.Topic, st.TopicID = &name, t.ID
-			err = h.deleteTopic(name)
+			err = h.deleteTopic(ctx, name)
 			if err == nil && name == group.OffsetsTopic {
 				h.b.Groups.Unload(context.Background())
 			}
@@ -73,8 +74,8 @@ func (h *Handler) deleteTopics(req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopics
 	return resp
 }
 
-func (h *Handler) deleteTopic(name string) error {
-	if err := h.b.Meta.DeleteTopic(name); err != nil {
+func (h *Handler) deleteTopic(ctx context.Context, name string) error {
+	if err := h.b.Meta.DeleteTopic(ctx, name); err != nil {
 		return err
 	}
 	if err := h.Reconcile(); err != nil {

@@ -32,7 +32,9 @@ func (h *Handler) alterTopicConfigs(topic string, change func(cur map[string]str
 	if validateOnly {
 		return nil
 	}
-	if err := h.b.Meta.SetConfigs(topic, next); err != nil {
+	ctx, cancel := changeContext()
+	defer cancel()
+	if err := h.b.Meta.SetConfigs(ctx, topic, next); err != nil {
 		return err
 	}
 	if err := h.Reconcile(); err != nil {

@@ -1,16 +1,19 @@
 package handler
 
 // CreatePartitions, key 37, versions 0-3: grows a topic; explicit
-// assignments must place the new partitions on this broker.
+// assignments must place the new partitions on this broker. TimeoutMillis
+// bounds the whole request (see timedReply): a topic not grown in time
+// gets REQUEST_TIMED_OUT.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (h *Handler) createPartitions(req *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
+func (h *Handler) createPartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	twice := namedTwice(req.Topics, func(rt kmsg.CreatePartitionsRequestTopic) string { return rt.Topic })
 	for _, rt := range req.Topics {
@@ -20,7 +23,7 @@ func (h *Handler) createPartitions(req *kmsg.CreatePartitionsRequest) *kmsg.Crea
 		if twice[rt.Topic] {
 			err = fmt.Errorf("%w: topic %q is named more than once in the request", kerr.InvalidRequest, rt.Topic)
 		} else {
-			err = h.createPartitionsFor(rt, req.ValidateOnly)
+			err = h.createPartitionsFor(ctx, rt, req.ValidateOnly)
 		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
@@ -30,7 +33,7 @@ func (h *Handler) createPartitions(req *kmsg.CreatePartitionsRequest) *kmsg.Crea
 	return resp
 }
 
-func (h *Handler) createPartitionsFor(rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+func (h *Handler) createPartitionsFor(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
 	t, ok := h.b.Meta.Image().Topics[rt.Topic]
 	if !ok {
 		return kerr.UnknownTopicOrPartition
@@ -54,7 +57,7 @@ func (h *Handler) createPartitionsFor(rt kmsg.CreatePartitionsRequestTopic, vali
 	if validateOnly {
 		return nil
 	}
-	if err := h.b.Meta.SetPartitions(rt.Topic, rt.Count); err != nil {
+	if err := h.b.Meta.SetPartitions(ctx, rt.Topic, rt.Count); err != nil {
 		return err
 	}
 	if err := h.Reconcile(); err != nil {

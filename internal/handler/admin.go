@@ -200,7 +200,9 @@ func (a *Admin) CreateTopic(name string, partitions int32, configs map[string]st
 		rt.Configs = append(rt.Configs, c)
 	}
 	req.Topics = append(req.Topics, rt)
-	st := a.h.createTopics(req).Topics[0]
+	ctx, cancel := changeContext()
+	defer cancel()
+	st := a.h.createTopics(ctx, req).Topics[0]
 	return kafkaError(st.ErrorCode, st.ErrorMessage)
 }
 
@@ -209,7 +211,9 @@ func (a *Admin) DeleteTopic(name string) error {
 	req := kmsg.NewPtrDeleteTopicsRequest()
 	req.Version = 5
 	req.TopicNames = []string{name}
-	st := a.h.deleteTopics(req).Topics[0]
+	ctx, cancel := changeContext()
+	defer cancel()
+	st := a.h.deleteTopics(ctx, req).Topics[0]
 	if st.ErrorCode == kerr.UnknownTopicOrPartition.Code {
 		return ErrUnknownTopic
 	}

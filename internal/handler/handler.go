@@ -107,9 +107,9 @@ func (h *Handler) Handle(req *Request) Reply {
 	case *kmsg.ApiVersionsRequest:
 		return Reply{Msg: apiVersions(r)}
 	case *kmsg.CreateTopicsRequest:
-		return Reply{Msg: h.createTopics(r)}
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.createTopics(ctx, r) })
 	case *kmsg.DeleteTopicsRequest:
-		return Reply{Msg: h.deleteTopics(r)}
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.deleteTopics(ctx, r) })
 	case *kmsg.InitProducerIDRequest:
 		return Reply{Msg: h.initProducerID(r)}
 	case *kmsg.DescribeConfigsRequest:
@@ -117,7 +117,7 @@ func (h *Handler) Handle(req *Request) Reply {
 	case *kmsg.DescribeLogDirsRequest:
 		return Reply{Msg: h.describeLogDirs(r)}
 	case *kmsg.CreatePartitionsRequest:
-		return Reply{Msg: h.createPartitions(r)}
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.createPartitions(ctx, r) })
 	case *kmsg.AlterConfigsRequest:
 		return Reply{Msg: h.alterConfigs(r)}
 	case *kmsg.IncrementalAlterConfigsRequest:

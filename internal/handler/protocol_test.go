@@ -5,6 +5,7 @@ package handler
 // protocol_diff_test.go) found wrong, pinned down next to the code.
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -96,7 +97,8 @@ func protoCreate(t testing.TB, h *Handler, topic string, partitions int32, rf in
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, rf
 	req.Topics = append(req.Topics, rt)
-	return h.Handle(&Request{Msg: req}).Msg.(*kmsg.CreateTopicsResponse).Topics[0]
+	// CreateTopics answers off the reader goroutine: run its Wait.
+	return h.Handle(&Request{Msg: req}).Wait(context.Background()).(*kmsg.CreateTopicsResponse).Topics[0]
 }
 
 // TestProtocolCreateTopicsExistingFirst: Kafka checks a name's existence

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -162,9 +163,10 @@ func (h *Handler) checkTopic(name string, partitions int32, replicationFactor in
 	return topicSpec{name: name, partitions: partitions, replicationFactor: replicationFactor, configs: configs, cfg: cfg}, nil
 }
 
-// createTopic stores a topic and opens its partitions.
-func (h *Handler) createTopic(spec topicSpec) (*metadata.Topic, error) {
-	t, err := h.b.Meta.CreateTopic(spec.name, spec.partitions, spec.replicationFactor, spec.assignment, spec.configs)
+// createTopic stores a topic and opens its partitions; the change waits
+// to be committed until ctx is done.
+func (h *Handler) createTopic(ctx context.Context, spec topicSpec) (*metadata.Topic, error) {
+	t, err := h.b.Meta.CreateTopic(ctx, spec.name, spec.partitions, spec.replicationFactor, spec.assignment, spec.configs)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,20 @@
 // Image at the same log index. A change is a proposal: the proposer waits
 // until its record is applied locally and reads the outcome that apply
 // decided, so an operation retried after a lost answer takes effect once
-// (a second create of a name finds it taken).
+// (a second create of a name finds it taken). A proposer waits until its
+// context is done, no longer.
+//
+// This package is the pure core: records (records.go), apply (apply.go),
+// the Image, placement (place.go) and the Store that applies committed
+// entries and matches proposals to their outcomes. It owns no goroutine,
+// opens no file or socket and speaks no RPC: the Log it proposes to is an
+// interface (package quorum's Raft node, package controller's Observer,
+// or the MemoryLog of tests). It must not import a transport (net/http,
+// an RPC encoding) nor any other package of the broker. What acts on the
+// metadata over the network lives in package controller: the active
+// controller's duties, broker registration and heartbeats, the observer
+// that carries records to brokers without Raft state, and the import of
+// an earlier version's metadata file.
 package metadata
 
 import (

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -92,17 +91,17 @@ func TestPlaceRackAware(t *testing.T) {
 // partitions with a stale From, delete, and the image after each.
 func TestApplyTopicLifecycle(t *testing.T) {
 	s := newTestStore(t, 1, 1, 2)
-	top, err := s.CreateTopic("orders", 4, 1, nil, map[string]string{"retention.ms": "1000"})
+	top, err := s.CreateTopic(ctx, "orders", 4, 1, nil, map[string]string{"retention.ms": "1000"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if top.Partitions != 4 || len(top.Assignments) != 4 || top.Configs["retention.ms"] != "1000" {
 		t.Fatalf("created %+v", top)
 	}
-	if _, err := s.CreateTopic("orders", 4, 1, nil, nil); !errors.Is(err, kerr.TopicAlreadyExists) {
+	if _, err := s.CreateTopic(ctx, "orders", 4, 1, nil, nil); !errors.Is(err, kerr.TopicAlreadyExists) {
 		t.Fatalf("second create: %v", err)
 	}
-	if err := s.SetPartitions("orders", 6); err != nil {
+	if err := s.SetPartitions(ctx, "orders", 6); err != nil {
 		t.Fatal(err)
 	}
 	// A retried grow names the old count and must not grow again.
@@ -113,19 +112,19 @@ func TestApplyTopicLifecycle(t *testing.T) {
 	if got := s.Image().Topics["orders"].Partitions; got != 6 {
 		t.Fatalf("partitions %d, want 6", got)
 	}
-	if err := s.SetConfigs("orders", map[string]string{"cleanup.policy": "compact"}); err != nil {
+	if err := s.SetConfigs(ctx, "orders", map[string]string{"cleanup.policy": "compact"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Image().Topics["orders"].Configs; !reflect.DeepEqual(got, map[string]string{"cleanup.policy": "compact"}) {
 		t.Fatalf("configs %v", got)
 	}
-	if err := s.DeleteTopic("orders"); err != nil {
+	if err := s.DeleteTopic(ctx, "orders"); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.Image().TopicByID(top.ID); ok || len(s.Image().Topics) != 0 {
 		t.Fatal("topic still in the image after delete")
 	}
-	if err := s.DeleteTopic("orders"); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+	if err := s.DeleteTopic(ctx, "orders"); !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -145,85 +144,13 @@ func TestApplyRejectsBadAssignments(t *testing.T) {
 	}
 }
 
-// TestFencingMovesLeaders: with a fake clock, a broker that stops
-// heartbeating is fenced after the session timeout and its partitions lose
-// their leader; its next heartbeat unfences it and they get it back with a
-// higher leader epoch.
-func TestFencingMovesLeaders(t *testing.T) {
-	s := newTestStore(t, 1, 1, 2)
-	c := NewController(s, ControllerConfig{SessionTimeout: 9 * time.Second})
-	top, err := s.CreateTopic("t", 4, 1, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Unix(1000, 0)
-	c.Tick(ctx, now) // takes over: every broker gets a full session
-	epoch2 := s.Image().Brokers[2].Epoch
-	for step := range 10 {
-		now = now.Add(time.Second)
-		if err := c.Heartbeat(ctx, 1, s.Image().Brokers[1].Epoch, false, now); err != nil {
-			t.Fatal(err)
-		}
-		c.Tick(ctx, now)
-		if fenced := s.Image().Brokers[2].Fenced; fenced != (step >= 9) {
-			t.Fatalf("after %d s broker 2 fenced=%v", step+1, fenced)
-		}
-	}
-	for i, a := range s.Image().Topics["t"].Assignments {
-		want := top.Assignments[i].Leader
-		if want == 2 {
-			want = NoLeader
-		}
-		if a.Leader != want {
-			t.Fatalf("partition %d leader %d, want %d", i, a.Leader, want)
-		}
-	}
-	if s.Image().LiveBrokers()[0].ID != 1 || len(s.Image().LiveBrokers()) != 1 {
-		t.Fatalf("live brokers %v", s.Image().LiveBrokers())
-	}
-	if err := c.Heartbeat(ctx, 2, epoch2+1, false, now); !errors.Is(err, kerr.StaleBrokerEpoch) {
-		t.Fatalf("heartbeat with a wrong epoch: %v", err)
-	}
-	if err := c.Heartbeat(ctx, 2, epoch2, false, now); err != nil {
-		t.Fatal(err)
-	}
-	for i, a := range s.Image().Topics["t"].Assignments {
-		before := top.Assignments[i]
-		if a.Leader != before.Leader {
-			t.Fatalf("partition %d leader %d after unfence, want %d", i, a.Leader, before.Leader)
-		}
-		if before.Leader == 2 && a.LeaderEpoch != before.LeaderEpoch+2 {
-			t.Fatalf("partition %d leader epoch %d, want %d", i, a.LeaderEpoch, before.LeaderEpoch+2)
-		}
-	}
-}
-
-// TestNotLeaderDoesNothing: a controller that does not lead answers
-// heartbeats with NOT_CONTROLLER and fences nobody.
-func TestNotLeaderDoesNothing(t *testing.T) {
-	s := newTestStore(t, 1, 1, 2)
-	s.SetLog(followerLog{s.log})
-	c := NewController(s, ControllerConfig{SessionTimeout: time.Second})
-	if err := c.Heartbeat(ctx, 1, s.Image().Brokers[1].Epoch, false, time.Now()); !errors.Is(err, kerr.NotController) {
-		t.Fatalf("heartbeat to a follower: %v", err)
-	}
-	c.Tick(ctx, time.Now().Add(time.Hour))
-	if len(s.Image().LiveBrokers()) != 2 {
-		t.Fatal("a follower fenced brokers")
-	}
-}
-
-type followerLog struct{ Log }
-
-func (followerLog) Leader() int32 { return 3 }
-
 // TestSnapshotRoundTrip: Restore(Snapshot()) gives the same image.
 func TestSnapshotRoundTrip(t *testing.T) {
 	s := newTestStore(t, 1, 1, 2, 3)
-	if _, err := s.CreateTopic("a", 3, 2, nil, map[string]string{"x": "y"}); err != nil {
+	if _, err := s.CreateTopic(ctx, "a", 3, 2, nil, map[string]string{"x": "y"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AllocateProducerIDs(1000); err != nil {
+	if _, err := s.AllocateProducerIDs(ctx, 1000); err != nil {
 		t.Fatal(err)
 	}
 	index, data, err := s.Snapshot()
@@ -250,11 +177,11 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // TestProducerIDBlocksNeverOverlap: blocks follow each other.
 func TestProducerIDBlocksNeverOverlap(t *testing.T) {
 	s := newTestStore(t, 1, 1)
-	a, err := s.AllocateProducerIDs(1000)
+	a, err := s.AllocateProducerIDs(ctx, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.AllocateProducerIDs(1000)
+	b, err := s.AllocateProducerIDs(ctx, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +224,7 @@ func FuzzApply(f *testing.F) {
 // gives an image whose topics keep their invariants; it never panics.
 func FuzzRestore(f *testing.F) {
 	s := newTestStore(&testing.T{}, 1, 1, 2)
-	if _, err := s.CreateTopic("t", 3, 1, nil, map[string]string{"a": "b"}); err != nil {
+	if _, err := s.CreateTopic(ctx, "t", 3, 1, nil, map[string]string{"a": "b"}); err != nil {
 		f.Fatal(err)
 	}
 	_, data, err := s.Snapshot()

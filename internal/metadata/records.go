@@ -15,10 +15,10 @@ import (
 // Records say what was asked, not what follows from it: apply derives
 // partition leaders from broker fencing, so two nodes cannot disagree.
 
-// entryBytesMax bounds one encoded entry, as the quorum bounds a proposal
+// EntryBytesMax bounds one encoded entry, as the quorum bounds a proposal
 // (a CreateTopics of the largest allowed partition count with replica
 // lists fits well below).
-const entryBytesMax = 1 << 20
+const EntryBytesMax = 1 << 20
 
 // Entry is one proposal.
 type Entry struct {
@@ -103,8 +103,8 @@ func encodeEntry(e *Entry) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > entryBytesMax {
-		return nil, fmt.Errorf("metadata record of %d bytes exceeds %d", len(b), entryBytesMax)
+	if len(b) > EntryBytesMax {
+		return nil, fmt.Errorf("metadata record of %d bytes exceeds %d", len(b), EntryBytesMax)
 	}
 	return b, nil
 }

@@ -28,10 +28,6 @@ type Log interface {
 }
 
 const (
-	// proposeWaitMax bounds how long a change waits to be applied. A
-	// proposal lost in a leader change is never applied; the client
-	// retries after REQUEST_TIMED_OUT and finds what did happen.
-	proposeWaitMax = 5 * time.Second
 	// leaderPoll is how often a waiting proposal checks the leader, and
 	// leaderChangeGrace how long it still waits once the leader changed.
 	leaderPoll        = 50 * time.Millisecond
@@ -42,6 +38,12 @@ const (
 
 // Store is the metadata state machine on one node: it applies committed
 // records to the Image and hands each proposer its outcome.
+//
+// Its mutators take a context: a change waits to be applied until ctx is
+// done, then fails with an error that wraps both REQUEST_TIMED_OUT (what
+// a client hears) and ctx's error. A proposal lost in a leader change is
+// never applied; the client retries and finds what did happen. Every
+// caller gives the wait a deadline: the store has none of its own.
 type Store struct {
 	nodeID int32
 	logger *slog.Logger
@@ -79,6 +81,10 @@ func (s *Store) NodeID() int32 { return s.nodeID }
 
 // Leader is the active controller's node id, -1 if none is known.
 func (s *Store) Leader() int32 { return s.log.Leader() }
+
+// Logger is the logger the store reports with; the controller duties and
+// transports built on the store report with it too.
+func (s *Store) Logger() *slog.Logger { return s.logger }
 
 // Changed is signalled after records are applied; a reader that was busy
 // sees one signal for many changes.
@@ -162,8 +168,13 @@ func (s *Store) Restore(index uint64, data []byte) error {
 }
 
 // propose proposes r and waits until it is applied here, returning the
-// outcome apply decided.
+// outcome apply decided, or until ctx is done.
 func (s *Store) propose(ctx context.Context, r Record) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		// Kafka's controller likewise times out a change whose deadline
+		// passed before it ran, without making it.
+		return Result{}, fmt.Errorf("%w: the metadata change was not proposed: its time was up: %w", kerr.RequestTimedOut, err)
+	}
 	req := s.session + "-" + strconv.Itoa(int(s.nodeID)) + "-" + strconv.FormatUint(s.seq.Add(1), 10)
 	data, err := encodeEntry(&Entry{Req: req, Record: r})
 	if err != nil {
@@ -182,19 +193,25 @@ func (s *Store) propose(ctx context.Context, r Record) (Result, error) {
 		delete(s.waiters, req)
 		s.mu.Unlock()
 	}()
-	ctx, cancel := context.WithTimeout(ctx, proposeWaitMax)
-	defer cancel()
 	leader := s.log.Leader()
 	if err := s.log.Propose(ctx, data); err != nil {
+		if ctx.Err() != nil {
+			return Result{}, timedOut(ctx)
+		}
 		return Result{}, fmt.Errorf("%w: no active controller accepted the change: %w", kerr.NotController, err)
 	}
 	return s.await(ctx, ch, leader)
 }
 
+// timedOut is the error of a change still unapplied when ctx ended.
+func timedOut(ctx context.Context) error {
+	return fmt.Errorf("%w: the metadata change was not committed in time; it may still take effect: %w", kerr.RequestTimedOut, ctx.Err())
+}
+
 // await waits for a proposal's outcome. A proposal in flight when the
 // leader changes is often lost; after leaderChangeGrace without it, the
-// client hears NOT_CONTROLLER at once (retriable) rather than waiting out
-// proposeWaitMax.
+// client hears NOT_CONTROLLER at once (retriable) rather than waiting
+// until ctx ends.
 func (s *Store) await(ctx context.Context, ch <-chan Result, leader int32) (Result, error) {
 	poll := time.NewTicker(leaderPoll)
 	defer poll.Stop()
@@ -204,7 +221,12 @@ func (s *Store) await(ctx context.Context, ch <-chan Result, leader int32) (Resu
 		case res := <-ch:
 			return res, nil
 		case <-ctx.Done():
-			return Result{}, fmt.Errorf("%w: the metadata change was not committed within %s; it may still take effect", kerr.RequestTimedOut, proposeWaitMax)
+			select {
+			case res := <-ch: // applied as ctx ended: the outcome is known
+				return res, nil
+			default:
+			}
+			return Result{}, timedOut(ctx)
 		case now := <-poll.C:
 			switch {
 			case s.log.Leader() == leader:
@@ -252,42 +274,50 @@ func (s *Store) FenceBroker(ctx context.Context, id int32, epoch uint64, fenced 
 }
 
 // CreateTopic adds a topic with the given replicas per partition, or
-// placed over the live brokers when replicas is nil. It fails with TOPIC_ALREADY_EXISTS
-// if the name is taken.
-func (s *Store) CreateTopic(name string, partitions int32, replicationFactor int16, replicas [][]int32, configs map[string]string) (*Topic, error) {
+// placed over the live brokers when replicas is nil. It fails with
+// TOPIC_ALREADY_EXISTS if the name is taken.
+func (s *Store) CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16, replicas [][]int32, configs map[string]string) (*Topic, error) {
 	if replicas == nil {
 		var err error
 		if replicas, err = s.Image().Place(partitions, replicationFactor); err != nil {
 			return nil, err
 		}
 	}
-	res, err := s.change(context.Background(), Record{CreateTopic: &CreateTopicRecord{Name: name, ID: newID(), Configs: configs, Replicas: replicas}})
+	res, err := s.change(ctx, Record{CreateTopic: &CreateTopicRecord{Name: name, ID: newID(), Configs: configs, Replicas: replicas}})
 	return res.Topic, err
 }
 
+// ImportTopic adds a topic that already has an id, as an import of an
+// earlier version's metadata does. It fails with TOPIC_ALREADY_EXISTS if
+// the name is taken.
+func (s *Store) ImportTopic(ctx context.Context, r CreateTopicRecord) error {
+	_, err := s.change(ctx, Record{CreateTopic: &r})
+	return err
+}
+
 // DeleteTopic removes a topic.
-func (s *Store) DeleteTopic(name string) error {
+func (s *Store) DeleteTopic(ctx context.Context, name string) error {
 	t, ok := s.Image().Topics[name]
 	if !ok {
 		return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
 	}
-	_, err := s.change(context.Background(), Record{DeleteTopic: &DeleteTopicRecord{ID: t.ID, Name: name}})
+	_, err := s.change(ctx, Record{DeleteTopic: &DeleteTopicRecord{ID: t.ID, Name: name}})
 	return err
 }
 
 // SetConfigs replaces a topic's config overrides.
-func (s *Store) SetConfigs(name string, configs map[string]string) error {
+func (s *Store) SetConfigs(ctx context.Context, name string, configs map[string]string) error {
 	t, ok := s.Image().Topics[name]
 	if !ok {
 		return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, name)
 	}
-	_, err := s.change(context.Background(), Record{SetConfigs: &SetConfigsRecord{ID: t.ID, Configs: maps.Clone(configs)}})
+	_, err := s.change(ctx, Record{SetConfigs: &SetConfigsRecord{ID: t.ID, Configs: maps.Clone(configs)}})
 	return err
 }
 
 // SetPartitions grows a topic to count partitions, placed like a new
 // topic's with the replication factor of its first partition.
-func (s *Store) SetPartitions(name string, count int32) error {
+func (s *Store) SetPartitions(ctx context.Context, name string, count int32) error {
 	im := s.Image()
 	t, ok := im.Topics[name]
 	if !ok {
@@ -300,13 +330,27 @@ func (s *Store) SetPartitions(name string, count int32) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.change(context.Background(), Record{CreatePartitions: &CreatePartitionsRecord{ID: t.ID, From: t.Partitions, Replicas: replicas}})
+	_, err = s.change(ctx, Record{CreatePartitions: &CreatePartitionsRecord{ID: t.ID, From: t.Partitions, Replicas: replicas}})
 	return err
 }
 
 // AllocateProducerIDs reserves count producer ids for this broker and
 // returns the first.
-func (s *Store) AllocateProducerIDs(count int64) (int64, error) {
-	res, err := s.change(context.Background(), Record{ProducerIDs: &ProducerIDsRecord{Broker: s.nodeID, Count: count}})
+func (s *Store) AllocateProducerIDs(ctx context.Context, count int64) (int64, error) {
+	res, err := s.change(ctx, Record{ProducerIDs: &ProducerIDsRecord{Broker: s.nodeID, Count: count}})
 	return res.ProducerIDStart, err
+}
+
+// ProposeEncoded proposes an entry that another node's Store encoded (an
+// observer forwards its proposals to a voter), refusing bytes that do not
+// decode. It returns once the log accepted the entry: the proposer learns
+// the outcome from its own applied log.
+func (s *Store) ProposeEncoded(ctx context.Context, data []byte) error {
+	if len(data) > EntryBytesMax {
+		return fmt.Errorf("%w: metadata entry of %d bytes exceeds %d", kerr.InvalidRequest, len(data), EntryBytesMax)
+	}
+	if _, err := decodeEntry(data); err != nil {
+		return fmt.Errorf("%w: %w", kerr.InvalidRequest, err)
+	}
+	return s.log.Propose(ctx, data)
 }

@@ -1,4 +1,4 @@
-package metadata
+package controller
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/datadriven"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
 // TestScripts runs the controller scripts in testdata/scripts: several nodes,
@@ -42,7 +44,7 @@ func TestScripts(t *testing.T) {
 
 type scriptHarness struct {
 	log         *sharedLog
-	stores      map[int32]*Store
+	stores      map[int32]*metadata.Store
 	controllers map[int32]*Controller
 	now         time.Time
 }
@@ -51,7 +53,7 @@ type scriptHarness struct {
 type sharedLog struct {
 	mu     sync.Mutex // serialises apply, as a quorum does
 	index  uint64
-	stores []*Store
+	stores []*metadata.Store
 	leader int32
 }
 
@@ -90,16 +92,16 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 		}
 		return "ok"
 	}
-	leader := func() *Store { return h.stores[h.log.leader] }
+	leader := func() *metadata.Store { return h.stores[h.log.leader] }
 	switch d.Cmd {
 	case "nodes":
 		n, _ := strconv.Atoi(arg("n"))
 		h.log = &sharedLog{leader: 1}
-		h.stores, h.controllers = map[int32]*Store{}, map[int32]*Controller{}
+		h.stores, h.controllers = map[int32]*metadata.Store{}, map[int32]*Controller{}
 		h.now = time.Unix(1_000_000, 0)
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 		for i := int32(1); i <= int32(n); i++ {
-			s := NewStore(i, logger)
+			s := metadata.NewStore(i, logger)
 			s.SetLog(h.log)
 			h.log.stores = append(h.log.stores, s)
 			h.stores[i] = s
@@ -116,8 +118,8 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 		if incarnation == "" {
 			incarnation = "first"
 		}
-		epoch, err := h.controllers[h.log.leader].Register(ctx, RegisterBrokerRecord{ID: id(), Incarnation: incarnation,
-			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "127.0.0." + arg("id"), Port: 9092}}, Rack: rack}, h.now)
+		epoch, err := h.controllers[h.log.leader].Register(ctx, metadata.RegisterBrokerRecord{ID: id(), Incarnation: incarnation,
+			Endpoints: []metadata.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0." + arg("id"), Port: 9092}}, Rack: rack}, h.now)
 		if err != nil {
 			return result(err)
 		}
@@ -154,10 +156,10 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 			}
 			replicas = append(replicas, rs)
 		}
-		_, err := leader().CreateTopic(arg("name"), int32(len(replicas)), int16(len(replicas[0])), replicas, nil)
+		_, err := leader().CreateTopic(ctx, arg("name"), int32(len(replicas)), int16(len(replicas[0])), replicas, nil)
 		return result(err)
 	case "delete":
-		return result(leader().DeleteTopic(arg("name")))
+		return result(leader().DeleteTopic(ctx, arg("name")))
 	case "image":
 		node := h.log.leader
 		if n := arg("node"); n != "" {
@@ -171,7 +173,7 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 }
 
 // printImage is the image as the scripts show it.
-func printImage(im *Image) string {
+func printImage(im *metadata.Image) string {
 	var b strings.Builder
 	for _, id := range slices.Sorted(maps.Keys(im.Brokers)) {
 		br := im.Brokers[id]

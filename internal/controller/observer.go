@@ -1,4 +1,4 @@
-package metadata
+package controller
 
 import (
 	"bytes"
@@ -11,15 +11,19 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
 // A broker that is not a controller voter (process.roles=broker) holds no
 // Raft state: it observes the metadata log by fetching committed records
 // from a voter, and sends its proposals to a voter, which proposes them to
-// the quorum. It applies what it fetches to its own Store, so its Image
+// the quorum. The voter answers from the applied history its Store keeps
+// (metadata.Store.AppliedAfter). It applies what it fetches to its own Store, so its Image
 // and its proposals' outcomes work exactly as on a voter.
 //
 // Voters serve two paths on the controller listener:
@@ -33,11 +37,6 @@ const (
 	// RecordsPath and ProposePath are the observer paths.
 	RecordsPath = "/controller/records"
 	ProposePath = "/controller/propose"
-	// historyEntriesMax and historyBytesMax bound the applied entries a
-	// voter keeps for observers; an observer further behind gets a
-	// snapshot.
-	historyEntriesMax = 4096
-	historyBytesMax   = 32 << 20
 	// recordsResponseBytesMax bounds what an observer reads of one
 	// answer: a snapshot (at most what the quorum can ship) and entries.
 	recordsResponseBytesMax = 128 << 20
@@ -50,7 +49,7 @@ const (
 	observeBackoff = 200 * time.Millisecond
 )
 
-// historyEntry is one applied entry kept for observers.
+// historyEntry is one applied entry as it travels to an observer.
 type historyEntry struct {
 	Index uint64 `json:"index"`
 	Data  []byte `json:"data"`
@@ -64,125 +63,72 @@ type recordsResponse struct {
 	Entries       []historyEntry `json:"entries"`
 }
 
-// history is the tail of the applied log a voter keeps for observers.
-type history struct {
-	mu      sync.Mutex // guards entries, bytes and news
-	entries []historyEntry
-	bytes   int           // data bytes held in entries
-	news    chan struct{} // closed and replaced on every append
-}
-
-func newHistory() *history { return &history{news: make(chan struct{})} }
-
-func (h *history) add(index uint64, data []byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.entries = append(h.entries, historyEntry{Index: index, Data: data})
-	h.bytes += len(data)
-	drop := 0
-	for len(h.entries)-drop > historyEntriesMax || h.bytes > historyBytesMax && drop < len(h.entries)-1 {
-		h.bytes -= len(h.entries[drop].Data)
-		drop++
-	}
-	h.entries = slices.Delete(h.entries, 0, drop)
-	close(h.news)
-	h.news = make(chan struct{})
-}
-
-// reset forgets the history when the store is replaced by a snapshot.
-func (h *history) reset() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.entries, h.bytes = nil, 0
-	close(h.news)
-	h.news = make(chan struct{})
-}
-
-// after returns up to recordsBytesMax of the entries after index, whether
-// the history reaches back that far, and a channel closed on the next
-// append.
-func (h *history) after(index uint64) ([]historyEntry, bool, <-chan struct{}) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(h.entries, index+1, func(e historyEntry, target uint64) int {
-		return cmpUint(e.Index, target)
-	})
-	covered := len(h.entries) > 0 && h.entries[0].Index <= index+1
-	var out []historyEntry
-	size := 0
-	for _, e := range h.entries[i:] {
-		if size += len(e.Data); size > recordsBytesMax && len(out) > 0 {
-			break
-		}
-		out = append(out, e)
-	}
-	return out, covered, h.news
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // ServeRecords answers an observer's fetch on a voter.
-func (s *Store) ServeRecords(w http.ResponseWriter, r *http.Request) {
-	after, err := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
-	if err != nil {
-		http.Error(w, "after must be a log index", http.StatusBadRequest)
-		return
-	}
-	resp := recordsResponse{Leader: s.log.Leader()}
-	entries, covered, news := s.history.after(after)
-	if len(entries) == 0 && (covered || s.Image().Index <= after) {
-		select {
-		case <-news:
-			entries, covered, _ = s.history.after(after)
-		case <-time.After(recordsWait):
-		case <-r.Context().Done():
+func ServeRecords(store *metadata.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		after, err := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+		if err != nil {
+			http.Error(w, "after must be a log index", http.StatusBadRequest)
 			return
 		}
-	}
-	if !covered && s.Image().Index > after {
-		// Too far behind the history: the whole image, then what follows.
-		if resp.SnapshotIndex, resp.Snapshot, err = s.Snapshot(); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+		resp := recordsResponse{Leader: store.Leader()}
+		entries, covered, news := store.AppliedAfter(after, recordsBytesMax)
+		if len(entries) == 0 && (covered || store.Image().Index <= after) {
+			select {
+			case <-news:
+				entries, covered, _ = store.AppliedAfter(after, recordsBytesMax)
+			case <-time.After(recordsWait):
+			case <-r.Context().Done():
+				return
+			}
 		}
-		entries, _, _ = s.history.after(resp.SnapshotIndex)
+		if !covered && store.Image().Index > after {
+			// Too far behind the history: the whole image, then what follows.
+			if resp.SnapshotIndex, resp.Snapshot, err = store.Snapshot(); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			entries, _, _ = store.AppliedAfter(resp.SnapshotIndex, recordsBytesMax)
+		}
+		resp.Entries = wireEntries(entries)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(&resp)
 	}
-	resp.Entries = entries
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(&resp)
+}
+
+// wireEntries converts applied entries to their wire form.
+func wireEntries(entries []metadata.AppliedEntry) []historyEntry {
+	out := make([]historyEntry, len(entries))
+	for i, e := range entries {
+		out[i] = historyEntry{Index: e.Index, Data: e.Data}
+	}
+	return out
 }
 
 // ServePropose proposes an observer's entry to the quorum.
-func (s *Store) ServePropose(w http.ResponseWriter, r *http.Request) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, entryBytesMax))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
-		return
+func ServePropose(store *metadata.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, metadata.EntryBytesMax))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err := store.ProposeEncoded(r.Context(), data); errors.Is(err, kerr.InvalidRequest) {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		} else if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	}
-	if _, err := decodeEntry(data); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if err := s.log.Propose(r.Context(), data); err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // Observer is the Log of a broker that is not a voter: it fetches the
 // committed records from the voters into its Store and forwards proposals
 // to them.
 type Observer struct {
-	store  *Store
+	store  *metadata.Store
 	voters map[int32]string
 	client *http.Client
 
@@ -191,7 +137,7 @@ type Observer struct {
 }
 
 // NewObserver returns an observer applying to store.
-func NewObserver(store *Store, voters map[int32]string) *Observer {
+func NewObserver(store *metadata.Store, voters map[int32]string) *Observer {
 	o := &Observer{store: store, voters: voters, client: &http.Client{Timeout: recordsWait + 5*time.Second}}
 	o.leader.Store(-1)
 	return o
@@ -248,7 +194,7 @@ func (o *Observer) Run(stop <-chan struct{}) {
 	}()
 	for ctx.Err() == nil {
 		if err := o.fetch(ctx); err != nil && ctx.Err() == nil {
-			o.store.logger.Debug("fetch metadata records", "err", err)
+			o.store.Logger().Debug("fetch metadata records", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(observeBackoff):

@@ -1,4 +1,4 @@
-package metadata
+package controller
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
 // Member is a broker's side of membership: it registers the broker with
@@ -22,8 +24,8 @@ import (
 // registers again; one that stops cleanly says so, so the controller
 // fences it at once and a restart need not wait out its session.
 type Member struct {
-	store       *Store
-	registering RegisterBrokerRecord
+	store       *metadata.Store
+	registering metadata.RegisterBrokerRecord
 	interval    time.Duration
 	// controllers maps voter ids to their controller listener addresses.
 	controllers map[int32]string
@@ -36,7 +38,7 @@ type Member struct {
 
 // MemberConfig configures a Member.
 type MemberConfig struct {
-	Endpoints         []Endpoint
+	Endpoints         []metadata.Endpoint
 	Rack              *string
 	HeartbeatInterval time.Duration
 	Controllers       map[int32]string
@@ -55,12 +57,12 @@ const (
 )
 
 // NewMember returns the membership of this node's broker.
-func NewMember(store *Store, cfg MemberConfig) *Member {
+func NewMember(store *metadata.Store, cfg MemberConfig) *Member {
 	var b [12]byte
 	rand.Read(b[:])
 	return &Member{store: store, interval: cfg.HeartbeatInterval, controllers: cfg.Controllers, local: cfg.Local,
 		client: &http.Client{Timeout: heartbeatTimeout},
-		registering: RegisterBrokerRecord{ID: store.nodeID, Incarnation: base64.RawURLEncoding.EncodeToString(b[:]),
+		registering: metadata.RegisterBrokerRecord{ID: store.NodeID(), Incarnation: base64.RawURLEncoding.EncodeToString(b[:]),
 			Endpoints: cfg.Endpoints, Rack: cfg.Rack}}
 }
 
@@ -77,7 +79,7 @@ func (m *Member) Register(ctx context.Context) error {
 				return nil
 			}
 			if errors.Is(err, kerr.DuplicateBrokerRegistration) && !errors.Is(last, kerr.DuplicateBrokerRegistration) {
-				m.store.logger.Warn("waiting to register", "err", err)
+				m.store.Logger().Warn("waiting to register", "err", err)
 			}
 			last = err
 		}
@@ -86,7 +88,7 @@ func (m *Member) Register(ctx context.Context) error {
 			if last == nil {
 				last = errors.New("the cluster has no id yet")
 			}
-			return fmt.Errorf("register broker %d: %w", m.store.nodeID, last)
+			return fmt.Errorf("register broker %d: %w", m.store.NodeID(), last)
 		case <-time.After(registerRetry):
 		}
 	}
@@ -114,12 +116,12 @@ func (m *Member) Run(stop <-chan struct{}) {
 		ctx, cancel := context.WithTimeout(context.Background(), heartbeatTimeout)
 		err := m.heartbeat(ctx, false)
 		if errors.Is(err, kerr.StaleBrokerEpoch) {
-			m.store.logger.Warn("registering again", "err", err)
+			m.store.Logger().Warn("registering again", "err", err)
 			err = m.Register(ctx)
 		}
 		cancel()
 		if err != nil && !errors.Is(err, kerr.NotController) {
-			m.store.logger.Debug("heartbeat", "err", err)
+			m.store.Logger().Debug("heartbeat", "err", err)
 		}
 	}
 }
@@ -133,21 +135,21 @@ func (m *Member) Shutdown(ctx context.Context) error {
 // heartbeat sends one heartbeat to the active controller.
 func (m *Member) heartbeat(ctx context.Context, shutdown bool) error {
 	if m.localLeads() {
-		return m.local.Heartbeat(ctx, m.store.nodeID, m.epoch.Load(), shutdown, time.Now())
+		return m.local.Heartbeat(ctx, m.store.NodeID(), m.epoch.Load(), shutdown, time.Now())
 	}
-	_, err := m.call(ctx, HeartbeatPath, heartbeatRequest{ID: m.store.nodeID, Epoch: m.epoch.Load(), Shutdown: shutdown})
+	_, err := m.call(ctx, HeartbeatPath, heartbeatRequest{ID: m.store.NodeID(), Epoch: m.epoch.Load(), Shutdown: shutdown})
 	return err
 }
 
 // localLeads reports whether this node's own controller is the active one.
 func (m *Member) localLeads() bool {
-	return m.local != nil && m.store.log.Leader() == m.store.nodeID
+	return m.local != nil && m.store.Leader() == m.store.NodeID()
 }
 
 // call posts body to path on the active controller's listener.
 func (m *Member) call(ctx context.Context, path string, body any) (controllerResponse, error) {
 	var cr controllerResponse
-	leader := m.store.log.Leader()
+	leader := m.store.Leader()
 	if leader < 0 {
 		return cr, fmt.Errorf("%w: no active controller", kerr.NotController)
 	}

@@ -1,4 +1,4 @@
-package metadata
+package controller
 
 import (
 	"context"
@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
 // Controller carries out the active controller's duties on a voter. Only
@@ -24,7 +25,7 @@ import (
 // Time comes from the caller (Tick and Heartbeat take now), so tests drive
 // it with a fake clock.
 type Controller struct {
-	store          *Store
+	store          *metadata.Store
 	clusterID      string // configured cluster.id, "" for a random one
 	legacyFile     string // a single-node snapshot of an earlier version to import, if present
 	legacyIDsFile  string // that version's producer id block end
@@ -60,13 +61,13 @@ type ControllerConfig struct {
 }
 
 // NewController returns the controller duties for store.
-func NewController(store *Store, cfg ControllerConfig) *Controller {
+func NewController(store *metadata.Store, cfg ControllerConfig) *Controller {
 	return &Controller{store: store, clusterID: cfg.ClusterID, legacyFile: cfg.LegacyFile, legacyIDsFile: cfg.LegacyProducerIDsFile,
 		sessionTimeout: cfg.SessionTimeout, lastSeen: map[int32]time.Time{}, sessions: map[int32]session{}}
 }
 
 // isLeader reports whether this node is the active controller.
-func (c *Controller) isLeader() bool { return c.store.log.Leader() == c.store.nodeID }
+func (c *Controller) isLeader() bool { return c.store.Leader() == c.store.NodeID() }
 
 // Tick runs the periodic duties. A node that has just become leader first
 // gives every broker a full session timeout to heartbeat to it.
@@ -80,7 +81,7 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 	im := c.store.Image()
 	if im.ClusterID == "" {
 		if err := c.initCluster(ctx); err != nil {
-			c.store.logger.Warn("cannot name the cluster yet", "err", err)
+			c.store.Logger().Warn("cannot name the cluster yet", "err", err)
 		}
 		return
 	}
@@ -93,7 +94,7 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 			c.lastSeen[id] = now
 		}
 	}
-	var expired []*Broker
+	var expired []*metadata.Broker
 	for _, b := range im.LiveBrokers() {
 		seen, ok := c.lastSeen[b.ID]
 		if !ok {
@@ -105,9 +106,9 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 	}
 	c.mu.Unlock()
 	for _, b := range expired {
-		c.store.logger.Warn("fencing broker: no heartbeat", "broker", b.ID, "timeout", c.sessionTimeout)
+		c.store.Logger().Warn("fencing broker: no heartbeat", "broker", b.ID, "timeout", c.sessionTimeout)
 		if err := c.store.FenceBroker(ctx, b.ID, b.Epoch, true); err != nil {
-			c.store.logger.Warn("fence broker", "broker", b.ID, "err", err)
+			c.store.Logger().Warn("fence broker", "broker", b.ID, "err", err)
 		}
 	}
 }
@@ -126,78 +127,6 @@ func (c *Controller) initCluster(ctx context.Context) error {
 	return c.store.InitCluster(ctx, id)
 }
 
-// CheckLegacyFile reads an earlier version's metadata file, if there is
-// one, so a corrupt file stops the start with one sentence instead of a
-// cluster that never gets its id.
-func CheckLegacyFile(path string) error {
-	_, err := readLegacy(path)
-	return err
-}
-
-// ImportLegacy imports the topics of an earlier version's single-node
-// metadata file, if there is one, onto this node's registered broker.
-func (c *Controller) ImportLegacy(ctx context.Context) error {
-	legacy, err := readLegacy(c.legacyFile)
-	if err != nil || legacy == nil {
-		return err
-	}
-	return c.importLegacy(ctx, legacy)
-}
-
-// legacySnapshot is the metadata file written before the quorum existed.
-type legacySnapshot struct {
-	ClusterID string `json:"clusterId"`
-	Topics    []struct {
-		Name       string            `json:"name"`
-		ID         TopicID           `json:"id"`
-		Partitions int32             `json:"partitions"`
-		Configs    map[string]string `json:"configs,omitempty"`
-	} `json:"topics"`
-}
-
-func readLegacy(path string) (*legacySnapshot, error) {
-	if path == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var snap legacySnapshot
-	if err := json.Unmarshal(b, &snap); err != nil {
-		return nil, fmt.Errorf("metadata file %s is corrupt: %w", path, err)
-	}
-	return &snap, nil
-}
-
-// importLegacy re-creates the old file's topics on this node, keeping
-// their ids, then renames the file so it is imported once.
-func (c *Controller) importLegacy(ctx context.Context, snap *legacySnapshot) error {
-	self := c.store.nodeID
-	for _, t := range snap.Topics {
-		replicas := make([][]int32, t.Partitions)
-		for i := range replicas {
-			replicas[i] = []int32{self}
-		}
-		_, err := c.store.change(ctx, Record{CreateTopic: &CreateTopicRecord{Name: t.Name, ID: t.ID, Configs: t.Configs, Replicas: replicas}})
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("import topic %q from %s: %w", t.Name, c.legacyFile, err)
-		}
-	}
-	if b, err := os.ReadFile(c.legacyIDsFile); err == nil {
-		if end, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && end > 0 {
-			if _, err := c.store.AllocateProducerIDs(end); err != nil {
-				return fmt.Errorf("import producer ids from %s: %w", c.legacyIDsFile, err)
-			}
-		}
-	}
-	c.store.logger.Info("imported metadata of an earlier version", "file", c.legacyFile, "topics", len(snap.Topics))
-	return os.Rename(c.legacyFile, c.legacyFile+".imported")
-}
-
 // SessionTimeout is broker.session.timeout.ms.
 func (c *Controller) SessionTimeout() time.Duration { return c.sessionTimeout }
 
@@ -207,9 +136,9 @@ func (c *Controller) SessionTimeout() time.Duration { return c.sessionTimeout }
 // processes with one node.id would otherwise take turns registering. A
 // restarted broker is refused the same way until its old session expires,
 // unless it shut down cleanly (Heartbeat with shutdown ends the session).
-func (c *Controller) Register(ctx context.Context, r RegisterBrokerRecord, now time.Time) (uint64, error) {
+func (c *Controller) Register(ctx context.Context, r metadata.RegisterBrokerRecord, now time.Time) (uint64, error) {
 	if !c.isLeader() {
-		return 0, fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.nodeID)
+		return 0, fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.NodeID())
 	}
 	c.mu.Lock()
 	old, ok := c.sessions[r.ID]
@@ -231,7 +160,7 @@ func (c *Controller) Register(ctx context.Context, r RegisterBrokerRecord, now t
 }
 
 // endpointList prints endpoints as host:port entries.
-func endpointList(es []Endpoint) string {
+func endpointList(es []metadata.Endpoint) string {
 	var parts []string
 	for _, e := range es {
 		parts = append(parts, e.Host+":"+strconv.Itoa(int(e.Port)))
@@ -246,7 +175,7 @@ func endpointList(es []Endpoint) string {
 // the broker must register again.
 func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, shutdown bool, now time.Time) error {
 	if !c.isLeader() {
-		return fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.nodeID)
+		return fmt.Errorf("%w: node %d is not the active controller", kerr.NotController, c.store.NodeID())
 	}
 	b, ok := c.store.Image().Brokers[id]
 	if !ok || b.Epoch != epoch {
@@ -262,10 +191,10 @@ func (c *Controller) Heartbeat(ctx context.Context, id int32, epoch uint64, shut
 	c.mu.Unlock()
 	switch {
 	case shutdown && !b.Fenced:
-		c.store.logger.Info("fencing broker: it is shutting down", "broker", id)
+		c.store.Logger().Info("fencing broker: it is shutting down", "broker", id)
 		return c.store.FenceBroker(ctx, id, epoch, true)
 	case !shutdown && b.Fenced:
-		c.store.logger.Info("unfencing broker", "broker", id)
+		c.store.Logger().Info("unfencing broker", "broker", id)
 		return c.store.FenceBroker(ctx, id, epoch, false)
 	}
 	return nil
@@ -297,18 +226,22 @@ func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, controllerRequestBytesMax)
+	// The broker gives up on its call after heartbeatTimeout: a change
+	// that waits longer serves nobody.
+	ctx, cancel := context.WithTimeout(r.Context(), heartbeatTimeout)
+	defer cancel()
 	var resp controllerResponse
 	var err error
 	switch r.URL.Path {
 	case HeartbeatPath:
 		var req heartbeatRequest
 		if err = json.NewDecoder(body).Decode(&req); err == nil {
-			err = c.Heartbeat(r.Context(), req.ID, req.Epoch, req.Shutdown, time.Now())
+			err = c.Heartbeat(ctx, req.ID, req.Epoch, req.Shutdown, time.Now())
 		}
 	case RegisterPath:
-		var req RegisterBrokerRecord
+		var req metadata.RegisterBrokerRecord
 		if err = json.NewDecoder(body).Decode(&req); err == nil {
-			resp.Epoch, err = c.Register(r.Context(), req, time.Now())
+			resp.Epoch, err = c.Register(ctx, req, time.Now())
 		}
 	default:
 		http.NotFound(w, r)

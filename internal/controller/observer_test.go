@@ -1,4 +1,4 @@
-package metadata
+package controller
 
 import (
 	"net/http"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
 // TestObserverFollowsVoter: a store fed by an Observer reaches the voter's
@@ -18,18 +20,21 @@ func TestObserverFollowsVoter(t *testing.T) {
 	voter := newTestStore(t, 1, 1, 2)
 	// More changes than the history keeps, so a new observer needs the
 	// snapshot first.
-	for i := range historyEntriesMax + 10 {
-		if _, err := voter.AllocateProducerIDs(int64(i%3 + 1)); err != nil {
+	for i := 0; ; i++ {
+		if _, covered, _ := voter.AppliedAfter(0, 1); !covered {
+			break
+		}
+		if _, err := voter.AllocateProducerIDs(ctx, int64(i%3+1)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(RecordsPath, voter.ServeRecords)
-	mux.HandleFunc(ProposePath, voter.ServePropose)
+	mux.HandleFunc(RecordsPath, ServeRecords(voter))
+	mux.HandleFunc(ProposePath, ServePropose(voter))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	store := NewStore(2, voter.logger)
+	store := metadata.NewStore(2, voter.Logger())
 	obs := NewObserver(store, map[int32]string{1: strings.TrimPrefix(srv.URL, "http://")})
 	store.SetLog(obs)
 	stop := make(chan struct{})
@@ -62,45 +67,19 @@ func TestObserverFollowsVoter(t *testing.T) {
 		t.Fatalf("observer names leader %d", obs.Leader())
 	}
 	for i := range 5 {
-		if _, err := voter.CreateTopic("v"+strconv.Itoa(i), 2, 1, nil, nil); err != nil {
+		if _, err := voter.CreateTopic(ctx, "v"+strconv.Itoa(i), 2, 1, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	waitSame("history")
 	// A change proposed by the observer: its outcome comes back through
 	// its own applied log.
-	top, err := store.CreateTopic("from-observer", 3, 1, [][]int32{{2}, {1}, {2}}, nil)
+	top, err := store.CreateTopic(ctx, "from-observer", 3, 1, [][]int32{{2}, {1}, {2}}, nil)
 	if err != nil || top == nil || top.Partitions != 3 {
 		t.Fatalf("create through the observer: %v %+v", err, top)
 	}
-	if _, err := store.CreateTopic("from-observer", 1, 1, [][]int32{{2}}, nil); err == nil {
+	if _, err := store.CreateTopic(ctx, "from-observer", 1, 1, [][]int32{{2}}, nil); err == nil {
 		t.Fatal("a second create through the observer succeeded")
 	}
 	waitSame("after proposals")
-}
-
-// TestHistoryBounds: the history keeps at most historyEntriesMax entries
-// and about historyBytesMax bytes (always the newest entry), and says
-// when it no longer reaches back to an index.
-func TestHistoryBounds(t *testing.T) {
-	h := newHistory()
-	for i := range uint64(historyEntriesMax + 5) {
-		h.add(i+1, []byte("x"))
-	}
-	if len(h.entries) != historyEntriesMax || h.entries[0].Index != 6 {
-		t.Fatalf("%d entries from index %d", len(h.entries), h.entries[0].Index)
-	}
-	if _, covered, _ := h.after(4); covered {
-		t.Fatal("the history claims to reach back to index 5")
-	}
-	if got, covered, _ := h.after(5); !covered || len(got) == 0 || got[0].Index != 6 {
-		t.Fatalf("after 5: covered %v, first %v", covered, got)
-	}
-	big := make([]byte, historyBytesMax/2+1)
-	for i := range uint64(3) {
-		h.add(uint64(historyEntriesMax+6)+i, big)
-	}
-	if h.bytes > historyBytesMax+len(big) || len(h.entries) != 1 {
-		t.Fatalf("%d bytes in %d entries after three large ones", h.bytes, len(h.entries))
-	}
 }

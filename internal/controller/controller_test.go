@@ -1,0 +1,108 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
+)
+
+var ctx = context.Background()
+
+// newTestStore is a store on a MemoryLog with brokers registered.
+func newTestStore(t *testing.T, node int32, brokers ...int32) *metadata.Store {
+	t.Helper()
+	s := metadata.NewStore(node, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.SetLog(metadata.NewMemoryLog(s))
+	if err := s.InitCluster(ctx, "test-cluster"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range brokers {
+		if _, err := s.RegisterBroker(ctx, metadata.RegisterBrokerRecord{ID: id,
+			Endpoints: []metadata.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9000 + id}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// TestFencingMovesLeaders: with a fake clock, a broker that stops
+// heartbeating is fenced after the session timeout and its partitions lose
+// their leader; its next heartbeat unfences it and they get it back with a
+// higher leader epoch.
+func TestFencingMovesLeaders(t *testing.T) {
+	s := newTestStore(t, 1, 1, 2)
+	c := NewController(s, ControllerConfig{SessionTimeout: 9 * time.Second})
+	top, err := s.CreateTopic(ctx, "t", 4, 1, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	c.Tick(ctx, now) // takes over: every broker gets a full session
+	epoch2 := s.Image().Brokers[2].Epoch
+	for step := range 10 {
+		now = now.Add(time.Second)
+		if err := c.Heartbeat(ctx, 1, s.Image().Brokers[1].Epoch, false, now); err != nil {
+			t.Fatal(err)
+		}
+		c.Tick(ctx, now)
+		if fenced := s.Image().Brokers[2].Fenced; fenced != (step >= 9) {
+			t.Fatalf("after %d s broker 2 fenced=%v", step+1, fenced)
+		}
+	}
+	for i, a := range s.Image().Topics["t"].Assignments {
+		want := top.Assignments[i].Leader
+		if want == 2 {
+			want = metadata.NoLeader
+		}
+		if a.Leader != want {
+			t.Fatalf("partition %d leader %d, want %d", i, a.Leader, want)
+		}
+	}
+	if s.Image().LiveBrokers()[0].ID != 1 || len(s.Image().LiveBrokers()) != 1 {
+		t.Fatalf("live brokers %v", s.Image().LiveBrokers())
+	}
+	if err := c.Heartbeat(ctx, 2, epoch2+1, false, now); !errors.Is(err, kerr.StaleBrokerEpoch) {
+		t.Fatalf("heartbeat with a wrong epoch: %v", err)
+	}
+	if err := c.Heartbeat(ctx, 2, epoch2, false, now); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range s.Image().Topics["t"].Assignments {
+		before := top.Assignments[i]
+		if a.Leader != before.Leader {
+			t.Fatalf("partition %d leader %d after unfence, want %d", i, a.Leader, before.Leader)
+		}
+		if before.Leader == 2 && a.LeaderEpoch != before.LeaderEpoch+2 {
+			t.Fatalf("partition %d leader epoch %d, want %d", i, a.LeaderEpoch, before.LeaderEpoch+2)
+		}
+	}
+}
+
+// TestNotLeaderDoesNothing: a controller that does not lead answers
+// heartbeats with NOT_CONTROLLER and fences nobody.
+func TestNotLeaderDoesNothing(t *testing.T) {
+	s := newTestStore(t, 1, 1, 2)
+	s.SetLog(followerLog{})
+	c := NewController(s, ControllerConfig{SessionTimeout: time.Second})
+	if err := c.Heartbeat(ctx, 1, s.Image().Brokers[1].Epoch, false, time.Now()); !errors.Is(err, kerr.NotController) {
+		t.Fatalf("heartbeat to a follower: %v", err)
+	}
+	c.Tick(ctx, time.Now().Add(time.Hour))
+	if len(s.Image().LiveBrokers()) != 2 {
+		t.Fatal("a follower fenced brokers")
+	}
+}
+
+// followerLog is the log of a node that follows leader 3.
+type followerLog struct{}
+
+func (followerLog) Propose(context.Context, []byte) error { return errors.New("not the leader") }
+
+func (followerLog) Leader() int32 { return 3 }

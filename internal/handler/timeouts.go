@@ -1,0 +1,42 @@
+package handler
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// metadataChangeWaitMax bounds how long a metadata change waits to be
+// committed when the request that makes it carries no timeout of its own
+// (AlterConfigs, auto-creation by Metadata, the offsets topic made by
+// FindCoordinator). A change lost in a leader change is never committed;
+// the client hears REQUEST_TIMED_OUT, retries and finds what did happen.
+const metadataChangeWaitMax = 5 * time.Second
+
+// changeContext is the context of a metadata change made by a request
+// without a timeout.
+func changeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), metadataChangeWaitMax)
+}
+
+// timedReply answers a request that carries a TimeoutMillis (CreateTopics,
+// DeleteTopics, CreatePartitions) off the connection's reader goroutine, so
+// that changes waiting for the quorum hold up no other request; responses
+// still leave in request order. The timeout bounds the whole request from
+// its arrival, as Kafka's controller applies it (ControllerApis turns it
+// into one deadline for the request): an entry whose change is not
+// committed by then gets REQUEST_TIMED_OUT. With a timeout of zero or less
+// the deadline has passed before anything is proposed, so every entry that
+// would change the metadata gets REQUEST_TIMED_OUT and nothing changes, as
+// in Kafka's controller, which times out a write whose deadline passed
+// before it ran. Validation errors and ValidateOnly answers need no commit
+// and are given as usual.
+func timedReply(timeoutMillis int32, answer func(context.Context) kmsg.Response) Reply {
+	deadline := time.Now().Add(time.Duration(timeoutMillis) * time.Millisecond)
+	return Reply{Wait: func(ctx context.Context) kmsg.Response {
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		return answer(ctx)
+	}}
+}

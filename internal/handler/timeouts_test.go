@@ -1,0 +1,162 @@
+package handler
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// stuckLog accepts every proposal and commits none, as a quorum that lost
+// its majority after electing this node.
+type stuckLog struct {
+	leader    int32
+	proposals atomic.Int32
+}
+
+func (l *stuckLog) Propose(context.Context, []byte) error {
+	l.proposals.Add(1)
+	return nil
+}
+
+func (l *stuckLog) Leader() int32 { return l.leader }
+
+const (
+	// handleReturnMax is how long Handle may take to hand back a Reply
+	// whose Wait does the waiting: far less than any request timeout.
+	handleReturnMax = 100 * time.Millisecond
+	// timeoutSlack is how late past its TimeoutMillis a request may be
+	// answered.
+	timeoutSlack = time.Second
+)
+
+// stuckHandler is a handler with topic "kept" whose store then stops
+// committing, and the log that counts what it was asked.
+func stuckHandler(t *testing.T) (*Handler, *stuckLog) {
+	t.Helper()
+	h := protoHandler(t)
+	if st := protoCreate(t, h, "kept", 1, 1, false); st.ErrorCode != 0 {
+		t.Fatalf("create kept: %v", kerr.ErrorForCode(st.ErrorCode))
+	}
+	log := &stuckLog{leader: h.b.NodeID}
+	h.b.Meta.SetLog(log)
+	return h, log
+}
+
+// answer runs a request as the server does: Handle on the reader
+// goroutine, which must return at once, then the reply's Wait.
+func answer(t *testing.T, h *Handler, req kmsg.Request) (kmsg.Response, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	reply := h.Handle(&Request{Msg: req})
+	if took := time.Since(start); took > handleReturnMax {
+		t.Fatalf("Handle blocked the reader goroutine for %v", took)
+	}
+	if reply.Wait == nil {
+		t.Fatalf("%s is answered on the reader goroutine", kmsg.NameForKey(req.Key()))
+	}
+	resp := reply.Wait(context.Background())
+	return resp, time.Since(start)
+}
+
+// TestTopicChangesTimeOut: on a store that cannot commit, CreateTopics,
+// DeleteTopics and CreatePartitions leave the reader goroutine free and
+// answer REQUEST_TIMED_OUT once TimeoutMillis has passed, which bounds
+// the whole request, not each topic; entries that fail validation get
+// their usual error.
+func TestTopicChangesTimeOut(t *testing.T) {
+	h, _ := stuckHandler(t)
+	const timeout = 200 * time.Millisecond
+
+	create := kmsg.NewPtrCreateTopicsRequest()
+	create.SetVersion(7)
+	create.TimeoutMillis = int32(timeout.Milliseconds())
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	for _, name := range names {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, 1
+		create.Topics = append(create.Topics, rt)
+	}
+	create.Topics[1].NumPartitions = 0 // invalid
+	resp, took := answer(t, h, create)
+	// Five topics wait: one timeout for all is well under five.
+	if took < timeout || took > 3*timeout {
+		t.Fatalf("CreateTopics of %d topics answered after %v with a %v timeout", len(names), took, timeout)
+	}
+	for i, st := range resp.(*kmsg.CreateTopicsResponse).Topics {
+		want := kerr.RequestTimedOut.Code
+		if i == 1 {
+			want = kerr.InvalidPartitions.Code
+		}
+		if st.ErrorCode != want {
+			t.Errorf("create %s: %v, want %v", st.Topic, kerr.ErrorForCode(st.ErrorCode), kerr.ErrorForCode(want))
+		}
+	}
+
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.SetVersion(6)
+	del.TimeoutMillis = int32(timeout.Milliseconds())
+	for _, name := range []string{"kept", "missing"} {
+		rt := kmsg.NewDeleteTopicsRequestTopic()
+		rt.Topic = kmsg.StringPtr(name)
+		del.Topics = append(del.Topics, rt)
+	}
+	resp, took = answer(t, h, del)
+	if took < timeout || took > timeout+timeoutSlack {
+		t.Fatalf("DeleteTopics answered after %v with a %v timeout", took, timeout)
+	}
+	if ts := resp.(*kmsg.DeleteTopicsResponse).Topics; ts[0].ErrorCode != kerr.RequestTimedOut.Code ||
+		ts[1].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("delete: %v and %v", kerr.ErrorForCode(ts[0].ErrorCode), kerr.ErrorForCode(ts[1].ErrorCode))
+	}
+
+	grow := kmsg.NewPtrCreatePartitionsRequest()
+	grow.SetVersion(3)
+	grow.TimeoutMillis = int32(timeout.Milliseconds())
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = "kept", 2
+	grow.Topics = append(grow.Topics, rt)
+	resp, took = answer(t, h, grow)
+	if took < timeout || took > timeout+timeoutSlack {
+		t.Fatalf("CreatePartitions answered after %v with a %v timeout", took, timeout)
+	}
+	if code := resp.(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode; code != kerr.RequestTimedOut.Code {
+		t.Errorf("grow: %v", kerr.ErrorForCode(code))
+	}
+	if im := h.b.Meta.Image(); len(im.Topics) != 1 || im.Topics["kept"].Partitions != 1 {
+		t.Fatalf("the metadata changed with nothing committed: %v", im.Topics)
+	}
+}
+
+// TestZeroTimeoutProposesNothing: with TimeoutMillis 0 the deadline has
+// passed before anything is proposed, as in Kafka's controller: a change
+// gets REQUEST_TIMED_OUT and the log is never asked, while ValidateOnly
+// still answers its verdict.
+func TestZeroTimeoutProposesNothing(t *testing.T) {
+	h, log := stuckHandler(t)
+	for _, validateOnly := range []bool{false, true} {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.SetVersion(7)
+		req.TimeoutMillis, req.ValidateOnly = 0, validateOnly
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "now", 1, 1
+		req.Topics = append(req.Topics, rt)
+		resp, took := answer(t, h, req)
+		if took > timeoutSlack {
+			t.Fatalf("validateOnly=%v: answered after %v", validateOnly, took)
+		}
+		want := kerr.RequestTimedOut.Code
+		if validateOnly {
+			want = 0
+		}
+		if code := resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != want {
+			t.Errorf("validateOnly=%v: %v, want %v", validateOnly, kerr.ErrorForCode(code), kerr.ErrorForCode(want))
+		}
+	}
+	if n := log.proposals.Load(); n != 0 {
+		t.Fatalf("%d proposals with a timeout of 0", n)
+	}
+}

@@ -1,0 +1,124 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
+)
+
+// stuckLog accepts every proposal and commits none, as a quorum that lost
+// its majority after electing this node.
+type stuckLog struct {
+	leader    int32
+	proposals atomic.Int32
+}
+
+func (l *stuckLog) Propose(context.Context, []byte) error {
+	l.proposals.Add(1)
+	return nil
+}
+
+func (l *stuckLog) Leader() int32 { return l.leader }
+
+// proposeWaitSlack is how late past its context's end a mutator may
+// return: the wait ends on ctx.Done, not on a poll.
+const proposeWaitSlack = time.Second
+
+// TestMutatorsEndWithTheirContext: a change the log never commits returns
+// when its context ends, with an error that is both REQUEST_TIMED_OUT
+// (what clients hear) and the context's error; a context already done
+// proposes nothing.
+func TestMutatorsEndWithTheirContext(t *testing.T) {
+	s := newTestStore(t, 1, 1)
+	if _, err := s.CreateTopic(ctx, "existing", 1, 1, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	log := &stuckLog{leader: 1}
+	s.SetLog(log)
+	mutators := map[string]func(context.Context) error{
+		"CreateTopic": func(ctx context.Context) error {
+			_, err := s.CreateTopic(ctx, "t", 1, 1, nil, nil)
+			return err
+		},
+		"DeleteTopic":   func(ctx context.Context) error { return s.DeleteTopic(ctx, "existing") },
+		"SetConfigs":    func(ctx context.Context) error { return s.SetConfigs(ctx, "existing", map[string]string{"a": "b"}) },
+		"SetPartitions": func(ctx context.Context) error { return s.SetPartitions(ctx, "existing", 2) },
+		"AllocateProducerIDs": func(ctx context.Context) error {
+			_, err := s.AllocateProducerIDs(ctx, 10)
+			return err
+		},
+		"ImportTopic": func(ctx context.Context) error {
+			return s.ImportTopic(ctx, CreateTopicRecord{Name: "imported", ID: newID(), Replicas: [][]int32{{1}}})
+		},
+	}
+	for name, mutate := range mutators {
+		t.Run(name+"/deadline", func(t *testing.T) {
+			const wait = 50 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			before := log.proposals.Load()
+			start := time.Now()
+			err := mutate(ctx)
+			took := time.Since(start)
+			if !errors.Is(err, kerr.RequestTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("error %v, want REQUEST_TIMED_OUT wrapping the deadline", err)
+			}
+			if took < wait || took > wait+proposeWaitSlack {
+				t.Fatalf("returned after %v with a %v deadline", took, wait)
+			}
+			if log.proposals.Load() != before+1 {
+				t.Fatalf("%d proposals, want 1", log.proposals.Load()-before)
+			}
+		})
+		t.Run(name+"/cancelled", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			before := log.proposals.Load()
+			err := mutate(ctx)
+			if !errors.Is(err, kerr.RequestTimedOut) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("error %v, want REQUEST_TIMED_OUT wrapping the cancellation", err)
+			}
+			if log.proposals.Load() != before {
+				t.Fatal("a change was proposed under a context already done")
+			}
+		})
+	}
+	if len(s.Image().Topics) != 1 {
+		t.Fatalf("topics %v changed with nothing committed", s.Image().Topics)
+	}
+	s.mu.Lock()
+	waiting := len(s.waiters)
+	s.mu.Unlock()
+	if waiting != 0 {
+		t.Fatalf("%d proposals still waiting after their contexts ended", waiting)
+	}
+}
+
+// TestCancelWhileWaiting: cancelling a waiting change ends it at once.
+func TestCancelWhileWaiting(t *testing.T) {
+	s := newTestStore(t, 1, 1)
+	log := &stuckLog{leader: 1}
+	s.SetLog(log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.CreateTopic(ctx, "t", 1, 1, nil, nil)
+		done <- err
+	}()
+	testutil.Eventually(t, proposeWaitSlack, "the change to be proposed", func() bool { return log.proposals.Load() > 0 })
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, kerr.RequestTimedOut) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want REQUEST_TIMED_OUT wrapping the cancellation", err)
+		}
+	case <-time.After(proposeWaitSlack):
+		t.Fatal("a cancelled change kept waiting")
+	}
+}
