@@ -26,14 +26,17 @@ func changeContext() (context.Context, context.CancelFunc) {
 // still leave in request order. The timeout bounds the whole request from
 // its arrival, as Kafka's controller applies it (ControllerApis turns it
 // into one deadline for the request): an entry whose change is not
-// committed by then gets REQUEST_TIMED_OUT. With a timeout of zero or less
-// the deadline has passed before anything is proposed, so every entry that
-// would change the metadata gets REQUEST_TIMED_OUT and nothing changes, as
-// in Kafka's controller, which times out a write whose deadline passed
-// before it ran. Validation errors and ValidateOnly answers need no commit
-// and are given as usual.
+// committed by then gets REQUEST_TIMED_OUT. A timeout of zero or less is
+// what librdkafka's admin API sent by default before 2.x (operation_timeout
+// 0: "do not wait for propagation"), and Kafka's ZooKeeper brokers then
+// made the change and answered at once; Sluice keeps making the change,
+// bounded by metadataChangeWaitMax, rather than failing those clients.
 func timedReply(timeoutMillis int32, answer func(context.Context) kmsg.Response) Reply {
-	deadline := time.Now().Add(time.Duration(timeoutMillis) * time.Millisecond)
+	wait := time.Duration(timeoutMillis) * time.Millisecond
+	if timeoutMillis <= 0 {
+		wait = metadataChangeWaitMax
+	}
+	deadline := time.Now().Add(wait)
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		ctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
