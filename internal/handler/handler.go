@@ -6,20 +6,16 @@ package handler
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/group"
-	"github.com/sluice-dev/sluice/internal/log"
+	"github.com/sluice-dev/sluice/internal/kafkaerr"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
-	"github.com/sluice-dev/sluice/internal/record"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
@@ -135,40 +131,10 @@ func (h *Handler) Handle(req *Request) Reply {
 	panic("handler: no handler for advertised API key " + kmsg.NameForKey(req.Msg.Key()))
 }
 
-// errorCode maps an error to the Kafka error code a client gets.
-func errorCode(err error) int16 {
-	if err == nil {
-		return 0
-	}
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke.Code
-	}
-	if log.IsStorageError(err) {
-		return kerr.KafkaStorageError.Code
-	}
-	if errors.Is(err, log.ErrOffsetOutOfRange) {
-		return kerr.OffsetOutOfRange.Code
-	}
-	return record.KafkaError(err).Code
-}
-
-// errorMessage is the text for a response's ErrorMessage field: like
-// Kafka's, only the human detail, without the code's name and generic
-// description that the error code already carries (nil if there is no
-// detail).
-func errorMessage(err error) *string {
-	if err == nil {
-		return nil
-	}
-	s := err.Error()
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		s = strings.TrimPrefix(s, ke.Error())
-		s = strings.TrimPrefix(s, ": ")
-		if s == "" {
-			return nil
-		}
-	}
-	return &s
-}
+// errorCode and errorMessage fill a response's ErrorCode and ErrorMessage
+// from an error; the mapping is kafkaerr's, shared with the controller and
+// the group coordinator.
+var (
+	errorCode    = kafkaerr.Code
+	errorMessage = kafkaerr.Message
+)
