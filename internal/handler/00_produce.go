@@ -26,6 +26,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 )
 
 // durableWait is one partition's pending fsync wait.
@@ -100,16 +101,16 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 
 // appendPartition appends one partition's records and fills its response.
 // It returns the fsync wait the acknowledgement needs, if any.
-func (h *Handler) appendPartition(topic string, s *topicSettings, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
+func (h *Handler) appendPartition(topic string, s *topics.Settings, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
 	p, err := h.leaderPartition(topic, rp.Partition)
 	if err != nil {
 		return nil, err
 	}
 	res, err := p.Append(rp.Records, replica.AppendOptions{
-		LogAppendTime: s.logAppendTime, MaxMessageBytes: s.maxMessageBytes, Now: now,
-		TimestampWindow: s.timestampWindow,
-		Recompress:      s.recompress,
-		RequireKeys:     s.requireKeys,
+		LogAppendTime: s.LogAppendTime, MaxMessageBytes: s.MaxMessageBytes, Now: now,
+		TimestampWindow: s.TimestampWindow,
+		Recompress:      s.Recompress,
+		RequireKeys:     s.RequireKeys,
 	})
 	if err != nil {
 		return nil, err

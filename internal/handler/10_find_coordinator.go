@@ -6,32 +6,13 @@ package handler
 // (transactions) is answered with INVALID_REQUEST until transactions exist.
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/metadata"
 )
-
-// SetGroups attaches the group coordinator. The broker starts it after the
-// partitions are open (it replays the offsets topic), so after New.
-func (h *Handler) SetGroups(c *group.Coordinator) { h.b.Groups = c }
-
-// CreateInternalTopic creates a topic the broker itself writes, such as
-// the offsets topic, with replication factor 1 on this single node.
-func (h *Handler) CreateInternalTopic(name string, partitions int32, configs map[string]string) error {
-	spec, err := h.checkTopic(name, partitions, 1, configs)
-	if err != nil {
-		return err
-	}
-	if _, err := h.createTopic(spec); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return err
-	}
-	return nil
-}
 
 func (h *Handler) findCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
@@ -56,7 +37,7 @@ func (h *Handler) coordinatorFor(key string, keyType int8) (int32, string, int32
 	case 0:
 		var id int32
 		var e metadata.Endpoint
-		if id, e, err = h.groupCoordinator(key); err == nil {
+		if id, e, err = h.b.Topics.GroupCoordinator(key); err == nil {
 			return id, e.Host, e.Port, 0, nil
 		}
 	case 1:
@@ -65,33 +46,4 @@ func (h *Handler) coordinatorFor(key string, keyType int8) (int32, string, int32
 		err = fmt.Errorf("%w: unknown coordinator key type %d", kerr.InvalidRequest, keyType)
 	}
 	return -1, "", -1, errorCode(err), errorMessage(err)
-}
-
-// groupCoordinator returns the broker coordinating a group: the leader of
-// its offsets partition, creating the offsets topic if it is missing.
-func (h *Handler) groupCoordinator(groupID string) (int32, metadata.Endpoint, error) {
-	t, ok := h.b.Meta.Image().Topics[group.OffsetsTopic]
-	if !ok {
-		n := int32(h.b.Config.Int("offsets.topic.num.partitions"))
-		if err := h.CreateInternalTopic(group.OffsetsTopic, n, group.OffsetsTopicConfigs()); err != nil {
-			return -1, metadata.Endpoint{}, fmt.Errorf("%w: cannot create %s: %w", kerr.CoordinatorNotAvailable, group.OffsetsTopic, err)
-		}
-		if t, ok = h.b.Meta.Image().Topics[group.OffsetsTopic]; !ok {
-			return -1, metadata.Endpoint{}, fmt.Errorf("%w: %s was deleted", kerr.CoordinatorNotAvailable, group.OffsetsTopic)
-		}
-	}
-	leader := t.Leader(group.PartitionFor(groupID, t.Partitions))
-	e, ok := h.b.Meta.Image().Endpoint(leader, "")
-	if !ok {
-		return -1, metadata.Endpoint{}, fmt.Errorf("%w: the partition of group %q has no live leader", kerr.CoordinatorNotAvailable, groupID)
-	}
-	return leader, e, nil
-}
-
-// OwnsGroup reports whether this broker coordinates groupID: it leads the
-// group's offsets partition, or the offsets topic does not exist yet (the
-// coordinator creates it on its first write).
-func (h *Handler) OwnsGroup(groupID string) bool {
-	t, ok := h.b.Meta.Image().Topics[group.OffsetsTopic]
-	return !ok || t.Leader(group.PartitionFor(groupID, t.Partitions)) == h.b.NodeID
 }

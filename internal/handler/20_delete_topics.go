@@ -77,7 +77,7 @@ func (h *Handler) deleteTopic(name string) error {
 	if err := h.b.Meta.DeleteTopic(name); err != nil {
 		return err
 	}
-	if err := h.Reconcile(); err != nil {
+	if err := h.b.Topics.Reconcile(); err != nil {
 		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 	}
 	h.b.Logger.Info("deleted topic", "topic", name)

@@ -57,7 +57,7 @@ func (h *Handler) createPartitionsFor(rt kmsg.CreatePartitionsRequestTopic, vali
 	if err := h.b.Meta.SetPartitions(rt.Topic, rt.Count); err != nil {
 		return err
 	}
-	if err := h.Reconcile(); err != nil {
+	if err := h.b.Topics.Reconcile(); err != nil {
 		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 	}
 	return nil

@@ -163,7 +163,7 @@ func (a *Admin) Topic(name string) (TopicInfo, error) {
 	}
 	info := a.topicInfo(t.Name, t.ID.String(), t.Partitions)
 	info.Configs = []ConfigEntry{}
-	a.h.settings(t).cfg.Each(func(d *config.Def, value string, source config.Source) {
+	a.h.settings(t).Config.Each(func(d *config.Def, value string, source config.Source) {
 		e := ConfigEntry{Name: d.Name, Value: value, Source: source.String(), Sensitive: d.Sensitive}
 		if d.Sensitive {
 			e.Value = ""

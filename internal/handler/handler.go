@@ -7,7 +7,6 @@ package handler
 import (
 	"context"
 	"log/slog"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
 
@@ -29,7 +29,8 @@ type Broker struct {
 	Meta        *metadata.Store
 	Replicas    *replica.Manager
 	ProducerIDs *txn.IDs
-	Groups      *group.Coordinator // set by SetGroups once offsets are loaded
+	Groups      *group.Coordinator
+	Topics      *topics.Registry // settings, internal topics, group coordinators
 	Logger      *slog.Logger
 	Metrics     *metrics.Metrics // nil-safe; nil in tests
 }
@@ -60,14 +61,11 @@ type Reply struct {
 // Handler dispatches requests by API key.
 type Handler struct {
 	b Broker
-
-	mu            sync.Mutex // guards settingsCache
-	settingsCache map[*metadata.Topic]*topicSettings
 }
 
 // New returns a Handler over the broker's parts.
 func New(b Broker) *Handler {
-	return &Handler{b: b, settingsCache: map[*metadata.Topic]*topicSettings{}}
+	return &Handler{b: b}
 }
 
 // Handle answers one request. The request's version has already been

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
 
@@ -42,12 +43,12 @@ func protoHandler(t testing.TB) *Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { replicas.Close() })
-	h := New(Broker{NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
-		Meta: meta, Replicas: replicas, ProducerIDs: ids, Logger: logger})
-	if err := h.Reconcile(); err != nil {
+	reg := topics.New(topics.Config{NodeID: cfg.NodeID(), Broker: cfg, Meta: meta, Replicas: replicas, Logger: logger})
+	if err := reg.Reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return New(Broker{NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
+		Meta: meta, Replicas: replicas, ProducerIDs: ids, Topics: reg, Logger: logger})
 }
 
 // TestProtocolAdvertisedTable: every advertised range is contiguous,

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
 
@@ -59,14 +60,14 @@ func newTestHandler(t testing.TB, flags map[string]string) *handler.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { replicas.Close() })
-	h := handler.New(handler.Broker{
-		NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
-		Meta: meta, Replicas: replicas, ProducerIDs: ids, Logger: logger,
-	})
-	if err := h.Reconcile(); err != nil {
+	reg := topics.New(topics.Config{NodeID: cfg.NodeID(), Broker: cfg, Meta: meta, Replicas: replicas, Logger: logger})
+	if err := reg.Reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return handler.New(handler.Broker{
+		NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
+		Meta: meta, Replicas: replicas, ProducerIDs: ids, Topics: reg, Logger: logger,
+	})
 }
 
 // newTestServer serves a fresh handler on a loopback port until the test
