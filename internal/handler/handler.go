@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/kafkaerr"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
@@ -35,28 +36,12 @@ type Broker struct {
 	Metrics     *metrics.Metrics // nil-safe; nil in tests
 }
 
-// Request is one decoded request with the header fields handlers use.
-type Request struct {
-	Msg      kmsg.Request
-	ClientID string
-	Host     string // client address, for group membership later
-}
-
-// Reply is a handler's answer. Exactly one of Msg and Wait is set, unless
-// the request gets no response at all (a Produce with acks=0).
-type Reply struct {
-	// Msg is a response ready now.
-	Msg kmsg.Response
-	// Wait produces the response when it may block (fsync, long poll). The
-	// connection runs it off its reader goroutine, so later requests are
-	// read meanwhile, and sends the responses in request order.
-	Wait func(ctx context.Context) kmsg.Response
-	// None says no response is sent.
-	None bool
-	// Close, with None, closes the connection after earlier responses
-	// are sent: how an acks=0 producer learns that a produce failed.
-	Close bool
-}
+// Request and Reply are protocol's: the server hands requests over and
+// takes replies back through protocol.Handler, which Handler implements.
+type (
+	Request = protocol.Request
+	Reply   = protocol.Reply
+)
 
 // Handler dispatches requests by API key.
 type Handler struct {
@@ -68,9 +53,11 @@ func New(b Broker) *Handler {
 	return &Handler{b: b}
 }
 
+var _ protocol.Handler = (*Handler)(nil)
+
 // Handle answers one request. The request's version has already been
 // checked against the advertised table.
-func (h *Handler) Handle(req *Request) Reply {
+func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	switch r := req.Msg.(type) {
 	case *kmsg.ProduceRequest:
 		return h.produce(r)

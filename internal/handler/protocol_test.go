@@ -5,6 +5,7 @@ package handler
 // protocol_diff_test.go) found wrong, pinned down next to the code.
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -51,44 +52,6 @@ func protoHandler(t testing.TB) *Handler {
 		Meta: meta, Replicas: replicas, ProducerIDs: ids, Topics: reg, Logger: logger})
 }
 
-// TestProtocolAdvertisedTable: every advertised range is contiguous,
-// within what kmsg can decode, and includes the old versions DESIGN.md
-// promises to old clients.
-func TestProtocolAdvertisedTable(t *testing.T) {
-	for key, r := range advertised {
-		req := kmsg.RequestForKey(key)
-		if req == nil {
-			t.Errorf("key %d is advertised but kmsg does not know it", key)
-			continue
-		}
-		if r.min < 0 || r.min > r.max || r.max > req.MaxVersion() {
-			t.Errorf("%s advertised %d-%d; kmsg knows up to %d", kmsg.NameForKey(key), r.min, r.max, req.MaxVersion())
-		}
-		for v := int16(-1); v <= r.max+1; v++ {
-			if got, want := Supported(key, v), v >= r.min && v <= r.max; got != want {
-				t.Errorf("Supported(%s, %d) = %v", kmsg.NameForKey(key), v, got)
-			}
-		}
-	}
-	for key, v := range map[kmsg.Key]int16{kmsg.ApiVersions: 0, kmsg.Metadata: 0, kmsg.Produce: 3, kmsg.Fetch: 4} {
-		if !Supported(key.Int16(), v) {
-			t.Errorf("%s v%d is not advertised", key.Name(), v)
-		}
-	}
-	if Supported(12345, 0) || Supported(-1, 0) {
-		t.Errorf("unknown keys are supported")
-	}
-	resp := UnsupportedApiVersions()
-	if resp.GetVersion() != 0 || resp.ErrorCode != kerr.UnsupportedVersion.Code || len(resp.ApiKeys) != len(advertised) {
-		t.Errorf("UnsupportedApiVersions: v%d error %d with %d keys", resp.GetVersion(), resp.ErrorCode, len(resp.ApiKeys))
-	}
-	for i := 1; i < len(resp.ApiKeys); i++ {
-		if resp.ApiKeys[i-1].ApiKey >= resp.ApiKeys[i].ApiKey {
-			t.Errorf("ApiVersions keys are not sorted: %d before %d", resp.ApiKeys[i-1].ApiKey, resp.ApiKeys[i].ApiKey)
-		}
-	}
-}
-
 func protoCreate(t testing.TB, h *Handler, topic string, partitions int32, rf int16, validateOnly bool) kmsg.CreateTopicsResponseTopic {
 	t.Helper()
 	req := kmsg.NewPtrCreateTopicsRequest()
@@ -97,7 +60,7 @@ func protoCreate(t testing.TB, h *Handler, topic string, partitions int32, rf in
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, rf
 	req.Topics = append(req.Topics, rt)
-	return h.Handle(&Request{Msg: req}).Msg.(*kmsg.CreateTopicsResponse).Topics[0]
+	return h.Handle(context.Background(), &Request{Msg: req}).Msg.(*kmsg.CreateTopicsResponse).Topics[0]
 }
 
 // TestProtocolCreateTopicsExistingFirst: Kafka checks a name's existence
@@ -165,7 +128,7 @@ func TestProtocolProduceErrorOffsets(t *testing.T) {
 		rp.Partition, rp.Records = tc.partition, tc.records
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		reply := h.Handle(&Request{Msg: req})
+		reply := h.Handle(context.Background(), &Request{Msg: req})
 		resp, ok := reply.Msg.(*kmsg.ProduceResponse)
 		if !ok {
 			t.Fatalf("%s: reply %+v is not an immediate ProduceResponse", tc.name, reply)
@@ -226,7 +189,7 @@ func TestProtocolProduceRecordErrors(t *testing.T) {
 		rp.Records = tc.records
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp := h.Handle(&Request{Msg: req}).Msg.(*kmsg.ProduceResponse)
+		resp := h.Handle(context.Background(), &Request{Msg: req}).Msg.(*kmsg.ProduceResponse)
 		if got := resp.Topics[0].Partitions[0].ErrorCode; got != tc.want {
 			t.Errorf("produce %s: %v, Kafka answers %v", tc.name, kerr.ErrorForCode(got), kerr.ErrorForCode(tc.want))
 		}

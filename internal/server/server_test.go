@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
@@ -245,7 +246,7 @@ func TestProtocolServerApiVersions(t *testing.T) {
 	rc := dialRaw(t, ts.addr)
 	for v := int16(0); v <= 3; v++ {
 		resp := rc.roundTrip(apiVersionsAt(v), int32(v)).(*kmsg.ApiVersionsResponse)
-		if resp.ErrorCode != 0 || len(resp.ApiKeys) != len(handler.UnsupportedApiVersions().ApiKeys) {
+		if resp.ErrorCode != 0 || len(resp.ApiKeys) != len(protocol.UnsupportedApiVersions().ApiKeys) {
 			t.Errorf("v%d: error %d, %d keys", v, resp.ErrorCode, len(resp.ApiKeys))
 		}
 	}
@@ -677,7 +678,7 @@ func FuzzFrameDispatch(f *testing.F) {
 			t.Fatalf("%s v%d: nil response", kmsg.NameForKey(h.key), h.version)
 		}
 		version := h.version
-		if !handler.Supported(h.key, h.version) {
+		if !protocol.Supported(h.key, h.version) {
 			version = 0 // ApiVersions' UNSUPPORTED_VERSION answer
 		}
 		if resp.Key() != h.key || resp.GetVersion() != version {
