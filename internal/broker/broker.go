@@ -1,6 +1,8 @@
 // Package broker assembles a running broker from its parts: config, log
-// dirs, metadata, partitions, handlers and listeners, and takes it down
-// cleanly.
+// dirs, metadata, partitions, the topics registry, the group coordinator,
+// handlers, the operator view (admin) and listeners, and takes it down
+// cleanly. It is the only package that knows them all; the parts are
+// given what they need here and do not find each other.
 package broker
 
 import (
@@ -14,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/admin"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/console"
 	"github.com/sluice-dev/sluice/internal/group"
@@ -56,7 +59,7 @@ type Broker struct {
 	controllerLn net.Listener
 	metrics      *metrics.Metrics
 	http         *console.Server
-	admin        *handler.Admin
+	admin        *admin.Admin
 	topics       *topics.Registry
 	quorum       *cluster
 	// Addrs are the addresses actually bound, in listener order.
@@ -176,7 +179,10 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 		Meta: meta, Replicas: b.replicas, ProducerIDs: txn.NewIDs(meta.AllocateProducerIDs),
 		Groups: b.groups, Topics: b.topics, Logger: b.logger, Metrics: b.metrics,
 	})
-	b.admin = h.Admin()
+	b.admin = admin.New(admin.Broker{
+		NodeID: b.cfg.NodeID(), Host: first.Host, Port: first.Port,
+		Meta: meta, Replicas: b.replicas, Groups: b.groups, Topics: b.topics, Kafka: h,
+	})
 	queued := b.cfg.Int64("queued.max.request.bytes")
 	if queued <= 0 {
 		queued = queuedBytesMaxDefault
