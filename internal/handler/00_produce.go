@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/group"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/topics"
 )
@@ -36,7 +37,7 @@ type durableWait struct {
 	topic, idx int
 }
 
-func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
+func (h *Handler) produce(ctx context.Context, who protocol.Principal, req *kmsg.ProduceRequest) Reply {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	im := h.b.Meta.Image()
 	now := nowMs()
@@ -46,6 +47,7 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		t, known := im.Topics[rt.Topic]
+		writable := h.allowedTopic(ctx, who, kmsg.ACLOperationWrite, rt.Topic)
 		var messagesIn, bytesIn int64
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
@@ -54,6 +56,8 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 			switch {
 			case req.TransactionID != nil:
 				err = fmt.Errorf("%w: transactions are not supported yet", kerr.TransactionalIDAuthorizationFailed)
+			case !writable:
+				err = kerr.TopicAuthorizationFailed
 			case !known:
 				err = kerr.UnknownTopicOrPartition
 			case group.IsInternalTopic(rt.Topic):

@@ -6,35 +6,41 @@ package handler
 // (transactions) is answered with INVALID_REQUEST until transactions exist.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) findCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
+func (h *Handler) findCoordinator(ctx context.Context, who protocol.Principal, r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if r.Version >= 4 {
 		for _, key := range r.CoordinatorKeys {
 			c := kmsg.NewFindCoordinatorResponseCoordinator()
 			c.Key = key
-			c.NodeID, c.Host, c.Port, c.ErrorCode, c.ErrorMessage = h.coordinatorFor(key, r.CoordinatorType)
+			c.NodeID, c.Host, c.Port, c.ErrorCode, c.ErrorMessage = h.coordinatorFor(ctx, who, key, r.CoordinatorType)
 			resp.Coordinators = append(resp.Coordinators, c)
 		}
 		return resp
 	}
-	resp.NodeID, resp.Host, resp.Port, resp.ErrorCode, resp.ErrorMessage = h.coordinatorFor(r.CoordinatorKey, r.CoordinatorType)
+	resp.NodeID, resp.Host, resp.Port, resp.ErrorCode, resp.ErrorMessage = h.coordinatorFor(ctx, who, r.CoordinatorKey, r.CoordinatorType)
 	return resp
 }
 
 // coordinatorFor answers one key: this broker for groups, an error for
 // transactional ids (no transaction coordinator yet) and unknown types.
-func (h *Handler) coordinatorFor(key string, keyType int8) (int32, string, int32, int16, *string) {
+func (h *Handler) coordinatorFor(ctx context.Context, who protocol.Principal, key string, keyType int8) (int32, string, int32, int16, *string) {
 	var err error
 	switch keyType {
 	case 0:
+		if !h.allowedGroup(ctx, who, kmsg.ACLOperationDescribe, key) {
+			err = kerr.GroupAuthorizationFailed
+			break
+		}
 		var id int32
 		var e metadata.Endpoint
 		if id, e, err = h.b.Topics.GroupCoordinator(key); err == nil {

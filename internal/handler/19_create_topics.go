@@ -7,15 +7,17 @@ package handler
 // resulting configs, from v7 the topic id.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) createTopics(req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+func (h *Handler) createTopics(ctx context.Context, who protocol.Principal, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	twice := namedTwice(req.Topics, func(rt kmsg.CreateTopicsRequestTopic) string { return rt.Topic })
 	for _, rt := range req.Topics {
@@ -24,6 +26,8 @@ func (h *Handler) createTopics(req *kmsg.CreateTopicsRequest) *kmsg.CreateTopics
 		var err error
 		if twice[rt.Topic] {
 			err = fmt.Errorf("%w: topic %q is named more than once in the request", kerr.InvalidRequest, rt.Topic)
+		} else if !h.mayCreateTopic(ctx, who, rt.Topic) {
+			err = fmt.Errorf("%w: Authorization failed.", kerr.TopicAuthorizationFailed)
 		} else {
 			err = h.createTopicFrom(req, rt, &st)
 		}

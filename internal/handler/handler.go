@@ -34,6 +34,9 @@ type Broker struct {
 	Topics      *topics.Registry // settings, internal topics, group coordinators
 	Logger      *slog.Logger
 	Metrics     *metrics.Metrics // nil-safe; nil in tests
+	// Authorize is asked before each action on a topic, group or the
+	// cluster (authorize.go); nil allows everything, as before ACLs.
+	Authorize Authorizer
 }
 
 // Request and Reply are protocol's: the server hands requests over and
@@ -60,37 +63,37 @@ var _ protocol.Handler = (*Handler)(nil)
 func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	switch r := req.Msg.(type) {
 	case *kmsg.ProduceRequest:
-		return h.produce(r)
+		return h.produce(ctx, req.Principal, r)
 	case *kmsg.FetchRequest:
-		return h.fetch(r)
+		return h.fetch(req.Principal, r)
 	case *kmsg.ListOffsetsRequest:
 		return Reply{Msg: h.listOffsets(r)}
 	case *kmsg.MetadataRequest:
-		return Reply{Msg: h.metadata(r)}
+		return Reply{Msg: h.metadata(ctx, req.Principal, r)}
 	case *kmsg.OffsetCommitRequest:
-		return h.offsetCommit(r)
+		return h.offsetCommit(ctx, req.Principal, r)
 	case *kmsg.OffsetFetchRequest:
-		return h.offsetFetch(r)
+		return h.offsetFetch(req.Principal, r)
 	case *kmsg.FindCoordinatorRequest:
-		return Reply{Msg: h.findCoordinator(r)}
+		return Reply{Msg: h.findCoordinator(ctx, req.Principal, r)}
 	case *kmsg.JoinGroupRequest:
 		return h.joinGroup(req, r)
 	case *kmsg.HeartbeatRequest:
-		return h.heartbeat(r)
+		return h.heartbeat(req.Principal, r)
 	case *kmsg.LeaveGroupRequest:
-		return h.leaveGroup(r)
+		return h.leaveGroup(req.Principal, r)
 	case *kmsg.SyncGroupRequest:
-		return h.syncGroup(r)
+		return h.syncGroup(req.Principal, r)
 	case *kmsg.DescribeGroupsRequest:
-		return h.describeGroups(r)
+		return h.describeGroups(req.Principal, r)
 	case *kmsg.ListGroupsRequest:
-		return h.listGroups(r)
+		return h.listGroups(req.Principal, r)
 	case *kmsg.ApiVersionsRequest:
 		return Reply{Msg: apiVersions(r)}
 	case *kmsg.CreateTopicsRequest:
-		return Reply{Msg: h.createTopics(r)}
+		return Reply{Msg: h.createTopics(ctx, req.Principal, r)}
 	case *kmsg.DeleteTopicsRequest:
-		return Reply{Msg: h.deleteTopics(r)}
+		return Reply{Msg: h.deleteTopics(ctx, req.Principal, r)}
 	case *kmsg.InitProducerIDRequest:
 		return Reply{Msg: h.initProducerID(r)}
 	case *kmsg.DescribeConfigsRequest:
@@ -106,9 +109,9 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	case *kmsg.DeleteRecordsRequest:
 		return Reply{Msg: h.deleteRecords(r)}
 	case *kmsg.DeleteGroupsRequest:
-		return h.deleteGroups(r)
+		return h.deleteGroups(req.Principal, r)
 	case *kmsg.OffsetDeleteRequest:
-		return h.offsetDelete(r)
+		return h.offsetDelete(req.Principal, r)
 	case *kmsg.DescribeClusterRequest:
 		return Reply{Msg: h.describeCluster(r)}
 	}
