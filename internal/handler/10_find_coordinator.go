@@ -2,7 +2,8 @@ package handler
 
 // FindCoordinator, key 10, versions 0-4 (v4 batches keys). A group's
 // coordinator is the leader of its __consumer_offsets partition, as in
-// Kafka; the topic is created on the first lookup. Key type 1
+// Kafka; the topic is created on the first lookup (topics.Registry does
+// both). Key type 1
 // (transactions) is answered with INVALID_REQUEST until transactions exist.
 
 import (

@@ -1,7 +1,14 @@
-// Package handler turns Kafka requests into calls on the broker's parts and
-// their results into responses. One file per API, named after its key, each
-// opening with the versions it serves. Handlers touch no disk and no
-// sockets directly: partitions, metadata and producer ids do that.
+// Package handler is protocol translation only: it turns decoded Kafka
+// requests (kmsg) into calls on the broker's parts and their results into
+// responses. One file per API, named after its key, each opening with the
+// versions it serves and what it does not implement yet.
+//
+// What it must not touch: disk and file systems (partitions own their
+// logs: replica), Raft and the metadata log (metadata), connections and
+// framing (server), topic settings, internal topics and group ownership
+// (topics), the operator API (admin). It holds no state of its own beyond
+// the request in hand; who may do what is asked of one hook
+// (authorize.go), and errors become codes through kafkaerr.
 package handler
 
 import (
