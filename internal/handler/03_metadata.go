@@ -56,14 +56,8 @@ func (h *Handler) metadata(ctx context.Context, who protocol.Principal, req *kms
 			} else if !h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, t.Name) {
 				err = kerr.TopicAuthorizationFailed
 			}
-		case !h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, *rt.Topic):
-			err = kerr.TopicAuthorizationFailed
 		default:
-			if _, ok := im.Topics[*rt.Topic]; !ok && autoCreate && !h.mayCreateTopic(ctx, who, *rt.Topic) {
-				err = kerr.TopicAuthorizationFailed
-				break
-			}
-			t, err = h.metadataLookup(im, *rt.Topic, autoCreate)
+			t, err = h.metadataNamed(ctx, who, im, *rt.Topic, autoCreate)
 		}
 		if err != nil {
 			st := kmsg.NewMetadataResponseTopic()
@@ -74,6 +68,20 @@ func (h *Handler) metadata(ctx context.Context, who protocol.Principal, req *kms
 		resp.Topics = append(resp.Topics, h.metadataTopic(im, t))
 	}
 	return resp
+}
+
+// metadataNamed resolves a topic the request names, authorized as Kafka
+// does: DESCRIBE first, whether the topic exists or not, so that its
+// existence is not disclosed; then, for a topic to auto-create, CREATE on
+// the cluster or the topic.
+func (h *Handler) metadataNamed(ctx context.Context, who protocol.Principal, im *metadata.Image, name string, autoCreate bool) (*metadata.Topic, error) {
+	if !h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, name) {
+		return nil, kerr.TopicAuthorizationFailed
+	}
+	if _, ok := im.Topics[name]; !ok && autoCreate && !h.mayCreateTopic(ctx, who, name) {
+		return nil, kerr.TopicAuthorizationFailed
+	}
+	return h.metadataLookup(im, name, autoCreate)
 }
 
 // metadataLookup finds a topic by name, creating it if allowed.
