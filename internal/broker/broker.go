@@ -1,6 +1,8 @@
 // Package broker assembles a running broker from its parts: config, log
-// dirs, metadata, partitions, handlers and listeners, and takes it down
-// cleanly.
+// dirs, metadata, partitions, the topics registry, the group coordinator,
+// handlers, the operator view (admin) and listeners, and takes it down
+// cleanly. It is the only package that knows them all; the parts are
+// given what they need here and do not find each other.
 package broker
 
 import (
@@ -14,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/admin"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/console"
 	"github.com/sluice-dev/sluice/internal/group"
@@ -23,6 +26,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/server"
+	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
 
@@ -55,8 +59,8 @@ type Broker struct {
 	controllerLn net.Listener
 	metrics      *metrics.Metrics
 	http         *console.Server
-	admin        *handler.Admin
-	handler      *handler.Handler
+	admin        *admin.Admin
+	topics       *topics.Registry
 	quorum       *cluster
 	// Addrs are the addresses actually bound, in listener order.
 	Addrs []string
@@ -152,30 +156,33 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 		q.close()
 		return err
 	}
-	first := endpoints[0]
-	h := handler.New(handler.Broker{
-		NodeID: b.cfg.NodeID(), Host: first.Host, Port: first.Port, Config: b.cfg,
-		Meta: meta, Replicas: b.replicas, ProducerIDs: txn.NewIDs(q.allocateProducerIDs), Logger: b.logger, Metrics: b.metrics,
-	})
-	b.handler = h
-	b.admin = h.Admin()
+	b.topics = topics.New(topics.Config{NodeID: b.cfg.NodeID(), Broker: b.cfg, Meta: meta, Replicas: b.replicas, Logger: b.logger})
 	start := time.Now()
-	if err := h.Reconcile(); err != nil {
+	if err := b.topics.Reconcile(); err != nil {
 		b.replicas.Close()
 		q.close()
 		return fmt.Errorf("open partitions: %w", err)
 	}
 	b.logger.Debug("partitions opened", "partitions", b.replicas.Len(), "took", time.Since(start))
 	gcfg := group.ConfigFrom(b.cfg)
-	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, h.CreateInternalTopic)
-	gcfg.Owns = h.OwnsGroup
+	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, b.topics.CreateInternalTopic)
+	gcfg.Owns = b.topics.OwnsGroup
 	gcfg.Logger = b.logger
 	if b.groups, err = group.Start(gcfg); err != nil {
 		b.replicas.Close()
 		q.close()
 		return err
 	}
-	h.SetGroups(b.groups)
+	first := endpoints[0]
+	h := handler.New(handler.Broker{
+		NodeID: b.cfg.NodeID(), Host: first.Host, Port: first.Port, Config: b.cfg,
+		Meta: meta, Replicas: b.replicas, ProducerIDs: txn.NewIDs(q.allocateProducerIDs),
+		Groups: b.groups, Topics: b.topics, Logger: b.logger, Metrics: b.metrics,
+	})
+	b.admin = admin.New(admin.Broker{
+		NodeID: b.cfg.NodeID(), Host: first.Host, Port: first.Port,
+		Meta: meta, Replicas: b.replicas, Groups: b.groups, Topics: b.topics, Kafka: h,
+	})
 	queued := b.cfg.Int64("queued.max.request.bytes")
 	if queued <= 0 {
 		queued = queuedBytesMaxDefault
@@ -353,7 +360,7 @@ func (b *Broker) reconcileLoop() {
 		case <-b.stop:
 			return
 		case <-b.quorum.store.Changed():
-			if err := b.handler.Reconcile(); err != nil {
+			if err := b.topics.Reconcile(); err != nil {
 				b.logger.Error("reconcile partitions with the metadata", "err", err)
 			}
 		}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/admin"
 )
 
 const (
@@ -25,19 +25,19 @@ const (
 	messagesDefault = 50
 )
 
-// Broker is what the API needs from the broker: *handler.Admin.
+// Broker is what the API needs from the broker: *admin.Admin.
 type Broker interface {
 	NodeID() int32
 	ClusterID() string
 	Endpoint() string
-	Topics() []handler.TopicInfo
-	Topic(name string) (handler.TopicInfo, error)
+	Topics() []admin.TopicInfo
+	Topic(name string) (admin.TopicInfo, error)
 	CreateTopic(name string, partitions int32, configs map[string]string) error
 	DeleteTopic(name string) error
 	OffsetForTimestamp(topic string, partition int32, timestamp int64) (int64, error)
-	ReadRecords(topic string, partition int32, offset int64, limit int) (handler.Records, error)
-	Groups(ctx context.Context) ([]handler.GroupSummary, error)
-	Group(ctx context.Context, id string) (handler.GroupInfo, error)
+	ReadRecords(topic string, partition int32, offset int64, limit int) (admin.Records, error)
+	Groups(ctx context.Context) ([]admin.GroupSummary, error)
+	Group(ctx context.Context, id string) (admin.GroupInfo, error)
 }
 
 // apiError is the body of every error answer.
@@ -178,7 +178,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, b Broker) {
 
 // topicSummary is one topic in GET /api/v1/topics.
 type topicSummary struct {
-	handler.TopicInfo
+	admin.TopicInfo
 	SizeBytes        int64   `json:"sizeBytes"`
 	Messages         int64   `json:"messages"` // high watermark minus log start, summed
 	MessagesIn       int64   `json:"messagesIn"`
@@ -187,7 +187,7 @@ type topicSummary struct {
 	BytesOutPerSec   float64 `json:"bytesOutPerSec"`
 }
 
-func (s *Server) summarize(t handler.TopicInfo, counters map[string]topicRates) topicSummary {
+func (s *Server) summarize(t admin.TopicInfo, counters map[string]topicRates) topicSummary {
 	ts := topicSummary{TopicInfo: t}
 	for _, p := range t.Partitions {
 		ts.SizeBytes += p.SizeBytes
@@ -307,9 +307,9 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, b Broker) {
 		badRequest(w, "partition= must be a partition number.")
 		return
 	}
-	limit, err := intParam(q.Get("limit"), messagesDefault, 1, handler.AdminRecordsMax)
+	limit, err := intParam(q.Get("limit"), messagesDefault, 1, admin.AdminRecordsMax)
 	if err != nil {
-		badRequest(w, "limit= must be a number from 1 to "+strconv.Itoa(handler.AdminRecordsMax)+".")
+		badRequest(w, "limit= must be a number from 1 to "+strconv.Itoa(admin.AdminRecordsMax)+".")
 		return
 	}
 	t, err := b.Topic(topic)
@@ -346,7 +346,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, b Broker) {
 var errBadSeek = errors.New("Offset= must be a number, earliest or latest, and timestamp= unix milliseconds; give at most one.")
 
 // startOffset resolves the seek parameters of a browse of partition p.
-func startOffset(b Broker, p handler.PartitionInfo, topic, offset, timestamp string, limit int64) (int64, error) {
+func startOffset(b Broker, p admin.PartitionInfo, topic, offset, timestamp string, limit int64) (int64, error) {
 	switch {
 	case offset != "" && timestamp != "":
 		return 0, errBadSeek
@@ -380,4 +380,4 @@ func intParam(v string, def, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
-var _ Broker = (*handler.Admin)(nil)
+var _ Broker = (*admin.Admin)(nil)

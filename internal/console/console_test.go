@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/admin"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/record"
 )
@@ -23,26 +23,26 @@ type fakeBroker struct {
 	created   []string
 	deleted   []string
 	readFrom  int64 // the offset of the last ReadRecords
-	records   []handler.Record
+	records   []admin.Record
 	timestamp int64 // the last OffsetForTimestamp
 }
 
 func (f *fakeBroker) NodeID() int32     { return 1 }
 func (f *fakeBroker) ClusterID() string { return "cluster-1" }
 func (f *fakeBroker) Endpoint() string  { return "127.0.0.1:9092" }
-func (f *fakeBroker) Topics() []handler.TopicInfo {
+func (f *fakeBroker) Topics() []admin.TopicInfo {
 	t, _ := f.Topic("orders")
 	t.Configs = nil
-	return []handler.TopicInfo{t}
+	return []admin.TopicInfo{t}
 }
-func (f *fakeBroker) Topic(name string) (handler.TopicInfo, error) {
+func (f *fakeBroker) Topic(name string) (admin.TopicInfo, error) {
 	if name != "orders" {
-		return handler.TopicInfo{}, handler.ErrUnknownTopic
+		return admin.TopicInfo{}, admin.ErrUnknownTopic
 	}
-	return handler.TopicInfo{Name: "orders", ID: "id", Partitions: []handler.PartitionInfo{
+	return admin.TopicInfo{Name: "orders", ID: "id", Partitions: []admin.PartitionInfo{
 		{Partition: 0, LogStartOffset: 10, HighWatermark: 110, LogEndOffset: 110, SizeBytes: 1000},
 		{Partition: 1, LogStartOffset: 0, HighWatermark: 5, LogEndOffset: 5, SizeBytes: 50},
-	}, Configs: []handler.ConfigEntry{{Name: "retention.ms", Value: "1000", Source: "DYNAMIC_TOPIC_CONFIG"}}}, nil
+	}, Configs: []admin.ConfigEntry{{Name: "retention.ms", Value: "1000", Source: "DYNAMIC_TOPIC_CONFIG"}}}, nil
 }
 func (f *fakeBroker) CreateTopic(name string, partitions int32, configs map[string]string) error {
 	if name == "orders" {
@@ -56,7 +56,7 @@ func (f *fakeBroker) CreateTopic(name string, partitions int32, configs map[stri
 }
 func (f *fakeBroker) DeleteTopic(name string) error {
 	if name != "orders" {
-		return handler.ErrUnknownTopic
+		return admin.ErrUnknownTopic
 	}
 	f.deleted = append(f.deleted, name)
 	return nil
@@ -65,18 +65,18 @@ func (f *fakeBroker) OffsetForTimestamp(topic string, partition int32, ts int64)
 	f.timestamp = ts
 	return 42, nil
 }
-func (f *fakeBroker) ReadRecords(topic string, partition int32, offset int64, limit int) (handler.Records, error) {
+func (f *fakeBroker) ReadRecords(topic string, partition int32, offset int64, limit int) (admin.Records, error) {
 	f.readFrom = offset
-	return handler.Records{LogStartOffset: 10, HighWatermark: 110, Records: f.records, NextOffset: offset + int64(len(f.records))}, nil
+	return admin.Records{LogStartOffset: 10, HighWatermark: 110, Records: f.records, NextOffset: offset + int64(len(f.records))}, nil
 }
-func (f *fakeBroker) Groups(ctx context.Context) ([]handler.GroupSummary, error) {
-	return []handler.GroupSummary{{Group: "billing", State: "Stable", ProtocolType: "consumer", Members: 1, TotalLag: 7}}, nil
+func (f *fakeBroker) Groups(ctx context.Context) ([]admin.GroupSummary, error) {
+	return []admin.GroupSummary{{Group: "billing", State: "Stable", ProtocolType: "consumer", Members: 1, TotalLag: 7}}, nil
 }
-func (f *fakeBroker) Group(ctx context.Context, id string) (handler.GroupInfo, error) {
+func (f *fakeBroker) Group(ctx context.Context, id string) (admin.GroupInfo, error) {
 	if id != "billing" {
-		return handler.GroupInfo{}, handler.ErrUnknownGroup
+		return admin.GroupInfo{}, admin.ErrUnknownGroup
 	}
-	return handler.GroupInfo{Group: "billing", State: "Stable", TotalLag: 7}, nil
+	return admin.GroupInfo{Group: "billing", State: "Stable", TotalLag: 7}, nil
 }
 
 // start runs a server on a free port; ready says whether it has a broker.
@@ -233,7 +233,7 @@ func TestMessagesSeek(t *testing.T) {
 
 func TestMessagesRendering(t *testing.T) {
 	_, f, base := start(t, true)
-	f.records = []handler.Record{{
+	f.records = []admin.Record{{
 		Partition: 0, Offset: 10, Timestamp: 1700000000000,
 		Key: []byte("user-1"), Value: []byte(`{"id":1,"items":[2,3]}`),
 		Headers: []record.RecordHeader{{Key: "trace", Value: []byte{0x00, 0xff}}, {Key: "empty", Value: nil}},

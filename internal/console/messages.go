@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/admin"
 )
 
 // shownBytesMax bounds how much of one key, value or header value a
@@ -40,7 +40,7 @@ type payload struct {
 	Truncated bool   `json:"truncated,omitempty"`
 }
 
-func newMessage(r handler.Record) message {
+func newMessage(r admin.Record) message {
 	m := message{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp,
 		Time: time.UnixMilli(r.Timestamp).UTC().Format(time.RFC3339Nano),
 		Key:  newPayload(r.Key), Value: newPayload(r.Value), Headers: []header{}}

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/sluice-dev/sluice/internal/kafkaerr"
 	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
@@ -248,17 +248,8 @@ func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		resp.ErrorCode, resp.Message = errorCode(err), err.Error()
+		resp.ErrorCode, resp.Message = kafkaerr.Code(err), err.Error()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(&resp)
-}
-
-// errorCode is err's Kafka code, UNKNOWN_SERVER_ERROR when it has none.
-func errorCode(err error) int16 {
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke.Code
-	}
-	return kerr.UnknownServerError.Code
 }

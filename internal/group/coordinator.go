@@ -2,7 +2,6 @@ package group
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/kafkaerr"
 )
 
 const (
@@ -309,14 +309,6 @@ func (s *shard) removeGroup(g *group) {
 	s.c.groups.Add(-1)
 }
 
-// codeOf maps an error to its Kafka error code.
-func codeOf(err error) int16 {
-	if err == nil {
-		return 0
-	}
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke.Code
-	}
-	return kerr.UnknownServerError.Code
-}
+// codeOf maps an error to its Kafka error code, as every part of the
+// broker does (kafkaerr).
+var codeOf = kafkaerr.Code

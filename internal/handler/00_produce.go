@@ -25,7 +25,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/group"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 )
 
 // durableWait is one partition's pending fsync wait.
@@ -35,7 +37,7 @@ type durableWait struct {
 	topic, idx int
 }
 
-func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
+func (h *Handler) produce(ctx context.Context, who protocol.Principal, req *kmsg.ProduceRequest) Reply {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	im := h.b.Meta.Image()
 	now := nowMs()
@@ -45,6 +47,7 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		t, known := im.Topics[rt.Topic]
+		writable := h.allowedTopic(ctx, who, kmsg.ACLOperationWrite, rt.Topic)
 		var messagesIn, bytesIn int64
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
@@ -53,6 +56,8 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 			switch {
 			case req.TransactionID != nil:
 				err = fmt.Errorf("%w: transactions are not supported yet", kerr.TransactionalIDAuthorizationFailed)
+			case !writable:
+				err = kerr.TopicAuthorizationFailed
 			case !known:
 				err = kerr.UnknownTopicOrPartition
 			case group.IsInternalTopic(rt.Topic):
@@ -100,16 +105,16 @@ func (h *Handler) produce(req *kmsg.ProduceRequest) Reply {
 
 // appendPartition appends one partition's records and fills its response.
 // It returns the fsync wait the acknowledgement needs, if any.
-func (h *Handler) appendPartition(topic string, s *topicSettings, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
+func (h *Handler) appendPartition(topic string, s *topics.Settings, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
 	p, err := h.leaderPartition(topic, rp.Partition)
 	if err != nil {
 		return nil, err
 	}
 	res, err := p.Append(rp.Records, replica.AppendOptions{
-		LogAppendTime: s.logAppendTime, MaxMessageBytes: s.maxMessageBytes, Now: now,
-		TimestampWindow: s.timestampWindow,
-		Recompress:      s.recompress,
-		RequireKeys:     s.requireKeys,
+		LogAppendTime: s.LogAppendTime, MaxMessageBytes: s.MaxMessageBytes, Now: now,
+		TimestampWindow: s.TimestampWindow,
+		Recompress:      s.Recompress,
+		RequireKeys:     s.RequireKeys,
 	})
 	if err != nil {
 		return nil, err

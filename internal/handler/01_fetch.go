@@ -22,6 +22,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
 )
 
@@ -38,7 +39,7 @@ const (
 	fetchUnknownPartitionsMax = 1000
 )
 
-func (h *Handler) fetch(req *kmsg.FetchRequest) Reply {
+func (h *Handler) fetch(who protocol.Principal, req *kmsg.FetchRequest) Reply {
 	n := len(req.Topics)
 	for _, rt := range req.Topics {
 		n += len(rt.Partitions)
@@ -51,7 +52,7 @@ func (h *Handler) fetch(req *kmsg.FetchRequest) Reply {
 		return Reply{None: true, Close: true}
 	}
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
-		resp := h.fetchWait(ctx, req)
+		resp := h.fetchWait(ctx, who, req)
 		resp.count(h.b.Metrics)
 		return resp
 	}}
@@ -60,7 +61,7 @@ func (h *Handler) fetch(req *kmsg.FetchRequest) Reply {
 // fetchWait reads, and if there is not enough yet, waits for the high
 // watermark of any requested partition to move, until MaxWaitMillis. The
 // sections of every pass but the one answered are released.
-func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *FetchResponse {
+func (h *Handler) fetchWait(ctx context.Context, who protocol.Principal, req *kmsg.FetchRequest) *FetchResponse {
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitMax)
 	deadline := time.Now().Add(wait)
 	woken := make(chan struct{}, 1)
@@ -71,7 +72,7 @@ func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *FetchR
 		}
 	}()
 	for {
-		resp, bytes, failed := h.fetchOnce(req)
+		resp, bytes, failed := h.fetchOnce(ctx, who, req)
 		remaining := time.Until(deadline)
 		if bytes >= int(req.MinBytes) || failed || remaining <= 0 {
 			return resp
@@ -128,7 +129,7 @@ func fetchTopic(im *metadata.Image, version int16, rt kmsg.FetchRequestTopic) (*
 // fetchOnce builds a response from what is readable now. It reports the
 // record bytes gathered and whether any partition failed (which answers
 // the fetch at once, as Kafka does).
-func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *FetchResponse, bytes int, failed bool) {
+func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *kmsg.FetchRequest) (resp *FetchResponse, bytes int, failed bool) {
 	resp = newFetchResponse(req)
 	im := h.b.Meta.Image()
 	budget := fetchBytesMax
@@ -139,6 +140,8 @@ func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *FetchResponse, bytes 
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		t, known := fetchTopic(im, req.Version, rt)
+		readable := !known && h.allowedTopic(ctx, who, kmsg.ACLOperationRead, rt.Topic) ||
+			known && h.allowedTopic(ctx, who, kmsg.ACLOperationRead, t.Name)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -148,6 +151,8 @@ func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *FetchResponse, bytes 
 			switch {
 			case !known && req.Version >= 13:
 				err = kerr.UnknownTopicID
+			case !readable:
+				err = kerr.TopicAuthorizationFailed
 			case !known:
 				err = kerr.UnknownTopicOrPartition
 			default:

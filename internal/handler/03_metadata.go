@@ -5,9 +5,15 @@ package handler
 // v4, AllowAutoTopicCreation from v4). Unlike Kafka, an auto-created topic
 // is answered ready at once instead of LEADER_NOT_AVAILABLE.
 //
+// Topics the principal may not DESCRIBE are left out of an all-topics
+// answer and answered TOPIC_AUTHORIZATION_FAILED when named, whether they
+// exist or not, so their existence is not disclosed; auto-creation also
+// needs CREATE (authorize.go).
+//
 // Not implemented: authorized operations (no ACLs yet).
 
 import (
+	"context"
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,9 +21,10 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) metadata(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
+func (h *Handler) metadata(ctx context.Context, who protocol.Principal, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	im := h.b.Meta.Image()
 	for _, lb := range liveBrokers(im) {
@@ -31,7 +38,9 @@ func (h *Handler) metadata(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	// v0 asks for all topics with an empty list, later versions with null.
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
 		for _, t := range im.SortedTopics() {
-			resp.Topics = append(resp.Topics, h.metadataTopic(im, t))
+			if h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, t.Name) {
+				resp.Topics = append(resp.Topics, h.metadataTopic(im, t))
+			}
 		}
 		return resp
 	}
@@ -44,9 +53,11 @@ func (h *Handler) metadata(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 			var ok bool
 			if t, ok = im.TopicByID(rt.TopicID); !ok {
 				err = kerr.UnknownTopicID
+			} else if !h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, t.Name) {
+				err = kerr.TopicAuthorizationFailed
 			}
 		default:
-			t, err = h.metadataLookup(im, *rt.Topic, autoCreate)
+			t, err = h.metadataNamed(ctx, who, im, *rt.Topic, autoCreate)
 		}
 		if err != nil {
 			st := kmsg.NewMetadataResponseTopic()
@@ -57,6 +68,20 @@ func (h *Handler) metadata(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 		resp.Topics = append(resp.Topics, h.metadataTopic(im, t))
 	}
 	return resp
+}
+
+// metadataNamed resolves a topic the request names, authorized as Kafka
+// does: DESCRIBE first, whether the topic exists or not, so that its
+// existence is not disclosed; then, for a topic to auto-create, CREATE on
+// the cluster or the topic.
+func (h *Handler) metadataNamed(ctx context.Context, who protocol.Principal, im *metadata.Image, name string, autoCreate bool) (*metadata.Topic, error) {
+	if !h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, name) {
+		return nil, kerr.TopicAuthorizationFailed
+	}
+	if _, ok := im.Topics[name]; !ok && autoCreate && !h.mayCreateTopic(ctx, who, name) {
+		return nil, kerr.TopicAuthorizationFailed
+	}
+	return h.metadataLookup(im, name, autoCreate)
 }
 
 // metadataLookup finds a topic by name, creating it if allowed.

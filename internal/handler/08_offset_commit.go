@@ -16,25 +16,32 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/group"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) offsetCommit(r *kmsg.OffsetCommitRequest) Reply {
+func (h *Handler) offsetCommit(ctx context.Context, who protocol.Principal, r *kmsg.OffsetCommitRequest) Reply {
 	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
 	req := group.CommitRequest{Group: r.Group, Generation: r.Generation, MemberID: r.MemberID, InstanceID: r.InstanceID}
 	if r.Version == 0 {
 		req.Generation, req.MemberID = -1, ""
 	}
 	im := h.b.Meta.Image()
+	groupAllowed := h.allowedGroup(ctx, who, kmsg.ACLOperationRead, r.Group)
 	type slot struct{ topic, partition int }
 	var accepted []slot
 	for ti, rt := range r.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
 		st.Topic = rt.Topic
 		t, known := im.Topics[rt.Topic]
+		topicAllowed := groupAllowed && h.allowedTopic(ctx, who, kmsg.ACLOperationRead, rt.Topic)
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
 			switch {
+			case !groupAllowed:
+				sp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			case !topicAllowed:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case !known || rp.Partition < 0 || rp.Partition >= t.Partitions:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case group.ValidateCommit(rp.Metadata) != nil:
@@ -53,6 +60,9 @@ func (h *Handler) offsetCommit(r *kmsg.OffsetCommitRequest) Reply {
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	if !groupAllowed {
+		return Reply{Msg: resp}
 	}
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		code := h.b.Groups.CommitOffsets(ctx, req)

@@ -10,17 +10,19 @@ package handler
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/group"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) offsetFetch(r *kmsg.OffsetFetchRequest) Reply {
+func (h *Handler) offsetFetch(who protocol.Principal, r *kmsg.OffsetFetchRequest) Reply {
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
 		if r.Version >= 8 {
 			for _, rg := range r.Groups {
-				resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, rg))
+				resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, who, rg))
 			}
 			return resp
 		}
@@ -28,7 +30,7 @@ func (h *Handler) offsetFetch(r *kmsg.OffsetFetchRequest) Reply {
 		if r.Version < 2 && topics == nil {
 			topics = []kmsg.OffsetFetchRequestTopic{}
 		}
-		offsets, code := h.b.Groups.FetchOffsets(ctx, r.Group, topics)
+		offsets, code := h.fetchOffsets(ctx, who, r.Group, topics)
 		if r.Version >= 2 {
 			resp.ErrorCode = code
 		} else if code != 0 {
@@ -67,7 +69,16 @@ func fetchErrors(topics []kmsg.OffsetFetchRequestTopic) []group.TopicOffsets {
 	return out
 }
 
-func (h *Handler) offsetFetchGroup(ctx context.Context, rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+// fetchOffsets returns a group's committed offsets if who may DESCRIBE
+// the group.
+func (h *Handler) fetchOffsets(ctx context.Context, who protocol.Principal, groupID string, topics []kmsg.OffsetFetchRequestTopic) ([]group.TopicOffsets, int16) {
+	if !h.allowedGroup(ctx, who, kmsg.ACLOperationDescribe, groupID) {
+		return nil, kerr.GroupAuthorizationFailed.Code
+	}
+	return h.b.Groups.FetchOffsets(ctx, groupID, topics)
+}
+
+func (h *Handler) offsetFetchGroup(ctx context.Context, who protocol.Principal, rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
 	g := kmsg.NewOffsetFetchResponseGroup()
 	g.Group = rg.Group
 	var topics []kmsg.OffsetFetchRequestTopic
@@ -77,7 +88,7 @@ func (h *Handler) offsetFetchGroup(ctx context.Context, rg kmsg.OffsetFetchReque
 			topics = append(topics, kmsg.OffsetFetchRequestTopic{Topic: t.Topic, Partitions: t.Partitions})
 		}
 	}
-	offsets, code := h.b.Groups.FetchOffsets(ctx, rg.Group, topics)
+	offsets, code := h.fetchOffsets(ctx, who, rg.Group, topics)
 	g.ErrorCode = code
 	for _, to := range offsets {
 		st := kmsg.NewOffsetFetchResponseGroupTopic()

@@ -11,12 +11,18 @@ package handler
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func (h *Handler) joinGroup(req *Request, r *kmsg.JoinGroupRequest) Reply {
 	host := "/" + req.Host // Kafka's form of a client host
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
+		if !h.allowedGroup(ctx, req.Principal, kmsg.ACLOperationRead, r.Group) {
+			resp := kmsg.NewPtrJoinGroupResponse()
+			resp.Version, resp.ErrorCode, resp.Generation = r.Version, kerr.GroupAuthorizationFailed.Code, -1
+			return resp
+		}
 		return h.b.Groups.JoinGroup(ctx, r, req.ClientID, host)
 	}}
 }

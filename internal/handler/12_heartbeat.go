@@ -6,12 +6,19 @@ package handler
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) heartbeat(r *kmsg.HeartbeatRequest) Reply {
+func (h *Handler) heartbeat(who protocol.Principal, r *kmsg.HeartbeatRequest) Reply {
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
+		if !h.allowedGroup(ctx, who, kmsg.ACLOperationRead, r.Group) {
+			resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			return resp
+		}
 		resp.ErrorCode = h.b.Groups.Heartbeat(ctx, r)
 		return resp
 	}}

@@ -6,12 +6,19 @@ package handler
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) leaveGroup(r *kmsg.LeaveGroupRequest) Reply {
+func (h *Handler) leaveGroup(who protocol.Principal, r *kmsg.LeaveGroupRequest) Reply {
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
+		if !h.allowedGroup(ctx, who, kmsg.ACLOperationRead, r.Group) {
+			resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			return resp
+		}
 		members := r.Members
 		if r.Version < 3 {
 			m := kmsg.NewLeaveGroupRequestMember()

@@ -9,11 +9,19 @@ package handler
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) syncGroup(r *kmsg.SyncGroupRequest) Reply {
+func (h *Handler) syncGroup(who protocol.Principal, r *kmsg.SyncGroupRequest) Reply {
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
+		if !h.allowedGroup(ctx, who, kmsg.ACLOperationRead, r.Group) {
+			resp := kmsg.NewPtrSyncGroupResponse()
+			resp.Version, resp.ErrorCode, resp.MemberAssignment = r.Version, kerr.GroupAuthorizationFailed.Code, []byte{}
+			return resp
+		}
 		return h.b.Groups.SyncGroup(ctx, r)
 	}}
 }

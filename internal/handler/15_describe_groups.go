@@ -8,13 +8,22 @@ package handler
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) describeGroups(r *kmsg.DescribeGroupsRequest) Reply {
+func (h *Handler) describeGroups(who protocol.Principal, r *kmsg.DescribeGroupsRequest) Reply {
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
 		for _, id := range r.Groups {
+			if !h.allowedGroup(ctx, who, kmsg.ACLOperationDescribe, id) {
+				g := kmsg.NewDescribeGroupsResponseGroup()
+				g.Group, g.ErrorCode = id, kerr.GroupAuthorizationFailed.Code
+				resp.Groups = append(resp.Groups, g)
+				continue
+			}
 			resp.Groups = append(resp.Groups, h.b.Groups.DescribeGroup(ctx, id))
 		}
 		return resp

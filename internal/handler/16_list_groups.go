@@ -9,9 +9,11 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) listGroups(r *kmsg.ListGroupsRequest) Reply {
+func (h *Handler) listGroups(who protocol.Principal, r *kmsg.ListGroupsRequest) Reply {
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.ListGroupsResponse)
 		resp.Groups = []kmsg.ListGroupsResponseGroup{}
@@ -20,6 +22,11 @@ func (h *Handler) listGroups(r *kmsg.ListGroupsRequest) Reply {
 		}
 		groups, code := h.b.Groups.ListGroups(ctx, r.StatesFilter)
 		resp.ErrorCode = code
+		if !h.allowed(ctx, who, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeCluster, clusterResource) {
+			groups = slices.DeleteFunc(groups, func(g kmsg.ListGroupsResponseGroup) bool {
+				return !h.allowedGroup(ctx, who, kmsg.ACLOperationDescribe, g.Group)
+			})
+		}
 		if groups != nil {
 			resp.Groups = groups
 		}

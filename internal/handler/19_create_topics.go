@@ -16,9 +16,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) createTopics(ctx context.Context, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+func (h *Handler) createTopics(ctx context.Context, who protocol.Principal, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	twice := namedTwice(req.Topics, func(rt kmsg.CreateTopicsRequestTopic) string { return rt.Topic })
 	for _, rt := range req.Topics {
@@ -27,6 +28,8 @@ func (h *Handler) createTopics(ctx context.Context, req *kmsg.CreateTopicsReques
 		var err error
 		if twice[rt.Topic] {
 			err = fmt.Errorf("%w: topic %q is named more than once in the request", kerr.InvalidRequest, rt.Topic)
+		} else if !h.mayCreateTopic(ctx, who, rt.Topic) {
+			err = fmt.Errorf("%w: Authorization failed.", kerr.TopicAuthorizationFailed)
 		} else {
 			err = h.createTopicFrom(ctx, req, rt, &st)
 		}

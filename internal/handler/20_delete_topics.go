@@ -20,9 +20,10 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) deleteTopics(ctx context.Context, req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
+func (h *Handler) deleteTopics(ctx context.Context, who protocol.Principal, req *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	type target struct {
 		name *string
@@ -47,6 +48,8 @@ func (h *Handler) deleteTopics(ctx context.Context, req *kmsg.DeleteTopicsReques
 		switch {
 		case !h.b.Config.Bool("delete.topic.enable"):
 			err = kerr.TopicDeletionDisabled
+		case tg.name != nil && !h.allowedTopic(ctx, who, kmsg.ACLOperationDelete, *tg.name):
+			err = kerr.TopicAuthorizationFailed
 		case tg.name != nil:
 			var ok bool
 			if t, ok = im.Topics[*tg.name]; !ok {
@@ -56,6 +59,14 @@ func (h *Handler) deleteTopics(ctx context.Context, req *kmsg.DeleteTopicsReques
 			var ok bool
 			if t, ok = im.TopicByID(tg.id); !ok {
 				err = kerr.UnknownTopicID
+			} else if !h.allowedTopic(ctx, who, kmsg.ACLOperationDelete, t.Name) {
+				// By id, as Kafka: the name is answered only to a
+				// principal that may describe the topic.
+				err = kerr.TopicAuthorizationFailed
+				if h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, t.Name) {
+					name := t.Name
+					st.Topic = &name
+				}
 			}
 		}
 		if err == nil {
@@ -78,7 +89,7 @@ func (h *Handler) deleteTopic(ctx context.Context, name string) error {
 	if err := h.b.Meta.DeleteTopic(ctx, name); err != nil {
 		return err
 	}
-	if err := h.Reconcile(); err != nil {
+	if err := h.b.Topics.Reconcile(); err != nil {
 		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 	}
 	h.b.Logger.Info("deleted topic", "topic", name)

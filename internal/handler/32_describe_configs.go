@@ -68,7 +68,7 @@ func (h *Handler) configEntries(req *kmsg.DescribeConfigsRequest, rr kmsg.Descri
 		if !ok {
 			return nil, kerr.UnknownTopicOrPartition
 		}
-		h.settings(t).cfg.Each(add)
+		h.settings(t).Config.Each(add)
 	case kmsg.ConfigResourceTypeBroker:
 		if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(h.b.NodeID)) {
 			return nil, fmt.Errorf("%w: broker %q is not this broker (%d)", kerr.InvalidRequest, rr.ResourceName, h.b.NodeID)

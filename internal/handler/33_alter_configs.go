@@ -37,7 +37,7 @@ func (h *Handler) alterTopicConfigs(topic string, change func(cur map[string]str
 	if err := h.b.Meta.SetConfigs(ctx, topic, next); err != nil {
 		return err
 	}
-	if err := h.Reconcile(); err != nil {
+	if err := h.b.Topics.Reconcile(); err != nil {
 		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 	}
 	h.b.Logger.Info("altered topic configs", "topic", topic, "configs", next)

@@ -60,7 +60,7 @@ func (h *Handler) createPartitionsFor(ctx context.Context, rt kmsg.CreatePartiti
 	if err := h.b.Meta.SetPartitions(ctx, rt.Topic, rt.Count); err != nil {
 		return err
 	}
-	if err := h.Reconcile(); err != nil {
+	if err := h.b.Topics.Reconcile(); err != nil {
 		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 	}
 	return nil

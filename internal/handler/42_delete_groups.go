@@ -7,15 +7,21 @@ package handler
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) deleteGroups(r *kmsg.DeleteGroupsRequest) Reply {
+func (h *Handler) deleteGroups(who protocol.Principal, r *kmsg.DeleteGroupsRequest) Reply {
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.DeleteGroupsResponse)
 		for _, id := range r.Groups {
 			g := kmsg.NewDeleteGroupsResponseGroup()
-			g.Group, g.ErrorCode = id, h.b.Groups.DeleteGroup(ctx, id)
+			g.Group, g.ErrorCode = id, kerr.GroupAuthorizationFailed.Code
+			if h.allowedGroup(ctx, who, kmsg.ACLOperationDelete, id) {
+				g.ErrorCode = h.b.Groups.DeleteGroup(ctx, id)
+			}
 			resp.Groups = append(resp.Groups, g)
 		}
 		return resp

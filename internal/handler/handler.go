@@ -1,26 +1,30 @@
-// Package handler turns Kafka requests into calls on the broker's parts and
-// their results into responses. One file per API, named after its key, each
-// opening with the versions it serves. Handlers touch no disk and no
-// sockets directly: partitions, metadata and producer ids do that.
+// Package handler is protocol translation only: it turns decoded Kafka
+// requests (kmsg) into calls on the broker's parts and their results into
+// responses. One file per API, named after its key, each opening with the
+// versions it serves and what it does not implement yet.
+//
+// What it must not touch: disk and file systems (partitions own their
+// logs: replica), Raft and the metadata log (metadata), connections and
+// framing (server), topic settings, internal topics and group ownership
+// (topics), the operator API (admin). It holds no state of its own beyond
+// the request in hand; who may do what is asked of one hook
+// (authorize.go), and errors become codes through kafkaerr.
 package handler
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"strings"
-	"sync"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/group"
-	"github.com/sluice-dev/sluice/internal/log"
+	"github.com/sluice-dev/sluice/internal/kafkaerr"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
-	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
 
@@ -33,83 +37,70 @@ type Broker struct {
 	Meta        *metadata.Store
 	Replicas    *replica.Manager
 	ProducerIDs *txn.IDs
-	Groups      *group.Coordinator // set by SetGroups once offsets are loaded
+	Groups      *group.Coordinator
+	Topics      *topics.Registry // settings, internal topics, group coordinators
 	Logger      *slog.Logger
 	Metrics     *metrics.Metrics // nil-safe; nil in tests
+	// Authorize is asked before each action on a topic, group or the
+	// cluster (authorize.go); nil allows everything, as before ACLs.
+	Authorize Authorizer
 }
 
-// Request is one decoded request with the header fields handlers use.
-type Request struct {
-	Msg      kmsg.Request
-	ClientID string
-	Host     string // client address, for group membership later
-}
-
-// Reply is a handler's answer. Exactly one of Msg and Wait is set, unless
-// the request gets no response at all (a Produce with acks=0).
-type Reply struct {
-	// Msg is a response ready now.
-	Msg kmsg.Response
-	// Wait produces the response when it may block (fsync, long poll). The
-	// connection runs it off its reader goroutine, so later requests are
-	// read meanwhile, and sends the responses in request order.
-	Wait func(ctx context.Context) kmsg.Response
-	// None says no response is sent.
-	None bool
-	// Close, with None, closes the connection after earlier responses
-	// are sent: how an acks=0 producer learns that a produce failed.
-	Close bool
-}
+// Request and Reply are protocol's: the server hands requests over and
+// takes replies back through protocol.Handler, which Handler implements.
+type (
+	Request = protocol.Request
+	Reply   = protocol.Reply
+)
 
 // Handler dispatches requests by API key.
 type Handler struct {
 	b Broker
-
-	mu            sync.Mutex // guards settingsCache
-	settingsCache map[*metadata.Topic]*topicSettings
 }
 
 // New returns a Handler over the broker's parts.
 func New(b Broker) *Handler {
-	return &Handler{b: b, settingsCache: map[*metadata.Topic]*topicSettings{}}
+	return &Handler{b: b}
 }
+
+var _ protocol.Handler = (*Handler)(nil)
 
 // Handle answers one request. The request's version has already been
 // checked against the advertised table.
-func (h *Handler) Handle(req *Request) Reply {
+func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	switch r := req.Msg.(type) {
 	case *kmsg.ProduceRequest:
-		return h.produce(r)
+		return h.produce(ctx, req.Principal, r)
 	case *kmsg.FetchRequest:
-		return h.fetch(r)
+		return h.fetch(req.Principal, r)
 	case *kmsg.ListOffsetsRequest:
 		return Reply{Msg: h.listOffsets(r)}
 	case *kmsg.MetadataRequest:
-		return Reply{Msg: h.metadata(r)}
+		return Reply{Msg: h.metadata(ctx, req.Principal, r)}
 	case *kmsg.OffsetCommitRequest:
-		return h.offsetCommit(r)
+		return h.offsetCommit(ctx, req.Principal, r)
 	case *kmsg.OffsetFetchRequest:
-		return h.offsetFetch(r)
+		return h.offsetFetch(req.Principal, r)
 	case *kmsg.FindCoordinatorRequest:
-		return Reply{Msg: h.findCoordinator(r)}
+		return Reply{Msg: h.findCoordinator(ctx, req.Principal, r)}
 	case *kmsg.JoinGroupRequest:
 		return h.joinGroup(req, r)
 	case *kmsg.HeartbeatRequest:
-		return h.heartbeat(r)
+		return h.heartbeat(req.Principal, r)
 	case *kmsg.LeaveGroupRequest:
-		return h.leaveGroup(r)
+		return h.leaveGroup(req.Principal, r)
 	case *kmsg.SyncGroupRequest:
-		return h.syncGroup(r)
+		return h.syncGroup(req.Principal, r)
 	case *kmsg.DescribeGroupsRequest:
-		return h.describeGroups(r)
+		return h.describeGroups(req.Principal, r)
 	case *kmsg.ListGroupsRequest:
-		return h.listGroups(r)
+		return h.listGroups(req.Principal, r)
 	case *kmsg.ApiVersionsRequest:
 		return Reply{Msg: apiVersions(r)}
 	case *kmsg.CreateTopicsRequest:
-		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.createTopics(ctx, r) })
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.createTopics(ctx, req.Principal, r) })
 	case *kmsg.DeleteTopicsRequest:
-		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.deleteTopics(ctx, r) })
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.deleteTopics(ctx, req.Principal, r) })
 	case *kmsg.InitProducerIDRequest:
 		return Reply{Msg: h.initProducerID(r)}
 	case *kmsg.DescribeConfigsRequest:
@@ -125,9 +116,9 @@ func (h *Handler) Handle(req *Request) Reply {
 	case *kmsg.DeleteRecordsRequest:
 		return Reply{Msg: h.deleteRecords(r)}
 	case *kmsg.DeleteGroupsRequest:
-		return h.deleteGroups(r)
+		return h.deleteGroups(req.Principal, r)
 	case *kmsg.OffsetDeleteRequest:
-		return h.offsetDelete(r)
+		return h.offsetDelete(req.Principal, r)
 	case *kmsg.DescribeClusterRequest:
 		return Reply{Msg: h.describeCluster(r)}
 	}
@@ -135,40 +126,10 @@ func (h *Handler) Handle(req *Request) Reply {
 	panic("handler: no handler for advertised API key " + kmsg.NameForKey(req.Msg.Key()))
 }
 
-// errorCode maps an error to the Kafka error code a client gets.
-func errorCode(err error) int16 {
-	if err == nil {
-		return 0
-	}
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke.Code
-	}
-	if log.IsStorageError(err) {
-		return kerr.KafkaStorageError.Code
-	}
-	if errors.Is(err, log.ErrOffsetOutOfRange) {
-		return kerr.OffsetOutOfRange.Code
-	}
-	return record.KafkaError(err).Code
-}
-
-// errorMessage is the text for a response's ErrorMessage field: like
-// Kafka's, only the human detail, without the code's name and generic
-// description that the error code already carries (nil if there is no
-// detail).
-func errorMessage(err error) *string {
-	if err == nil {
-		return nil
-	}
-	s := err.Error()
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		s = strings.TrimPrefix(s, ke.Error())
-		s = strings.TrimPrefix(s, ": ")
-		if s == "" {
-			return nil
-		}
-	}
-	return &s
-}
+// errorCode and errorMessage fill a response's ErrorCode and ErrorMessage
+// from an error; the mapping is kafkaerr's, shared with the controller and
+// the group coordinator.
+var (
+	errorCode    = kafkaerr.Code
+	errorMessage = kafkaerr.Message
+)

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
 
@@ -43,50 +44,12 @@ func protoHandler(t testing.TB) *Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { replicas.Close() })
-	h := New(Broker{NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
-		Meta: meta, Replicas: replicas, ProducerIDs: ids, Logger: logger})
-	if err := h.Reconcile(); err != nil {
+	reg := topics.New(topics.Config{NodeID: cfg.NodeID(), Broker: cfg, Meta: meta, Replicas: replicas, Logger: logger})
+	if err := reg.Reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	return h
-}
-
-// TestProtocolAdvertisedTable: every advertised range is contiguous,
-// within what kmsg can decode, and includes the old versions DESIGN.md
-// promises to old clients.
-func TestProtocolAdvertisedTable(t *testing.T) {
-	for key, r := range advertised {
-		req := kmsg.RequestForKey(key)
-		if req == nil {
-			t.Errorf("key %d is advertised but kmsg does not know it", key)
-			continue
-		}
-		if r.min < 0 || r.min > r.max || r.max > req.MaxVersion() {
-			t.Errorf("%s advertised %d-%d; kmsg knows up to %d", kmsg.NameForKey(key), r.min, r.max, req.MaxVersion())
-		}
-		for v := int16(-1); v <= r.max+1; v++ {
-			if got, want := Supported(key, v), v >= r.min && v <= r.max; got != want {
-				t.Errorf("Supported(%s, %d) = %v", kmsg.NameForKey(key), v, got)
-			}
-		}
-	}
-	for key, v := range map[kmsg.Key]int16{kmsg.ApiVersions: 0, kmsg.Metadata: 0, kmsg.Produce: 3, kmsg.Fetch: 4} {
-		if !Supported(key.Int16(), v) {
-			t.Errorf("%s v%d is not advertised", key.Name(), v)
-		}
-	}
-	if Supported(12345, 0) || Supported(-1, 0) {
-		t.Errorf("unknown keys are supported")
-	}
-	resp := UnsupportedApiVersions()
-	if resp.GetVersion() != 0 || resp.ErrorCode != kerr.UnsupportedVersion.Code || len(resp.ApiKeys) != len(advertised) {
-		t.Errorf("UnsupportedApiVersions: v%d error %d with %d keys", resp.GetVersion(), resp.ErrorCode, len(resp.ApiKeys))
-	}
-	for i := 1; i < len(resp.ApiKeys); i++ {
-		if resp.ApiKeys[i-1].ApiKey >= resp.ApiKeys[i].ApiKey {
-			t.Errorf("ApiVersions keys are not sorted: %d before %d", resp.ApiKeys[i-1].ApiKey, resp.ApiKeys[i].ApiKey)
-		}
-	}
+	return New(Broker{NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
+		Meta: meta, Replicas: replicas, ProducerIDs: ids, Topics: reg, Logger: logger})
 }
 
 func protoCreate(t testing.TB, h *Handler, topic string, partitions int32, rf int16, validateOnly bool) kmsg.CreateTopicsResponseTopic {
@@ -98,7 +61,7 @@ func protoCreate(t testing.TB, h *Handler, topic string, partitions int32, rf in
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, rf
 	req.Topics = append(req.Topics, rt)
 	// CreateTopics answers off the reader goroutine: run its Wait.
-	return h.Handle(&Request{Msg: req}).Wait(context.Background()).(*kmsg.CreateTopicsResponse).Topics[0]
+	return h.Handle(context.Background(), &Request{Msg: req}).Wait(context.Background()).(*kmsg.CreateTopicsResponse).Topics[0]
 }
 
 // TestProtocolCreateTopicsExistingFirst: Kafka checks a name's existence
@@ -166,7 +129,7 @@ func TestProtocolProduceErrorOffsets(t *testing.T) {
 		rp.Partition, rp.Records = tc.partition, tc.records
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		reply := h.Handle(&Request{Msg: req})
+		reply := h.Handle(context.Background(), &Request{Msg: req})
 		resp, ok := reply.Msg.(*kmsg.ProduceResponse)
 		if !ok {
 			t.Fatalf("%s: reply %+v is not an immediate ProduceResponse", tc.name, reply)
@@ -227,7 +190,7 @@ func TestProtocolProduceRecordErrors(t *testing.T) {
 		rp.Records = tc.records
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp := h.Handle(&Request{Msg: req}).Msg.(*kmsg.ProduceResponse)
+		resp := h.Handle(context.Background(), &Request{Msg: req}).Msg.(*kmsg.ProduceResponse)
 		if got := resp.Topics[0].Partitions[0].ErrorCode; got != tc.want {
 			t.Errorf("produce %s: %v, Kafka answers %v", tc.name, kerr.ErrorForCode(got), kerr.ErrorForCode(tc.want))
 		}

@@ -51,7 +51,7 @@ func stuckHandler(t *testing.T) (*Handler, *stuckLog) {
 func answer(t *testing.T, h *Handler, req kmsg.Request) (kmsg.Response, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	reply := h.Handle(&Request{Msg: req})
+	reply := h.Handle(context.Background(), &Request{Msg: req})
 	if took := time.Since(start); took > handleReturnMax {
 		t.Fatalf("Handle blocked the reader goroutine for %v", took)
 	}

@@ -9,19 +9,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/kafkaerr"
 	"github.com/sluice-dev/sluice/internal/record"
 )
 
 var (
 	// ErrOffsetOutOfRange is returned for reads below the log start offset
 	// or past the log end offset.
-	ErrOffsetOutOfRange = errors.New("offset out of range")
+	ErrOffsetOutOfRange = kafkaerr.New("offset out of range", kerr.OffsetOutOfRange)
 	// errLogFailed marks a disk error after which the log's on-disk state
 	// is unknown (a failed fsync may have dropped dirty pages); the log
 	// refuses further appends.
-	errLogFailed = errors.New("log failed")
+	errLogFailed = kafkaerr.New("log failed", kerr.KafkaStorageError)
 	// ErrClosed is returned by operations on a closed log.
-	ErrClosed = errors.New("log closed")
+	ErrClosed = kafkaerr.New("log closed", kerr.KafkaStorageError)
 )
 
 // IsStorageError reports whether err comes from the disk rather than from

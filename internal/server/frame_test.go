@@ -9,7 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 // headerBytes builds a request header by hand, as a client writes it: key,
@@ -142,7 +142,7 @@ func TestParseHeaderMatchesFranzGo(t *testing.T) {
 			opts = append(opts, kmsg.FormatterClientID(*clientID))
 		}
 		formatter := kmsg.NewRequestFormatter(opts...)
-		for _, ak := range handler.UnsupportedApiVersions().ApiKeys {
+		for _, ak := range protocol.UnsupportedApiVersions().ApiKeys {
 			for v := ak.MinVersion; v <= ak.MaxVersion; v++ {
 				req := kmsg.RequestForKey(ak.ApiKey)
 				req.SetVersion(v)
@@ -288,7 +288,7 @@ func decodeRequest(body []byte) (h header, req kmsg.Request, unsupportedApiVersi
 	if err != nil {
 		return h, nil, false, err
 	}
-	if !handler.Supported(h.key, h.version) {
+	if !protocol.Supported(h.key, h.version) {
 		if h.key == kmsg.ApiVersions.Int16() {
 			return h, nil, true, nil
 		}
@@ -310,7 +310,7 @@ func seedFrames() [][]byte {
 		frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz")).AppendRequest(nil, req, correlationID)
 		seeds = append(seeds, frame[4:])
 	}
-	for _, ak := range handler.UnsupportedApiVersions().ApiKeys {
+	for _, ak := range protocol.UnsupportedApiVersions().ApiKeys {
 		for v := ak.MinVersion; v <= ak.MaxVersion; v++ {
 			req := kmsg.RequestForKey(ak.ApiKey)
 			req.SetVersion(v)
@@ -418,7 +418,7 @@ func TestFrameDecodeSeeds(t *testing.T) {
 			if !unsupported || err != nil {
 				t.Errorf("ApiVersions v%d: unsupported %v, err %v; want the UNSUPPORTED_VERSION answer", h.version, unsupported, err)
 			}
-		case !handler.Supported(h.key, h.version):
+		case !protocol.Supported(h.key, h.version):
 			// Listed but not served (Produce v0-v2, listed for
 			// librdkafka as Kafka 4.0 does): refused like any other
 			// unserved version.
@@ -496,7 +496,7 @@ func FuzzFrameDecode(f *testing.F) {
 		if err != nil || req == nil {
 			return
 		}
-		if !handler.Supported(req.Key(), req.GetVersion()) {
+		if !protocol.Supported(req.Key(), req.GetVersion()) {
 			t.Fatalf("decoded unsupported %s v%d", kmsg.NameForKey(req.Key()), req.GetVersion())
 		}
 		// Round trip: what we decoded, encoded, decodes to the same.

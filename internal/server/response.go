@@ -16,7 +16,7 @@ import (
 const sendfileBytesMin = 16 << 10
 
 // sectionedResponse is a response whose record bytes stay in log files
-// until it is written: handler.FetchResponse. It is a whole kmsg.Response
+// until it is written: the handler's FetchResponse. It is a whole kmsg.Response
 // too, whose AppendTo copies the sections in.
 type sectionedResponse interface {
 	kmsg.Response

@@ -1,6 +1,8 @@
 // Package server accepts Kafka connections, frames requests and responses,
-// enforces the per-connection and broker-wide limits, and dispatches each
-// request to the handler by API key.
+// enforces the per-connection and broker-wide limits, and hands each
+// request, with the connection's principal, to a protocol.Handler. It
+// knows the wire framing and the advertised versions (protocol), not what
+// any API does: it must not import handler or the parts below it.
 //
 // A connection has two goroutines. The reader decodes requests one after
 // another and calls the handler, which does the order-sensitive part (a
@@ -25,8 +27,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/metrics"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 const (
@@ -56,6 +58,11 @@ const (
 	// writeBufferBytes sizes the writer's buffer; responses are flushed
 	// when no other is ready.
 	writeBufferBytes = 64 << 10
+	// readBufferBytes sizes the reader's buffer: one read from the socket
+	// takes in many small pipelined requests at once, and a frame's size
+	// and API key are peeked from it before its body is read. Body chunks
+	// this large or larger are read straight into the body, past it.
+	readBufferBytes = 64 << 10
 )
 
 // Config holds the server's limits.
@@ -72,7 +79,7 @@ type Config struct {
 // Server serves the Kafka protocol on one listener.
 type Server struct {
 	cfg     Config
-	handler *handler.Handler
+	handler protocol.Handler
 	logger  *slog.Logger
 	queued  *budget
 
@@ -83,7 +90,7 @@ type Server struct {
 }
 
 // New returns a server dispatching to h.
-func New(cfg Config, h *handler.Handler, logger *slog.Logger) *Server {
+func New(cfg Config, h protocol.Handler, logger *slog.Logger) *Server {
 	return &Server{cfg: cfg, handler: h, logger: logger, queued: newBudget(cfg.QueuedBytesMax), conns: map[net.Conn]struct{}{}}
 }
 
@@ -146,12 +153,15 @@ type pending struct {
 
 // conn is one client connection.
 type conn struct {
-	s      *Server
-	c      net.Conn
-	host   string
-	queue  chan *pending
-	ctx    context.Context
-	cancel context.CancelFunc
+	s    *Server
+	c    net.Conn
+	host string
+	// principal is who the connection authenticated as; Anonymous until
+	// authentication exists.
+	principal protocol.Principal
+	queue     chan *pending
+	ctx       context.Context
+	cancel    context.CancelFunc
 	// zeroCopy is set on plaintext TCP connections, whose fetched records
 	// are sent from the segment files with sendfile; nil elsewhere (a TLS
 	// connection must encrypt them), where they are copied.
@@ -161,7 +171,7 @@ type conn struct {
 func (s *Server) serveConn(c net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-	cn := &conn{s: s, c: c, host: host, queue: make(chan *pending, inFlightMax), ctx: ctx, cancel: cancel}
+	cn := &conn{s: s, c: c, host: host, principal: protocol.Anonymous, queue: make(chan *pending, inFlightMax), ctx: ctx, cancel: cancel}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if raw, err := tc.SyscallConn(); err == nil {
 			cn.zeroCopy = raw
@@ -189,7 +199,7 @@ func (s *Server) serveConn(c net.Conn) {
 
 // read decodes requests until the connection ends or misbehaves.
 func (cn *conn) read() error {
-	r := bufio.NewReaderSize(cn.c, 64<<10)
+	r := bufio.NewReaderSize(cn.c, readBufferBytes)
 	var sizeBuf [4]byte
 	for {
 		cn.c.SetReadDeadline(time.Now().Add(idleTimeout))
@@ -290,11 +300,11 @@ func (cn *conn) dispatch(body []byte) (*pending, error) {
 		return nil, err
 	}
 	p := &pending{correlationID: h.correlationID, key: h.key, received: time.Now()}
-	if !handler.Supported(h.key, h.version) {
+	if !protocol.Supported(h.key, h.version) {
 		if h.key == kmsg.ApiVersions.Int16() {
 			// Kafka answers an ApiVersions it cannot parse at v0 with
 			// UNSUPPORTED_VERSION and its table; the client retries.
-			p.resp = handler.UnsupportedApiVersions()
+			p.resp = protocol.UnsupportedApiVersions()
 			return p, nil
 		}
 		return nil, fmt.Errorf("%w: %s v%d is not supported", errMalformed, kmsg.NameForKey(h.key), h.version)
@@ -304,7 +314,7 @@ func (cn *conn) dispatch(body []byte) (*pending, error) {
 	if err := req.ReadFrom(rest); err != nil {
 		return nil, fmt.Errorf("%w: %s v%d: %v", errMalformed, kmsg.NameForKey(h.key), h.version, err)
 	}
-	reply := cn.s.handler.Handle(&handler.Request{Msg: req, ClientID: h.clientID, Host: cn.host})
+	reply := cn.s.handler.Handle(cn.ctx, &protocol.Request{Msg: req, ClientID: h.clientID, Host: cn.host, Principal: cn.principal})
 	switch {
 	case reply.None:
 		p.none, p.closeAfter = true, reply.Close

@@ -19,7 +19,9 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
 
@@ -59,14 +61,14 @@ func newTestHandler(t testing.TB, flags map[string]string) *handler.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { replicas.Close() })
-	h := handler.New(handler.Broker{
-		NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
-		Meta: meta, Replicas: replicas, ProducerIDs: ids, Logger: logger,
-	})
-	if err := h.Reconcile(); err != nil {
+	reg := topics.New(topics.Config{NodeID: cfg.NodeID(), Broker: cfg, Meta: meta, Replicas: replicas, Logger: logger})
+	if err := reg.Reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return handler.New(handler.Broker{
+		NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
+		Meta: meta, Replicas: replicas, ProducerIDs: ids, Topics: reg, Logger: logger,
+	})
 }
 
 // newTestServer serves a fresh handler on a loopback port until the test
@@ -244,7 +246,7 @@ func TestProtocolServerApiVersions(t *testing.T) {
 	rc := dialRaw(t, ts.addr)
 	for v := int16(0); v <= 3; v++ {
 		resp := rc.roundTrip(apiVersionsAt(v), int32(v)).(*kmsg.ApiVersionsResponse)
-		if resp.ErrorCode != 0 || len(resp.ApiKeys) != len(handler.UnsupportedApiVersions().ApiKeys) {
+		if resp.ErrorCode != 0 || len(resp.ApiKeys) != len(protocol.UnsupportedApiVersions().ApiKeys) {
 			t.Errorf("v%d: error %d, %d keys", v, resp.ErrorCode, len(resp.ApiKeys))
 		}
 	}
@@ -676,7 +678,7 @@ func FuzzFrameDispatch(f *testing.F) {
 			t.Fatalf("%s v%d: nil response", kmsg.NameForKey(h.key), h.version)
 		}
 		version := h.version
-		if !handler.Supported(h.key, h.version) {
+		if !protocol.Supported(h.key, h.version) {
 			version = 0 // ApiVersions' UNSUPPORTED_VERSION answer
 		}
 		if resp.Key() != h.key || resp.GetVersion() != version {

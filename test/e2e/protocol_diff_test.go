@@ -24,7 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
-	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 // diffRequestTimeout bounds one request to either side.
@@ -64,7 +64,7 @@ func diffSetup(t *testing.T) (kafka, sluice diffSide) {
 	}
 	t.Cleanup(cluster.Close)
 	b := StartBroker(t)
-	versions := kversion.FromApiVersionsResponse(handler.UnsupportedApiVersions())
+	versions := kversion.FromApiVersionsResponse(protocol.UnsupportedApiVersions())
 	client := func(addr string) *kgo.Client {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(versions), kgo.RequestRetries(1))
 		if err != nil {

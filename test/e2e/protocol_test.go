@@ -25,7 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 // protoIOTimeout bounds every read and write of a raw connection.
@@ -306,7 +306,7 @@ func protoFetch(version int16, topic string, partition int32, offset int64, maxW
 // it, keyed by API key.
 func protoAdvertised() map[int16]kmsg.ApiVersionsResponseApiKey {
 	out := map[int16]kmsg.ApiVersionsResponseApiKey{}
-	for _, k := range handler.UnsupportedApiVersions().ApiKeys {
+	for _, k := range protocol.UnsupportedApiVersions().ApiKeys {
 		out[k.ApiKey] = k
 	}
 	return out

@@ -1,4 +1,14 @@
-package handler
+// Package admin is the operator's view of the broker, in process: what the
+// HTTP admin API, the web console and the metrics scrape read (topics,
+// partitions' offsets and sizes, records, groups and their lag) and the
+// changes they make (create and delete topic).
+//
+// It reads the same state the Kafka handlers read, and its changes go
+// through the broker's protocol.Handler as CreateTopics and DeleteTopics
+// requests, so the rules and errors are the same whichever way a user
+// comes in. It must not import handler (it is given a protocol.Handler)
+// and it writes nothing itself.
+package admin
 
 // Admin is the in-process management view the HTTP admin API, the web
 // console and the metrics scrape use. It reads the same state the Kafka
@@ -22,8 +32,10 @@ import (
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/record"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/topics"
 )
 
 const (
@@ -38,32 +50,53 @@ const (
 	adminDecompressedBytesMax = 64 << 20
 	// adminGroupsMax bounds the groups one listing describes.
 	adminGroupsMax = 10000
+	// adminClientID is the client id of the requests Admin sends the
+	// handler, as it would appear in logs.
+	adminClientID = "sluice-admin"
+	// changeTimeoutMillis is the TimeoutMillis of the console's topic
+	// changes: how long one waits for the metadata quorum to commit it,
+	// the bound it had before the requests carried their own.
+	changeTimeoutMillis = 5000
 )
 
-// Admin reads and manages the broker for operators.
-type Admin struct{ h *Handler }
+// Broker is what the operator view reads and goes through.
+type Broker struct {
+	NodeID   int32
+	Host     string // advertised
+	Port     int32  // advertised
+	Meta     *metadata.Store
+	Replicas *replica.Manager
+	Groups   *group.Coordinator
+	Topics   *topics.Registry
+	// Kafka answers the CreateTopics and DeleteTopics requests the
+	// operator's changes become.
+	Kafka protocol.Handler
+}
 
-// Admin returns the handler's management view.
-func (h *Handler) Admin() *Admin { return &Admin{h: h} }
+// Admin reads and manages the broker for operators.
+type Admin struct{ b Broker }
+
+// New returns the operator view of a broker.
+func New(b Broker) *Admin { return &Admin{b: b} }
 
 // NodeID is this broker's node.id.
-func (a *Admin) NodeID() int32 { return a.h.b.NodeID }
+func (a *Admin) NodeID() int32 { return a.b.NodeID }
 
 // ClusterID is the cluster's id.
-func (a *Admin) ClusterID() string { return a.h.b.Meta.Image().ClusterID }
+func (a *Admin) ClusterID() string { return a.b.Meta.Image().ClusterID }
 
 // Endpoint is the advertised Kafka host:port.
-func (a *Admin) Endpoint() string { return fmt.Sprintf("%s:%d", a.h.b.Host, a.h.b.Port) }
+func (a *Admin) Endpoint() string { return fmt.Sprintf("%s:%d", a.b.Host, a.b.Port) }
 
 // HasTopic reports whether a topic exists (metrics.Source).
 func (a *Admin) HasTopic(name string) bool {
-	_, ok := a.h.b.Meta.Image().Topics[name]
+	_, ok := a.b.Meta.Image().Topics[name]
 	return ok
 }
 
 // Partitions calls fn for every hosted partition (metrics.Source).
 func (a *Admin) Partitions(fn func(metrics.PartitionState)) {
-	a.h.b.Replicas.Each(func(p *replica.Partition) {
+	a.b.Replicas.Each(func(p *replica.Partition) {
 		logStart, hw, logEnd := p.Log.Offsets()
 		fn(metrics.PartitionState{Topic: p.Topic, Partition: p.Index,
 			LogStartOffset: logStart, HighWatermark: hw, LogEndOffset: logEnd, SizeBytes: p.Log.Size()})
@@ -73,8 +106,8 @@ func (a *Admin) Partitions(fn func(metrics.PartitionState)) {
 // Cluster counts brokers, topics and leaderless partitions in this node's
 // metadata (metrics.Source).
 func (a *Admin) Cluster() metrics.ClusterState {
-	im := a.h.b.Meta.Image()
-	cs := metrics.ClusterState{ActiveController: a.h.b.Meta.Leader() == a.h.b.NodeID, Topics: len(im.Topics)}
+	im := a.b.Meta.Image()
+	cs := metrics.ClusterState{ActiveController: a.b.Meta.Leader() == a.b.NodeID, Topics: len(im.Topics)}
 	for _, b := range im.Brokers {
 		if b.Fenced {
 			cs.FencedBrokers++
@@ -95,13 +128,13 @@ func (a *Admin) Cluster() metrics.ClusterState {
 
 // GroupOffsets returns every group's committed offsets (metrics.Source).
 func (a *Admin) GroupOffsets(ctx context.Context) []metrics.GroupOffset {
-	groups, code := a.h.b.Groups.ListGroups(ctx, nil)
+	groups, code := a.b.Groups.ListGroups(ctx, nil)
 	if code != 0 {
 		return nil
 	}
 	var out []metrics.GroupOffset
 	for _, g := range groups[:min(len(groups), adminGroupsMax)] {
-		offsets, code := a.h.b.Groups.FetchOffsets(ctx, g.Group, nil)
+		offsets, code := a.b.Groups.FetchOffsets(ctx, g.Group, nil)
 		if code != 0 {
 			continue
 		}
@@ -147,7 +180,7 @@ var ErrUnknownTopic = fmt.Errorf("%w: the topic does not exist", kerr.UnknownTop
 
 // Topics lists every topic by name, with partitions but not configs.
 func (a *Admin) Topics() []TopicInfo {
-	im := a.h.b.Meta.Image()
+	im := a.b.Meta.Image()
 	out := make([]TopicInfo, 0, len(im.Topics))
 	for _, t := range im.SortedTopics() {
 		out = append(out, a.topicInfo(t.Name, t.ID.String(), t.Partitions))
@@ -157,13 +190,13 @@ func (a *Admin) Topics() []TopicInfo {
 
 // Topic describes one topic with its configs.
 func (a *Admin) Topic(name string) (TopicInfo, error) {
-	t, ok := a.h.b.Meta.Image().Topics[name]
+	t, ok := a.b.Meta.Image().Topics[name]
 	if !ok {
 		return TopicInfo{}, ErrUnknownTopic
 	}
 	info := a.topicInfo(t.Name, t.ID.String(), t.Partitions)
 	info.Configs = []ConfigEntry{}
-	a.h.settings(t).cfg.Each(func(d *config.Def, value string, source config.Source) {
+	a.b.Topics.Settings(t).Config.Each(func(d *config.Def, value string, source config.Source) {
 		e := ConfigEntry{Name: d.Name, Value: value, Source: source.String(), Sensitive: d.Sensitive}
 		if d.Sensitive {
 			e.Value = ""
@@ -176,8 +209,8 @@ func (a *Admin) Topic(name string) (TopicInfo, error) {
 func (a *Admin) topicInfo(name, id string, partitions int32) TopicInfo {
 	info := TopicInfo{Name: name, ID: id, Internal: group.IsInternalTopic(name), Partitions: []PartitionInfo{}}
 	for i := range partitions {
-		pi := PartitionInfo{Partition: i, Leader: a.h.b.NodeID, LogStartOffset: -1, HighWatermark: -1, LogEndOffset: -1}
-		if p, ok := a.h.b.Replicas.Get(name, i); ok {
+		pi := PartitionInfo{Partition: i, Leader: a.b.NodeID, LogStartOffset: -1, HighWatermark: -1, LogEndOffset: -1}
+		if p, ok := a.b.Replicas.Get(name, i); ok {
 			pi.LogStartOffset, pi.HighWatermark, pi.LogEndOffset = p.Log.Offsets()
 			pi.SizeBytes = p.Log.Size()
 		}
@@ -200,9 +233,8 @@ func (a *Admin) CreateTopic(name string, partitions int32, configs map[string]st
 		rt.Configs = append(rt.Configs, c)
 	}
 	req.Topics = append(req.Topics, rt)
-	ctx, cancel := changeContext()
-	defer cancel()
-	st := a.h.createTopics(ctx, req).Topics[0]
+	req.TimeoutMillis = changeTimeoutMillis
+	st := a.roundTrip(req).(*kmsg.CreateTopicsResponse).Topics[0]
 	return kafkaError(st.ErrorCode, st.ErrorMessage)
 }
 
@@ -211,13 +243,25 @@ func (a *Admin) DeleteTopic(name string) error {
 	req := kmsg.NewPtrDeleteTopicsRequest()
 	req.Version = 5
 	req.TopicNames = []string{name}
-	ctx, cancel := changeContext()
-	defer cancel()
-	st := a.h.deleteTopics(ctx, req).Topics[0]
+	req.TimeoutMillis = changeTimeoutMillis
+	st := a.roundTrip(req).(*kmsg.DeleteTopicsResponse).Topics[0]
 	if st.ErrorCode == kerr.UnknownTopicOrPartition.Code {
 		return ErrUnknownTopic
 	}
 	return kafkaError(st.ErrorCode, st.ErrorMessage)
+}
+
+// roundTrip answers a request as a client's would be, waiting for the
+// reply if it waits. Operator changes come from the broker itself, so
+// they carry the anonymous principal until the HTTP API authenticates
+// its users.
+func (a *Admin) roundTrip(req kmsg.Request) kmsg.Response {
+	ctx := context.Background()
+	reply := a.b.Kafka.Handle(ctx, &protocol.Request{Msg: req, ClientID: adminClientID, Principal: protocol.Anonymous})
+	if reply.Wait != nil {
+		return reply.Wait(ctx)
+	}
+	return reply.Msg
 }
 
 // kafkaError turns a response's error code and message into an error that
@@ -238,7 +282,7 @@ func kafkaError(code int16, message *string) error {
 // timestamp is at least timestamp (unix ms), or the high watermark when
 // no record is that new.
 func (a *Admin) OffsetForTimestamp(topic string, partition int32, timestamp int64) (int64, error) {
-	p, ok := a.h.b.Replicas.Get(topic, partition)
+	p, ok := a.b.Replicas.Get(topic, partition)
 	if !ok {
 		return 0, ErrUnknownTopic
 	}
@@ -275,7 +319,7 @@ type Records struct {
 // offset on (an offset below the log start reads from the log start).
 // Control records are skipped.
 func (a *Admin) ReadRecords(topic string, partition int32, offset int64, limit int) (Records, error) {
-	p, ok := a.h.b.Replicas.Get(topic, partition)
+	p, ok := a.b.Replicas.Get(topic, partition)
 	if !ok {
 		return Records{}, ErrUnknownTopic
 	}
@@ -406,7 +450,7 @@ var ErrUnknownGroup = fmt.Errorf("%w: the group does not exist", kerr.GroupIDNot
 
 // Groups lists the groups with their member counts and total lag.
 func (a *Admin) Groups(ctx context.Context) ([]GroupSummary, error) {
-	groups, code := a.h.b.Groups.ListGroups(ctx, nil)
+	groups, code := a.b.Groups.ListGroups(ctx, nil)
 	if err := kerr.ErrorForCode(code); err != nil {
 		return nil, err
 	}
@@ -424,11 +468,11 @@ func (a *Admin) Groups(ctx context.Context) ([]GroupSummary, error) {
 
 // Group describes one group.
 func (a *Admin) Group(ctx context.Context, id string) (GroupInfo, error) {
-	d := a.h.b.Groups.DescribeGroup(ctx, id)
+	d := a.b.Groups.DescribeGroup(ctx, id)
 	if err := kerr.ErrorForCode(d.ErrorCode); err != nil {
 		return GroupInfo{}, err
 	}
-	offsets, code := a.h.b.Groups.FetchOffsets(ctx, id, nil)
+	offsets, code := a.b.Groups.FetchOffsets(ctx, id, nil)
 	if err := kerr.ErrorForCode(code); err != nil {
 		return GroupInfo{}, err
 	}
@@ -489,7 +533,7 @@ type topicPartitionKey struct {
 
 func (a *Admin) groupPartition(topic string, partition int32, offset int64, owners map[topicPartitionKey]*MemberInfo) GroupPartition {
 	gp := GroupPartition{Topic: topic, Partition: partition, CurrentOffset: offset, LogEndOffset: -1, Lag: -1}
-	if p, ok := a.h.b.Replicas.Get(topic, partition); ok {
+	if p, ok := a.b.Replicas.Get(topic, partition); ok {
 		_, gp.LogEndOffset, _ = p.Log.Offsets() // the high watermark, as Kafka's tool shows
 		if offset >= 0 {
 			gp.Lag = metrics.Lag(gp.LogEndOffset, offset)

@@ -1,6 +1,12 @@
-package handler
+package protocol
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // versionRange is an inclusive range of API versions.
 type versionRange struct{ min, max int16 }
@@ -55,4 +61,29 @@ var advertisedMin = map[int16]int16{kmsg.Produce.Int16(): 0}
 func Supported(key, v int16) bool {
 	r, ok := advertised[key]
 	return ok && v >= r.min && v <= r.max
+}
+
+// UnsupportedApiVersions is the v0 response to an ApiVersions request at a
+// version the broker does not serve.
+func UnsupportedApiVersions() *kmsg.ApiVersionsResponse {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.SetVersion(0)
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	resp.ApiKeys = ApiKeys()
+	return resp
+}
+
+// ApiKeys is the advertised table as ApiVersions lists it, by key.
+func ApiKeys() []kmsg.ApiVersionsResponseApiKey {
+	keys := slices.Sorted(maps.Keys(advertised))
+	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(keys))
+	for _, k := range keys {
+		ak := kmsg.NewApiVersionsResponseApiKey()
+		ak.ApiKey, ak.MinVersion, ak.MaxVersion = k, advertised[k].min, advertised[k].max
+		if m, ok := advertisedMin[k]; ok {
+			ak.MinVersion = m
+		}
+		out = append(out, ak)
+	}
+	return out
 }
