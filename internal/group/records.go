@@ -9,17 +9,8 @@ import (
 	"github.com/sluice-dev/sluice/internal/record"
 )
 
-// Record keys and values of the offsets topic use Kafka's own schemas, so
-// tools that read __consumer_offsets directly (lag exporters, Kafka's
-// console consumer with its offsets formatter) understand them:
-//
-//	key   version 0|1: OffsetCommitKey{group, topic, partition}
-//	value version 3  : OffsetCommitValue{offset, leaderEpoch, metadata, commitTimestamp}
-//	key   version 2  : GroupMetadataKey{group}
-//	value version 3  : GroupMetadataValue{protocolType, generation, protocol,
-//	                   leader, currentStateTimestamp, members[...]}
-//
-// A null value is a tombstone: the offset or group was deleted.
+// The keys and values of the offsets topic are Kafka's own schemas; the
+// package documentation lists the versions written and read.
 
 // topicPartition names a committed partition.
 type topicPartition struct {
