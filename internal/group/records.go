@@ -3,22 +3,14 @@ package group
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/record"
 )
 
-// Record keys and values of the offsets topic use Kafka's own schemas, so
-// tools that read __consumer_offsets directly (lag exporters, Kafka's
-// console consumer with its offsets formatter) understand them:
-//
-//	key   version 0|1: OffsetCommitKey{group, topic, partition}
-//	value version 3  : OffsetCommitValue{offset, leaderEpoch, metadata, commitTimestamp}
-//	key   version 2  : GroupMetadataKey{group}
-//	value version 3  : GroupMetadataValue{protocolType, generation, protocol,
-//	                   leader, currentStateTimestamp, members[...]}
-//
-// A null value is a tombstone: the offset or group was deleted.
+// The keys and values of the offsets topic are Kafka's own schemas; the
+// package documentation lists the versions written and read.
 
 // topicPartition names a committed partition.
 type topicPartition struct {
@@ -124,49 +116,22 @@ func decodeKey(b []byte) (decodedKey, bool, error) {
 	return decodedKey{}, false, nil
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// batchHeaderBytes is the size of a RecordBatch v2 header.
-const batchHeaderBytes = 61
-
 // buildBatch encodes records as an uncompressed RecordBatch v2 with no
-// producer id, as Kafka's coordinator writes them.
+// producer id, as Kafka's coordinator writes them: offsets 0..n-1, every
+// record stamped nowMs, and no leader epoch (the leader stamps it on
+// append). record frames and checksums it.
 func buildBatch(records []keyValue, nowMs int64) []byte {
-	var body []byte
+	batch := make([]record.Record, len(records))
 	for i, r := range records {
-		var rec []byte
-		rec = append(rec, 0)                     // attributes
-		rec = binary.AppendVarint(rec, 0)        // timestampDelta
-		rec = binary.AppendVarint(rec, int64(i)) // offsetDelta
-		rec = binary.AppendVarint(rec, int64(len(r.key)))
-		rec = append(rec, r.key...)
-		if r.value == nil {
-			rec = binary.AppendVarint(rec, -1)
-		} else {
-			rec = binary.AppendVarint(rec, int64(len(r.value)))
-			rec = append(rec, r.value...)
-		}
-		rec = binary.AppendVarint(rec, 0) // headers
-		body = binary.AppendVarint(body, int64(len(rec)))
-		body = append(body, rec...)
+		batch[i] = record.Record{OffsetDelta: int32(i), Key: r.key, Value: r.value}
 	}
-	b := kmsg.RecordBatch{
-		Length:               int32(batchHeaderBytes - 12 + len(body)),
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
+	h := record.Header{
+		PartitionLeaderEpoch: record.NoPartitionLeaderEpoch,
 		LastOffsetDelta:      int32(len(records) - 1),
-		FirstTimestamp:       nowMs,
-		MaxTimestamp:         nowMs,
-		ProducerID:           -1,
-		ProducerEpoch:        -1,
-		FirstSequence:        -1,
-		NumRecords:           int32(len(records)),
-		Records:              body,
+		BaseTimestamp:        nowMs,
+		ProducerID:           record.NoProducerID,
+		ProducerEpoch:        record.NoProducerEpoch,
+		BaseSequence:         record.NoSequence,
 	}
-	out := b.AppendTo(nil)
-	if len(out) != batchHeaderBytes+len(body) {
-		panic(fmt.Sprintf("group: record batch header is %d bytes, want %d", len(out)-len(body), batchHeaderBytes))
-	}
-	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli))
-	return out
+	return record.BuildUncompressed(h, batch, nowMs)
 }

@@ -3,7 +3,6 @@ package log
 import (
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/record"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // batchBytesMax bounds the size of one batch read during recovery, so a
 // corrupt length field cannot make recovery allocate gigabytes.
@@ -263,11 +260,13 @@ func readBatch(r *io.SectionReader, pos int64, header []byte, body *[]byte) (rec
 	return h, b, nil
 }
 
-// checkBatch verifies a stored batch: CRC, and an offset no smaller than
-// the next one expected (compaction may leave gaps, never overlaps).
+// checkBatch verifies a stored batch: whole and CRC-valid
+// (record.ValidateIntact; the rules Validate adds are not reasons to cut
+// a batch that was written whole), and an offset no smaller than the next
+// one expected (compaction may leave gaps, never overlaps).
 func checkBatch(batch []byte, h record.Header, next int64) error {
-	if crc := crc32.Checksum(batch[21:], castagnoli); crc != h.CRC {
-		return fmt.Errorf("crc 0x%08x computed, 0x%08x stored", crc, h.CRC)
+	if _, err := record.ValidateIntact(batch); err != nil {
+		return err
 	}
 	if h.BaseOffset < next || h.LastOffsetDelta < 0 {
 		return fmt.Errorf("batch offsets %d..%d overlap the previous batch ending before %d", h.BaseOffset, h.LastOffset(), next)

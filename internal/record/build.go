@@ -23,10 +23,7 @@ func Build(h Header, records []Record, codec Codec, maxTimestamp int64) ([]byte,
 	if !codec.Known() {
 		return nil, fmt.Errorf("%w: codec %d", ErrInvalidRecord, codec)
 	}
-	var raw []byte
-	for _, r := range records {
-		raw = appendRecord(raw, r)
-	}
+	raw := appendRecords(nil, records)
 	body := raw
 	if codec != CodecNone {
 		c, err := kgo.DefaultCompressor(codecOption(codec))
@@ -37,6 +34,20 @@ func Build(h Header, records []Record, codec Codec, maxTimestamp int64) ([]byte,
 		out, _ := c.Compress(&buf, raw)
 		body = append([]byte(nil), out...)
 	}
+	return seal(h, body, len(records), codec, maxTimestamp), nil
+}
+
+// BuildUncompressed is Build without compression, which cannot fail: for
+// the batches the broker writes itself (the group coordinator's offsets
+// and group metadata, transaction markers), so that every batch the broker
+// writes is framed and checksummed here.
+func BuildUncompressed(h Header, records []Record, maxTimestamp int64) []byte {
+	return seal(h, appendRecords(nil, records), len(records), CodecNone, maxTimestamp)
+}
+
+// seal writes the header of h in front of a records area of n records
+// encoded with codec, then the length and CRC that cover them.
+func seal(h Header, body []byte, n int, codec Codec, maxTimestamp int64) []byte {
 	b := make([]byte, HeaderSize, HeaderSize+len(body))
 	binary.BigEndian.PutUint64(b[baseOffsetAt:], uint64(h.BaseOffset))
 	binary.BigEndian.PutUint32(b[lengthAt:], uint32(HeaderSize-lengthFieldEnd+len(body)))
@@ -50,10 +61,10 @@ func Build(h Header, records []Record, codec Codec, maxTimestamp int64) ([]byte,
 	binary.BigEndian.PutUint64(b[producerIDAt:], uint64(h.ProducerID))
 	binary.BigEndian.PutUint16(b[producerEpochAt:], uint16(h.ProducerEpoch))
 	binary.BigEndian.PutUint32(b[baseSequenceAt:], uint32(h.BaseSequence))
-	binary.BigEndian.PutUint32(b[numRecordsAt:], uint32(len(records)))
+	binary.BigEndian.PutUint32(b[numRecordsAt:], uint32(n))
 	b = append(b, body...)
 	binary.BigEndian.PutUint32(b[crcAt:], checksum(b))
-	return b, nil
+	return b
 }
 
 func codecOption(c Codec) kgo.CompressionCodec {
@@ -68,6 +79,14 @@ func codecOption(c Codec) kgo.CompressionCodec {
 		return kgo.ZstdCompression()
 	}
 	return kgo.NoCompression()
+}
+
+// appendRecords encodes records one after the other, as a records area.
+func appendRecords(dst []byte, records []Record) []byte {
+	for _, r := range records {
+		dst = appendRecord(dst, r)
+	}
+	return dst
 }
 
 // appendRecord encodes one record: length, attributes, timestamp and offset

@@ -1,5 +1,9 @@
-// Package record parses and validates Kafka RecordBatch v2 (magic 2), the
-// unit that producers send, the log stores and fetches serve unchanged.
+// Package record parses, validates and builds Kafka RecordBatch v2 (magic
+// 2), the unit that producers send, the log stores and fetches serve
+// unchanged. It owns the batch bytes: every other package frames, checks
+// and checksums batches through it (Validate and its variants, Build,
+// BuildUncompressed, BuildEndTxnMarker, the Set* stampers), and no other
+// package computes a batch CRC. It does no I/O and holds no state.
 //
 // The broker never re-encodes a batch on the produce path: it checks the
 // framing and CRC here, rewrites the fields it owns in place (baseOffset,
@@ -57,6 +61,27 @@
 //
 // A varint is at most 5 bytes and a varlong at most 10, as in Kafka's
 // ByteUtils; longer encodings are rejected as corrupt.
+//
+// # Control batches (transaction markers)
+//
+// A transaction coordinator ends a transaction by writing one control
+// batch to each of its partitions (BuildEndTxnMarker, as Kafka's
+// MemoryRecords.withEndTransactionMarker): attributes transactional|control
+// (0x0030), CreateTime, no compression, the producer's id and epoch,
+// baseSequence -1, baseTimestamp = maxTimestamp = the marker's time, and
+// one record at offsetDelta 0 with timestampDelta 0 and no headers, whose
+// key and value are fixed-width big-endian structs:
+//
+//	key    offset  size  field
+//	            0     2  version = 0
+//	            2     2  type: 0 ABORT, 1 COMMIT (2-4 are Kafka's Raft
+//	                     metadata records, never in a partition log)
+//	value       0     2  version = 0
+//	            2     4  coordinatorEpoch
+//
+// The record is 17 bytes (length varint 16) and the batch 78. Readers take
+// newer key and value versions as version 0, since later versions may only
+// append fields (ParseControlType, ParseEndTxnMarker, ReadEndTxnMarker).
 //
 // # Errors
 //

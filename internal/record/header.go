@@ -45,9 +45,17 @@ const (
 	controlFlag       = 0x20
 )
 
-// NoSequence is the baseSequence of a batch from a producer without
-// idempotence (RecordBatch.NO_SEQUENCE in Kafka).
-const NoSequence = -1
+// The values Kafka's RecordBatch stores when a field does not apply: a
+// batch from a producer without idempotence has no producer id, epoch or
+// sequence (NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE), and a batch
+// the leader has not stamped yet has no leader epoch
+// (NO_PARTITION_LEADER_EPOCH).
+const (
+	NoProducerID           = -1
+	NoProducerEpoch        = -1
+	NoSequence             = -1
+	NoPartitionLeaderEpoch = -1
+)
 
 // castagnoli is the CRC-32C table; crc32 uses the SSE4.2/ARMv8 instruction
 // when the table is Castagnoli, which keeps Validate cheap.
@@ -87,7 +95,17 @@ func ParseHeader(b []byte) (Header, error) {
 	if len(b) < HeaderSize {
 		return Header{}, fmt.Errorf("%w: %d bytes, header needs %d", ErrTruncated, len(b), HeaderSize)
 	}
-	h := Header{
+	h := headerFields(b)
+	if h.Length < lengthMin {
+		return h, fmt.Errorf("%w: batchLength %d, header alone needs %d", ErrCorrupt, h.Length, lengthMin)
+	}
+	return h, nil
+}
+
+// headerFields decodes the header fields of b without checking them; b
+// holds at least HeaderSize bytes.
+func headerFields(b []byte) Header {
+	return Header{
 		BaseOffset:           int64(binary.BigEndian.Uint64(b[baseOffsetAt:])),
 		Length:               int32(binary.BigEndian.Uint32(b[lengthAt:])),
 		PartitionLeaderEpoch: int32(binary.BigEndian.Uint32(b[partitionLeaderEpochAt:])),
@@ -102,10 +120,6 @@ func ParseHeader(b []byte) (Header, error) {
 		BaseSequence:         int32(binary.BigEndian.Uint32(b[baseSequenceAt:])),
 		NumRecords:           int32(binary.BigEndian.Uint32(b[numRecordsAt:])),
 	}
-	if h.Length < lengthMin {
-		return h, fmt.Errorf("%w: batchLength %d, header alone needs %d", ErrCorrupt, h.Length, lengthMin)
-	}
-	return h, nil
 }
 
 // Size is the number of bytes of the whole batch, header included.
@@ -212,13 +226,16 @@ func SetPartitionLeaderEpoch(batch []byte, epoch int32) {
 // SetLogAppendTime marks the batch's timestamps as the broker's append time
 // ts (milliseconds), as a topic with message.timestamp.type=LogAppendTime
 // requires. Both the attributes and maxTimestamp are covered by the CRC, so
-// it is recomputed, as Kafka's DefaultRecordBatch.setMaxTimestamp does. The
-// batch must be whole and have passed Validate; a short slice panics.
-func SetLogAppendTime(batch []byte, ts int64) {
+// it is recomputed, as Kafka's DefaultRecordBatch.setMaxTimestamp does. It
+// returns the batch's header as it now reads, so a caller that holds the
+// Header from Validate replaces it rather than setting the bits by hand.
+// The batch must be whole and have passed Validate; a short slice panics.
+func SetLogAppendTime(batch []byte, ts int64) Header {
 	attributes := binary.BigEndian.Uint16(batch[attributesAt:]) | logAppendTimeFlag
 	binary.BigEndian.PutUint16(batch[attributesAt:], attributes)
 	binary.BigEndian.PutUint64(batch[maxTimestampAt:], uint64(ts))
 	binary.BigEndian.PutUint32(batch[crcAt:], checksum(batch))
+	return headerFields(batch)
 }
 
 // checksum is the CRC-32C of the part of batch that the crc field covers.

@@ -290,6 +290,40 @@ func TestTruncation(t *testing.T) {
 	}
 }
 
+// TestValidateIntact: torn tails are ErrTruncated and damaged bytes
+// ErrCorrupt, while a batch whose CRC matches passes even if it breaks the
+// rules Validate adds (here, framing of the records area), since recovery
+// must not cut a batch that was written whole.
+func TestValidateIntact(t *testing.T) {
+	batch := buildBatch(t, CodecNone, testRecords(6))
+	h, err := ValidateIntact(batch)
+	if err != nil || h.NumRecords != 6 || h.Size() != len(batch) {
+		t.Fatalf("whole batch: %+v, %v", h, err)
+	}
+	for n := range len(batch) {
+		if _, err := ValidateIntact(batch[:n]); !errors.Is(err, ErrTruncated) {
+			t.Fatalf("%d of %d bytes: %v, want ErrTruncated", n, len(batch), err)
+		}
+	}
+	for i := attributesAt; i < len(batch); i++ {
+		flipped := bytes.Clone(batch)
+		flipped[i] ^= 0x01
+		if _, err := ValidateIntact(flipped); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("bit flip at %d: %v, want ErrCorrupt", i, err)
+		}
+	}
+	if _, err := ValidateIntact(append(bytes.Clone(batch), 0)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("trailing byte: %v, want ErrCorrupt", err)
+	}
+	bad := reseal(bytes.Clone(batch[:len(batch)-1]))
+	if _, err := Validate(bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Validate of a resealed cut: %v, want ErrCorrupt", err)
+	}
+	if _, err := ValidateIntact(bad); err != nil {
+		t.Fatalf("ValidateIntact of a resealed cut: %v, want nil", err)
+	}
+}
+
 // TestTruncatedRecordsUnderValidCRC cuts the records area and reseals the
 // header, as a buggy producer would send it: the CRC passes, and the record
 // framing must catch the cut.
@@ -428,10 +462,13 @@ func TestSetFieldsKeepBatchValid(t *testing.T) {
 		}
 		createTime := h.Timestamp(Record{TimestampDelta: 5})
 
-		SetLogAppendTime(batch, 1_800_000_000_000)
+		returned := SetLogAppendTime(batch, 1_800_000_000_000)
 		h, err = Validate(batch)
 		if err != nil {
 			t.Fatalf("%v after SetLogAppendTime: %v", codec, err)
+		}
+		if returned != h {
+			t.Fatalf("%v: SetLogAppendTime returned %+v, batch reads %+v", codec, returned, h)
 		}
 		if !h.LogAppendTime() || h.MaxTimestamp != 1_800_000_000_000 || h.Compression() != codec {
 			t.Fatalf("%v: header %+v", codec, h)

@@ -24,7 +24,17 @@ func Validate(batch []byte) (Header, error) { return validate(batch, true) }
 // a producer's last sequence) and offset deltas only need to increase.
 func ValidateStored(batch []byte) (Header, error) { return validate(batch, false) }
 
-func validate(batch []byte, dense bool) (Header, error) {
+// ValidateIntact checks only that batch is one whole batch as it was
+// written: magic 2, batchLength equal to len(batch), and the CRC-32C. It
+// fails with ErrTruncated when bytes are missing (a torn write), and with
+// ErrCorrupt or ErrUnsupportedMagic when the bytes are damaged.
+//
+// It is what log recovery needs: the log ends at the first torn or
+// CRC-invalid batch, and a batch whose CRC matches was written whole, so
+// the rules that Validate and ValidateStored add on top (record counts,
+// codecs, record framing) are not reasons to cut acknowledged data there.
+// Validate, ValidateStored and ValidateProduce all begin with it.
+func ValidateIntact(batch []byte) (Header, error) {
 	h, err := ParseHeader(batch)
 	if err != nil {
 		return h, err
@@ -36,6 +46,14 @@ func validate(batch []byte, dense bool) (Header, error) {
 	}
 	if computed := checksum(batch); computed != h.CRC {
 		return h, fmt.Errorf("%w: crc 0x%08x computed, 0x%08x stored", ErrCorrupt, computed, h.CRC)
+	}
+	return h, nil
+}
+
+func validate(batch []byte, dense bool) (Header, error) {
+	h, err := ValidateIntact(batch)
+	if err != nil {
+		return h, err
 	}
 	// Kafka's LogValidator.validateBatch rejects these as INVALID_RECORD,
 	// including a negative count: the CRC matched, so the producer meant it.
