@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 var (
@@ -88,6 +89,7 @@ func (c Config) durable() bool { return c.FlushMessages <= 1 }
 // waits and syncs may come from any goroutine.
 type Log struct {
 	dir    string
+	fs     vfs.FS // every file of the log is opened through it
 	logger *slog.Logger
 
 	mu             sync.Mutex // guards the fields below
@@ -214,7 +216,7 @@ func (l *Log) rollLocked() (*segment, error) {
 	if err := old.sync(); err != nil {
 		return nil, err
 	}
-	next, err := openSegment(l.dir, old.nextOffset, true)
+	next, err := openSegment(l.fs, l.dir, old.nextOffset, true)
 	if err != nil {
 		return nil, err
 	}
