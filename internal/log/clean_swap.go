@@ -96,7 +96,10 @@ func (l *Log) findGroupLocked(group []segmentView) int {
 }
 
 // commitSwapLocked does the renames: cleaned to swap, old segments to
-// deleted, swap to final.
+// deleted, swap to final. Any that fails stops it, and the caller fails the
+// log: Open completes or drops the swap from whatever state the renames
+// reached, while the segments in memory stay as they were, still open.
+// Only a complete swap schedules the old files' removal.
 func (l *Log) commitSwapLocked(group []segmentView, cleaned *segment, at func(string)) error {
 	stem := filepath.Join(l.dir, segmentName(cleaned.baseOffset))
 	suffixes := []string{indexSuffix, timeIndexSuffix, logSuffix} // the log last: it commits
@@ -107,7 +110,11 @@ func (l *Log) commitSwapLocked(group []segmentView, cleaned *segment, at func(st
 	}
 	at("swap")
 	for _, v := range group {
-		l.retireLocked(v.s)
+		// An old segment left under its name after the swap is installed
+		// would shadow the part of the new one above its base offset.
+		if err := l.retireLocked(v.s); err != nil {
+			return err
+		}
 	}
 	at("retired")
 	for _, suffix := range suffixes {
@@ -118,18 +125,26 @@ func (l *Log) commitSwapLocked(group []segmentView, cleaned *segment, at func(st
 			at("installing")
 		}
 	}
+	for _, v := range group {
+		l.removeRetiredLater(v.s)
+	}
 	return nil
 }
 
-// retireLocked renames a replaced segment's files to .deleted and closes
-// and removes them after SegmentDeleteDelay, so reads that took a span of
-// it finish, as retention does.
-func (l *Log) retireLocked(s *segment) {
+// retireLocked renames a replaced segment's files to .deleted.
+func (l *Log) retireLocked(s *segment) error {
 	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
 		if err := l.fs.Rename(f.Name(), f.Name()+deletedSuffix); err != nil {
-			l.logger.Warn("rename replaced segment file", "file", f.Name(), "err", err)
+			return fmt.Errorf("retire replaced segment: %w", err)
 		}
 	}
+	return nil
+}
+
+// removeRetiredLater closes and removes a retired segment's files after
+// SegmentDeleteDelay, so reads that took a span of it finish, as retention
+// does.
+func (l *Log) removeRetiredLater(s *segment) {
 	time.AfterFunc(l.cfg.SegmentDeleteDelay, func() {
 		s.dropFile() // closed now, or when the last fetch holding it is sent
 		s.offsetFile.Close()

@@ -230,7 +230,10 @@ func (l *Log) rollLocked() (*segment, error) {
 // broker restarts and recovers it from disk.
 func (l *Log) failLocked(err error) error {
 	if l.failed == nil {
-		l.failed = fmt.Errorf("%w: %w", errLogFailed, err)
+		l.failed = err
+		if !errors.Is(err, errLogFailed) {
+			l.failed = fmt.Errorf("%w: %w", errLogFailed, err)
+		}
 		l.logger.Error("log failed, refusing appends until restart", "dir", l.dir, "err", err)
 	}
 	return l.failed

@@ -112,15 +112,17 @@ func (s *segment) fits(lastOffset int64, size int) bool {
 }
 
 // append writes one batch, whose baseOffset is already assigned, at the end
-// of the file and indexes it. On a write error the file is cut back so a
-// partial batch never stays behind.
+// of the file and indexes it. A write error is a failing disk (EIO, ENOSPC)
+// and fails the log, as Kafka takes the log directory offline; the file is
+// cut back first so a partial batch does not stay behind, and should that
+// fail too, recovery cuts it on the next start.
 func (s *segment) append(batch []byte, h record.Header, indexIntervalBytes int) error {
 	pos := s.size
 	if _, err := s.file.WriteAt(batch, pos); err != nil {
 		if terr := s.file.Truncate(pos); terr != nil {
 			return fmt.Errorf("%w: write %s: %v; cutting back failed: %v", errLogFailed, s.file.Name(), err, terr)
 		}
-		return fmt.Errorf("write %s: %w", s.file.Name(), err)
+		return fmt.Errorf("%w: write %s: %v", errLogFailed, s.file.Name(), err)
 	}
 	s.track(pos, h, indexIntervalBytes)
 	return nil
