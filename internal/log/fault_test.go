@@ -489,3 +489,39 @@ func checkReadsFromEveryBatch(t *testing.T, l *Log) {
 		}
 	}
 }
+
+// TestFaultSectionsWithoutOSFile: on a file system without an *os.File
+// beneath, Section.File is nil (the server then copies instead of
+// sendfile) and AppendTo reads through the file system, whose read errors
+// reach the caller.
+func TestFaultSectionsWithoutOSFile(t *testing.T) {
+	l, fs, _ := faultLog(t, DefaultConfig())
+	acked := ackedAppends(t, l, 0, 5)
+	sec, err := l.ReadSection(0, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sec.Release()
+	if f, _ := sec.File(); f != nil {
+		t.Fatalf("Section.File() = %s on an errorfs, want nil", f.Name())
+	}
+	b, err := sec.AppendTo(nil)
+	if err != nil || !bytes.Equal(b, batchBytes(acked)) {
+		t.Fatalf("AppendTo: %d bytes, %v; want the %d acknowledged", len(b), err, len(batchBytes(acked)))
+	}
+	fs.Inject(errorfs.Rule{Op: errorfs.OpRead, Path: "*" + logSuffix})
+	if _, err := sec.AppendTo(nil); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("AppendTo with failing reads: %v, want the injected error", err)
+	}
+
+	plain := mustOpen(t, t.TempDir(), DefaultConfig(), OpenOptions{})
+	ackedAppends(t, plain, 0, 1)
+	osSec, err := plain.ReadSection(0, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer osSec.Release()
+	if f, _ := osSec.File(); f == nil {
+		t.Fatal("Section.File() is nil on the OS file system: sendfile would be lost")
+	}
+}
