@@ -26,6 +26,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"path/filepath"
+	"strings"
 )
 
 // ErrInjected is the error a rule returns unless it names its own.
@@ -120,7 +121,7 @@ func (r *Rule) matches(op Op, path string) bool {
 		return true
 	}
 	name := path
-	if !containsSeparator(r.Path) {
+	if !strings.ContainsRune(r.Path, filepath.Separator) {
 		name = filepath.Base(path)
 	}
 	ok, err := filepath.Match(r.Path, name)
@@ -128,15 +129,6 @@ func (r *Rule) matches(op Op, path string) bool {
 		panic(fmt.Sprintf("errorfs: bad path pattern %q: %v", r.Path, err))
 	}
 	return ok
-}
-
-func containsSeparator(pattern string) bool {
-	for i := 0; i < len(pattern); i++ {
-		if pattern[i] == filepath.Separator {
-			return true
-		}
-	}
-	return false
 }
 
 // decideLocked counts a call against the rule and reports whether it fails.
