@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/fsutil"
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 // Compaction (cleanup.policy=compact) follows Kafka's log cleaner.
@@ -362,7 +362,7 @@ func (p *cleanPlan) groups(end int64) [][]segmentView {
 func (l *Log) loadCleanerCheckpointLocked() {
 	l.cleaning.loaded = true
 	l.cleaning.firstDirtyOffset, l.cleaning.deleteHorizon = 0, noHorizon
-	b, err := os.ReadFile(filepath.Join(l.dir, cleanerCheckpointFile))
+	b, err := vfs.ReadFile(l.fs, filepath.Join(l.dir, cleanerCheckpointFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return
 	}
@@ -393,7 +393,7 @@ func (l *Log) saveCleanerCheckpoint(firstDirty, horizon int64) error {
 	}
 	l.cleaning.firstDirtyOffset, l.cleaning.deleteHorizon = firstDirty, horizon
 	data := fmt.Appendf(nil, "%d %d\n", firstDirty, horizon)
-	if err := fsutil.WriteFileSync(filepath.Join(l.dir, cleanerCheckpointFile), data); err != nil {
+	if err := vfs.WriteFileSync(l.fs, filepath.Join(l.dir, cleanerCheckpointFile), data); err != nil {
 		return fmt.Errorf("write cleaner checkpoint: %w", err)
 	}
 	return nil

@@ -101,10 +101,17 @@ type storedBatch struct {
 // within their batch.
 func readLog(tb testing.TB, l *Log) []storedBatch {
 	tb.Helper()
-	logStart, hw, _ := l.Offsets()
+	logStart, _, _ := l.Offsets()
+	return readLogFrom(tb, l, logStart)
+}
+
+// readLogFrom is readLog from offset on, as a consumer starting there.
+func readLogFrom(tb testing.TB, l *Log, from int64) []storedBatch {
+	tb.Helper()
+	_, hw, _ := l.Offsets()
 	var out []storedBatch
-	next := logStart
-	for offset := logStart; offset < hw; {
+	next := from
+	for offset := from; offset < hw; {
 		b, err := l.Read(offset, 1<<20, true)
 		if err != nil {
 			tb.Fatalf("read at %d: %v", offset, err)

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/fsutil"
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 // producersMax bounds the producer ids one clean tracks (8 bytes of id and
@@ -21,7 +21,7 @@ const producersMax = 1 << 20
 // batchReader walks the batches of a sealed segment with reads of a whole
 // buffer, so a segment of small batches costs few system calls.
 type batchReader struct {
-	file     *os.File
+	file     vfs.File
 	limit    int64  // end of the bytes to read
 	pos      int64  // file position of data[0]
 	buf      []byte // io buffer; grown for a batch larger than it
@@ -30,7 +30,7 @@ type batchReader struct {
 	throttle *throttler
 }
 
-func (r *batchReader) reset(f *os.File, limit int64, bufBytes int, t *throttler) {
+func (r *batchReader) reset(f vfs.File, limit int64, bufBytes int, t *throttler) {
 	if cap(r.buf) != bufBytes {
 		r.buf = make([]byte, bufBytes) // also gives back a buffer grown for a large batch
 	}
@@ -212,14 +212,14 @@ func (f *cleanFilter) keep(offset int64, r record.Record, retainTombstones bool)
 // cleanGroup rewrites a group of segments into one cleaned segment and
 // swaps it into the log.
 func (c *Cleaner) cleanGroup(l *Log, p *cleanPlan, group []segmentView, f *cleanFilter, stats *CleanStats) error {
-	dst, err := createCleaned(l.dir, group[0].base)
+	dst, err := createCleaned(l.fs, l.dir, group[0].base)
 	if err != nil {
 		return err
 	}
 	swapped := false
 	defer func() {
 		if !swapped {
-			dst.discard()
+			dst.discard(l.fs)
 		}
 	}()
 	changed := false
@@ -250,7 +250,7 @@ func (c *Cleaner) cleanGroup(l *Log, p *cleanPlan, group []segmentView, f *clean
 	stats.Groups++
 	// The swap is complete in memory; the renames are made durable outside
 	// the log's lock, since Open finishes any state they pass through.
-	if err := fsutil.SyncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return fmt.Errorf("fsync log dir after compaction: %w", err)
 	}
 	return nil
@@ -398,7 +398,7 @@ func (c *Cleaner) finishCleaned(dst *segment, stats *CleanStats) error {
 	if err := dst.flushIndex(); err != nil {
 		return err
 	}
-	for _, f := range []*os.File{dst.file, dst.offsetFile, dst.timeFile} {
+	for _, f := range []vfs.File{dst.file, dst.offsetFile, dst.timeFile} {
 		if err := f.Sync(); err != nil {
 			return fmt.Errorf("fsync %s: %w", f.Name(), err)
 		}
@@ -415,19 +415,19 @@ func (c *Cleaner) at(point string) {
 
 // createCleaned creates the files of a cleaned segment, "<base>.log.cleaned"
 // and its indexes, replacing leftovers of an earlier attempt.
-func createCleaned(dir string, base int64) (*segment, error) {
+func createCleaned(fs vfs.FS, dir string, base int64) (*segment, error) {
 	s := &segment{baseOffset: base, nextOffset: base, maxTimestamp: -1, maxTimestampOffset: -1, created: time.Now()}
 	stem := filepath.Join(dir, segmentName(base))
-	files := []**os.File{&s.file, &s.offsetFile, &s.timeFile}
+	files := []*vfs.File{&s.file, &s.offsetFile, &s.timeFile}
 	for i, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		path := stem + suffix + cleanedSuffix
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.discard()
+		if err := fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.discard(fs)
 			return nil, fmt.Errorf("remove stale %s: %w", path, err)
 		}
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
-			s.discard()
+			s.discard(fs)
 			return nil, fmt.Errorf("create cleaned segment: %w", err)
 		}
 		*files[i] = f
@@ -436,11 +436,11 @@ func createCleaned(dir string, base int64) (*segment, error) {
 }
 
 // discard closes and removes a cleaned segment that will not be swapped in.
-func (s *segment) discard() {
-	for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {
+func (s *segment) discard(fs vfs.FS) {
+	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
 		if f != nil {
 			f.Close()
-			os.Remove(f.Name())
+			fs.Remove(f.Name())
 		}
 	}
 }

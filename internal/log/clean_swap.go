@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/fsutil"
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 // A cleaned segment replaces the segments it was made from in steps that
@@ -48,14 +48,14 @@ func (l *Log) swapIn(group []segmentView, cleaned *segment, at func(string)) err
 	if err := l.commitSwapLocked(group, cleaned, at); err != nil {
 		return l.failLocked(err)
 	}
-	fresh, err := openSegment(l.dir, cleaned.baseOffset, false)
+	fresh, err := openSegment(l.fs, l.dir, cleaned.baseOffset, false)
 	if err != nil {
 		return l.failLocked(err)
 	}
 	fresh.size, fresh.nextOffset, fresh.ix = cleaned.size, cleaned.nextOffset, cleaned.ix
 	fresh.maxTimestamp, fresh.maxTimestampOffset = cleaned.maxTimestamp, cleaned.maxTimestampOffset
 	fresh.bytesSinceIndex = cleaned.bytesSinceIndex
-	for _, f := range []*os.File{cleaned.file, cleaned.offsetFile, cleaned.timeFile} {
+	for _, f := range []vfs.File{cleaned.file, cleaned.offsetFile, cleaned.timeFile} {
 		f.Close() // open under their old names; fresh has the final ones
 	}
 	for _, v := range group {
@@ -96,46 +96,61 @@ func (l *Log) findGroupLocked(group []segmentView) int {
 }
 
 // commitSwapLocked does the renames: cleaned to swap, old segments to
-// deleted, swap to final.
+// deleted, swap to final. Any that fails stops it, and the caller fails the
+// log: Open completes or drops the swap from whatever state the renames
+// reached, while the segments in memory stay as they were, still open.
+// Only a complete swap schedules the old files' removal.
 func (l *Log) commitSwapLocked(group []segmentView, cleaned *segment, at func(string)) error {
 	stem := filepath.Join(l.dir, segmentName(cleaned.baseOffset))
 	suffixes := []string{indexSuffix, timeIndexSuffix, logSuffix} // the log last: it commits
 	for _, suffix := range suffixes {
-		if err := os.Rename(stem+suffix+cleanedSuffix, stem+suffix+swapSuffix); err != nil {
+		if err := l.fs.Rename(stem+suffix+cleanedSuffix, stem+suffix+swapSuffix); err != nil {
 			return fmt.Errorf("commit cleaned segment: %w", err)
 		}
 	}
 	at("swap")
 	for _, v := range group {
-		l.retireLocked(v.s)
+		// An old segment left under its name after the swap is installed
+		// would shadow the part of the new one above its base offset.
+		if err := l.retireLocked(v.s); err != nil {
+			return err
+		}
 	}
 	at("retired")
 	for _, suffix := range suffixes {
-		if err := os.Rename(stem+suffix+swapSuffix, stem+suffix); err != nil {
+		if err := l.fs.Rename(stem+suffix+swapSuffix, stem+suffix); err != nil {
 			return fmt.Errorf("install cleaned segment: %w", err)
 		}
 		if suffix == indexSuffix {
 			at("installing")
 		}
 	}
+	for _, v := range group {
+		l.removeRetiredLater(v.s)
+	}
 	return nil
 }
 
-// retireLocked renames a replaced segment's files to .deleted and closes
-// and removes them after SegmentDeleteDelay, so reads that took a span of
-// it finish, as retention does.
-func (l *Log) retireLocked(s *segment) {
-	for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {
-		if err := os.Rename(f.Name(), f.Name()+deletedSuffix); err != nil {
-			l.logger.Warn("rename replaced segment file", "file", f.Name(), "err", err)
+// retireLocked renames a replaced segment's files to .deleted.
+func (l *Log) retireLocked(s *segment) error {
+	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
+		if err := l.fs.Rename(f.Name(), f.Name()+deletedSuffix); err != nil {
+			return fmt.Errorf("retire replaced segment: %w", err)
 		}
 	}
+	return nil
+}
+
+// removeRetiredLater closes and removes a retired segment's files after
+// SegmentDeleteDelay, so reads that took a span of it finish, as retention
+// does.
+func (l *Log) removeRetiredLater(s *segment) {
 	time.AfterFunc(l.cfg.SegmentDeleteDelay, func() {
 		s.dropFile() // closed now, or when the last fetch holding it is sent
 		s.offsetFile.Close()
 		s.timeFile.Close()
-		for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {
-			if err := os.Remove(f.Name() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
+			if err := l.fs.Remove(f.Name() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				l.logger.Warn("remove replaced segment file", "file", f.Name(), "err", err)
 			}
 		}
@@ -144,8 +159,8 @@ func (l *Log) retireLocked(s *segment) {
 
 // completeSwaps finishes, on Open, what a crash interrupted: cleaned files
 // that were never committed are deleted, committed swaps are completed.
-func completeSwaps(dir string, logger *slog.Logger) error {
-	entries, err := os.ReadDir(dir)
+func completeSwaps(fs vfs.FS, dir string, logger *slog.Logger) error {
+	entries, err := fs.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("list log dir: %w", err)
 	}
@@ -153,7 +168,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasSuffix(name, cleanedSuffix) {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			if err := fs.Remove(filepath.Join(dir, name)); err != nil {
 				return fmt.Errorf("remove uncommitted cleaned file: %w", err)
 			}
 			changed = true
@@ -161,7 +176,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 	}
 	for _, e := range entries {
 		if base, ok := parseSegmentName(strings.TrimSuffix(e.Name(), swapSuffix)); ok && strings.HasSuffix(e.Name(), swapSuffix) {
-			if err := completeSwap(dir, base, entries, logger); err != nil {
+			if err := completeSwap(fs, dir, base, entries, logger); err != nil {
 				return err
 			}
 			changed = true
@@ -169,27 +184,27 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 	}
 	// Index files renamed to .swap before the crash came between them and
 	// their log file's rename: the swap never committed.
-	if entries, err = os.ReadDir(dir); err != nil {
+	if entries, err = fs.ReadDir(dir); err != nil {
 		return fmt.Errorf("list log dir: %w", err)
 	}
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), swapSuffix) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			if err := fs.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("remove uncommitted swap file: %w", err)
 			}
 			changed = true
 		}
 	}
 	if changed {
-		return fsutil.SyncDir(dir)
+		return fs.SyncDir(dir)
 	}
 	return nil
 }
 
 // completeSwap installs the committed swap segment at base.
-func completeSwap(dir string, base int64, entries []os.DirEntry, logger *slog.Logger) error {
+func completeSwap(fs vfs.FS, dir string, base int64, entries []os.DirEntry, logger *slog.Logger) error {
 	stem := filepath.Join(dir, segmentName(base))
-	next, err := swapNextOffset(stem+logSuffix+swapSuffix, base)
+	next, err := swapNextOffset(fs, stem+logSuffix+swapSuffix, base)
 	if err != nil {
 		return err
 	}
@@ -200,13 +215,13 @@ func completeSwap(dir string, base int64, entries []os.DirEntry, logger *slog.Lo
 		}
 		oldStem := filepath.Join(dir, segmentName(old))
 		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-			if err := os.Remove(oldStem + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fs.Remove(oldStem + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove segment replaced by compaction: %w", err)
 			}
 		}
 	}
 	for _, suffix := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
-		err := os.Rename(stem+suffix+swapSuffix, stem+suffix)
+		err := fs.Rename(stem+suffix+swapSuffix, stem+suffix)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("complete compaction swap: %w", err)
 		}
@@ -216,8 +231,8 @@ func completeSwap(dir string, base int64, entries []os.DirEntry, logger *slog.Lo
 }
 
 // swapNextOffset returns one past the last offset of a swap segment.
-func swapNextOffset(path string, base int64) (int64, error) {
-	f, err := os.Open(path)
+func swapNextOffset(fs vfs.FS, path string, base int64) (int64, error) {
+	f, err := fs.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("open swap segment: %w", err)
 	}

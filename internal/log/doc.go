@@ -31,4 +31,27 @@
 // derived data: after an unclean shutdown every segment from the recovery
 // point on is scanned batch by batch, the log is cut at the first torn or
 // CRC-invalid batch, and indexes are rebuilt.
+//
+// Disk errors: a failed fsync, write, roll or compaction swap fails the log
+// (failLocked). A failed fsync may have dropped dirty pages, so nothing
+// after the last good fsync can be trusted: every waiter gets an error
+// that IsStorageError recognises (Kafka's KAFKA_STORAGE_ERROR), the high
+// watermark stays where the last good fsync put it, and appends are
+// refused until the broker restarts and recovers the directory from disk.
+// Reads below the high watermark, all fsynced, are still served (Kafka
+// takes the whole log directory offline instead). Retention whose rename
+// to .deleted fails only warns: the segment is gone from the log, and if
+// its file comes back on restart it lies below the checkpointed log start
+// offset.
+//
+// File system seam: every file the log opens, renames, removes or lists
+// goes through the vfs.FS in OpenOptions.FS (internal/vfs; the operating
+// system's when unset). Fetch's sendfile path needs an *os.File:
+// Section.File returns the one beneath (vfs.File.OSFile), or nil on a file
+// system without one, and the caller copies with AppendTo. The tests in
+// fault_test.go put internal/vfs/errorfs under the log and fail fsync,
+// write (also partway), create and rename at chosen points, then reopen
+// the directory with the operating system's file system, as a restart
+// would: every acknowledged batch must be there, and recovery may cut only
+// what no caller was told was durable.
 package log

@@ -3,7 +3,8 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
+
+	"github.com/sluice-dev/sluice/internal/vfs"
 	"sort"
 )
 
@@ -109,7 +110,7 @@ func (ix *index) truncate(position uint32) {
 
 // flush appends unwritten entries to the index files. Truncation rewrites
 // the files whole, so flush only ever appends.
-func (ix *index) flush(offsetFile, timeFile *os.File) error {
+func (ix *index) flush(offsetFile, timeFile vfs.File) error {
 	if err := writeEntries(offsetFile, ix.flushedOffsets*offsetEntryBytes, ix.offsets[ix.flushedOffsets:], offsetEntryBytes,
 		func(b []byte, e offsetEntry) {
 			binary.BigEndian.PutUint32(b, e.relOffset)
@@ -129,7 +130,7 @@ func (ix *index) flush(offsetFile, timeFile *os.File) error {
 	return nil
 }
 
-func writeEntries[E any](f *os.File, at int, entries []E, size int, put func([]byte, E)) error {
+func writeEntries[E any](f vfs.File, at int, entries []E, size int, put func([]byte, E)) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -145,8 +146,8 @@ func writeEntries[E any](f *os.File, at int, entries []E, size int, put func([]b
 
 // rewrite replaces both files with the in-memory entries, after a
 // truncation or a rebuild.
-func (ix *index) rewrite(offsetFile, timeFile *os.File) error {
-	for _, f := range []*os.File{offsetFile, timeFile} {
+func (ix *index) rewrite(offsetFile, timeFile vfs.File) error {
+	for _, f := range []vfs.File{offsetFile, timeFile} {
 		if err := f.Truncate(0); err != nil {
 			return fmt.Errorf("truncate index %s: %w", f.Name(), err)
 		}
@@ -158,9 +159,9 @@ func (ix *index) rewrite(offsetFile, timeFile *os.File) error {
 // loadIndex reads both index files and checks them against the segment:
 // entries must increase and point inside the log file. ok is false when the
 // files are missing pieces or inconsistent; the caller then rebuilds.
-func loadIndex(offsetFile, timeFile *os.File, logSize int64) (ix index, ok bool) {
-	ob, err1 := readAll(offsetFile)
-	tb, err2 := readAll(timeFile)
+func loadIndex(offsetFile, timeFile vfs.File, logSize int64) (ix index, ok bool) {
+	ob, err1 := vfs.ReadAll(offsetFile)
+	tb, err2 := vfs.ReadAll(timeFile)
 	if err1 != nil || err2 != nil || len(ob)%offsetEntryBytes != 0 || len(tb)%timeEntryBytes != 0 {
 		return index{}, false
 	}
@@ -183,14 +184,4 @@ func loadIndex(offsetFile, timeFile *os.File, logSize int64) (ix index, ok bool)
 	}
 	ix.flushedOffsets, ix.flushedTimes = len(ix.offsets), len(ix.times)
 	return ix, true
-}
-
-func readAll(f *os.File) ([]byte, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, st.Size())
-	_, err = f.ReadAt(b, 0)
-	return b, err
 }

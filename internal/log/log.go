@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/kafkaerr"
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 var (
@@ -91,6 +92,7 @@ func (c Config) durable() bool { return c.FlushMessages <= 1 }
 // waits and syncs may come from any goroutine.
 type Log struct {
 	dir    string
+	fs     vfs.FS // every file of the log is opened through it
 	logger *slog.Logger
 
 	mu             sync.Mutex // guards the fields below
@@ -217,7 +219,7 @@ func (l *Log) rollLocked() (*segment, error) {
 	if err := old.sync(); err != nil {
 		return nil, err
 	}
-	next, err := openSegment(l.dir, old.nextOffset, true)
+	next, err := openSegment(l.fs, l.dir, old.nextOffset, true)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +233,10 @@ func (l *Log) rollLocked() (*segment, error) {
 // broker restarts and recovers it from disk.
 func (l *Log) failLocked(err error) error {
 	if l.failed == nil {
-		l.failed = fmt.Errorf("%w: %w", errLogFailed, err)
+		l.failed = err
+		if !errors.Is(err, errLogFailed) {
+			l.failed = fmt.Errorf("%w: %w", errLogFailed, err)
+		}
 		l.logger.Error("log failed, refusing appends until restart", "dir", l.dir, "err", err)
 	}
 	return l.failed

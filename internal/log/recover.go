@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 // batchBytesMax bounds the size of one batch read during recovery, so a
@@ -30,6 +31,9 @@ type OpenOptions struct {
 	// DeleteRecords may have moved into the first segment; 0 if unknown.
 	LogStartOffset int64
 	Logger         *slog.Logger
+	// FS is the file system the log's files live on; nil is the
+	// operating system's. Tests put an error-injecting one here.
+	FS vfs.FS
 }
 
 // Open opens the log in dir, creating it if needed, and recovers it.
@@ -37,20 +41,23 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	l := &Log{dir: dir, cfg: cfg, logger: opts.Logger}
-	if err := completeSwaps(dir, opts.Logger); err != nil {
+	l := &Log{dir: dir, fs: opts.FS, cfg: cfg, logger: opts.Logger}
+	if err := completeSwaps(l.fs, dir, opts.Logger); err != nil {
 		return nil, err
 	}
-	bases, err := listSegments(dir)
+	bases, err := listSegments(l.fs, dir)
 	if err != nil {
 		return nil, err
 	}
 	if len(bases) == 0 {
 		bases = []int64{0}
-		s, err := openSegment(dir, 0, true)
+		s, err := openSegment(l.fs, dir, 0, true)
 		if err != nil {
 			return nil, err
 		}
@@ -71,8 +78,8 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 
 // listSegments returns the base offsets of the segments in dir, removing
 // index files whose log file is gone.
-func listSegments(dir string) ([]int64, error) {
-	entries, err := os.ReadDir(dir)
+func listSegments(fs vfs.FS, dir string) ([]int64, error) {
+	entries, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list log dir: %w", err)
 	}
@@ -87,12 +94,12 @@ func listSegments(dir string) ([]int64, error) {
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasSuffix(name, deletedSuffix) {
-			os.Remove(filepath.Join(dir, name)) // a deletion a crash interrupted
+			fs.Remove(filepath.Join(dir, name)) // a deletion a crash interrupted
 			continue
 		}
 		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
 			if stem, ok := strings.CutSuffix(name, suffix); ok && !logs[stem] {
-				os.Remove(filepath.Join(dir, name))
+				fs.Remove(filepath.Join(dir, name))
 			}
 		}
 	}
@@ -103,7 +110,7 @@ func listSegments(dir string) ([]int64, error) {
 // loadSegments opens every segment and recovers the ones that need it.
 func (l *Log) loadSegments(bases []int64, opts OpenOptions) error {
 	for i, base := range bases {
-		s, err := openSegment(l.dir, base, false)
+		s, err := openSegment(l.fs, l.dir, base, false)
 		if err != nil {
 			return err
 		}
@@ -281,7 +288,7 @@ func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
 		l.logger.Warn("recovery removed a segment after the cut", "dir", l.dir, "baseOffset", base)
 		stem := filepath.Join(l.dir, segmentName(base))
 		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-			if err := os.Remove(stem + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(stem + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 // deletedSuffix marks the files of a segment removed from the log whose
@@ -77,8 +79,8 @@ func (l *Log) deleteFirstLocked() {
 	s := l.segments[0]
 	l.segments = l.segments[1:]
 	l.logStartOffset = max(l.logStartOffset, l.segments[0].baseOffset)
-	for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {
-		if err := os.Rename(f.Name(), f.Name()+deletedSuffix); err != nil {
+	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
+		if err := l.fs.Rename(f.Name(), f.Name()+deletedSuffix); err != nil {
 			l.logger.Warn("rename deleted segment file", "file", f.Name(), "err", err)
 		}
 	}
@@ -87,8 +89,8 @@ func (l *Log) deleteFirstLocked() {
 		s.dropFile() // closed now, or when the last fetch holding it is sent
 		s.offsetFile.Close()
 		s.timeFile.Close()
-		for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {
-			if err := os.Remove(f.Name() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
+			if err := l.fs.Remove(f.Name() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				l.logger.Warn("remove deleted segment file", "file", f.Name(), "err", err)
 			}
 		}

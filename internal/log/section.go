@@ -29,13 +29,15 @@ type Section struct {
 func (sec Section) Len() int { return int(sec.size) }
 
 // File returns the segment file and the section's position in it, valid
-// until Release. The file's own offset is shared by every reader: read it
-// only at explicit positions (ReadAt, pread, sendfile with an offset).
+// until Release, for sendfile(2). The file's own offset is shared by every
+// reader: read it only at explicit positions (ReadAt, pread, sendfile with
+// an offset). f is nil when the log's file system has no *os.File beneath
+// (an error-injecting one in tests): copy with AppendTo then.
 func (sec Section) File() (f *os.File, pos int64) {
 	if sec.s == nil {
 		return nil, 0
 	}
-	return sec.s.file, sec.pos
+	return sec.s.file.OSFile(), sec.pos
 }
 
 // AppendTo appends the section's bytes to dst: the copying path, for

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 const (
@@ -45,9 +46,9 @@ func parseSegmentName(name string) (int64, bool) {
 // concurrently with appends at higher positions, and holders.
 type segment struct {
 	baseOffset int64
-	file       *os.File
-	offsetFile *os.File
-	timeFile   *os.File
+	file       vfs.File
+	offsetFile vfs.File
+	timeFile   vfs.File
 	// holders keeps file open while Sections of it are held (section.go):
 	// close it with dropFile, never directly.
 	holders fileHolders
@@ -67,7 +68,7 @@ type segment struct {
 }
 
 // openSegment opens (creating if asked) the three files of a segment.
-func openSegment(dir string, baseOffset int64, create bool) (*segment, error) {
+func openSegment(fs vfs.FS, dir string, baseOffset int64, create bool) (*segment, error) {
 	flags := os.O_RDWR
 	if create {
 		flags |= os.O_CREATE | os.O_EXCL
@@ -75,20 +76,20 @@ func openSegment(dir string, baseOffset int64, create bool) (*segment, error) {
 	base := filepath.Join(dir, segmentName(baseOffset))
 	s := &segment{baseOffset: baseOffset, nextOffset: baseOffset, maxTimestamp: -1, maxTimestampOffset: -1, created: time.Now()}
 	var err error
-	if s.file, err = os.OpenFile(base+logSuffix, flags, 0o644); err != nil {
+	if s.file, err = fs.OpenFile(base+logSuffix, flags, 0o644); err != nil {
 		return nil, fmt.Errorf("open segment: %w", err)
 	}
 	idxFlags := os.O_RDWR | os.O_CREATE
 	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-		if _, err := os.Stat(base + suffix); errors.Is(err, os.ErrNotExist) {
+		if _, err := fs.Stat(base + suffix); errors.Is(err, os.ErrNotExist) {
 			s.indexMissing = true
 		}
 	}
-	if s.offsetFile, err = os.OpenFile(base+indexSuffix, idxFlags, 0o644); err != nil {
+	if s.offsetFile, err = fs.OpenFile(base+indexSuffix, idxFlags, 0o644); err != nil {
 		s.close()
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	if s.timeFile, err = os.OpenFile(base+timeIndexSuffix, idxFlags, 0o644); err != nil {
+	if s.timeFile, err = fs.OpenFile(base+timeIndexSuffix, idxFlags, 0o644); err != nil {
 		s.close()
 		return nil, fmt.Errorf("open time index: %w", err)
 	}
@@ -111,15 +112,17 @@ func (s *segment) fits(lastOffset int64, size int) bool {
 }
 
 // append writes one batch, whose baseOffset is already assigned, at the end
-// of the file and indexes it. On a write error the file is cut back so a
-// partial batch never stays behind.
+// of the file and indexes it. A write error is a failing disk (EIO, ENOSPC)
+// and fails the log, as Kafka takes the log directory offline; the file is
+// cut back first so a partial batch does not stay behind, and should that
+// fail too, recovery cuts it on the next start.
 func (s *segment) append(batch []byte, h record.Header, indexIntervalBytes int) error {
 	pos := s.size
 	if _, err := s.file.WriteAt(batch, pos); err != nil {
 		if terr := s.file.Truncate(pos); terr != nil {
 			return fmt.Errorf("%w: write %s: %v; cutting back failed: %v", errLogFailed, s.file.Name(), err, terr)
 		}
-		return fmt.Errorf("write %s: %w", s.file.Name(), err)
+		return fmt.Errorf("%w: write %s: %v", errLogFailed, s.file.Name(), err)
 	}
 	s.track(pos, h, indexIntervalBytes)
 	return nil
@@ -213,7 +216,7 @@ func (s *segment) close() error {
 	if s.file != nil {
 		errs = append(errs, s.dropFile())
 	}
-	for _, f := range []*os.File{s.offsetFile, s.timeFile} {
+	for _, f := range []vfs.File{s.offsetFile, s.timeFile} {
 		if f != nil {
 			errs = append(errs, f.Close())
 		}
@@ -222,12 +225,12 @@ func (s *segment) close() error {
 }
 
 // remove closes and deletes the segment's files.
-func (s *segment) remove() error {
+func (s *segment) remove(fs vfs.FS) error {
 	s.close()
 	var errs []error
-	for _, f := range []*os.File{s.file, s.offsetFile, s.timeFile} {
+	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
 		if f != nil {
-			if err := os.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fs.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}
