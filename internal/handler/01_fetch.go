@@ -14,13 +14,11 @@ package handler
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/replica"
 )
@@ -63,33 +61,25 @@ func (h *Handler) fetch(req *kmsg.FetchRequest) Reply {
 func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *FetchResponse {
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitMax)
 	deadline := time.Now().Add(wait)
-	woken := make(chan struct{}, 1)
-	var watched []*replica.Partition
-	defer func() {
-		for _, p := range watched {
-			p.Log.Unwatch(woken)
-		}
-	}()
+	waitCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	waiter := replica.NewWaiter()
+	defer waiter.Close()
+	watching := false
 	for {
 		resp, bytes, failed := h.fetchOnce(req)
-		remaining := time.Until(deadline)
-		if bytes >= int(req.MinBytes) || failed || remaining <= 0 {
+		if bytes >= int(req.MinBytes) || failed || time.Until(deadline) <= 0 {
 			return resp
 		}
-		if watched == nil {
-			// Register, then read once more, so a write between the read
-			// and the registration is not missed.
-			watched = h.watch(req, woken)
+		if !watching {
+			// Watch, then read once more, so a write between the read
+			// and the watch is not missed.
+			h.watch(req, waiter)
+			watching = true
 			resp.Release()
 			continue
 		}
-		timer := time.NewTimer(remaining)
-		select {
-		case <-woken:
-		case <-timer.C:
-		case <-ctx.Done():
-		}
-		timer.Stop()
+		waiter.Wait(waitCtx) // woken, or the deadline: read again
 		if ctx.Err() != nil {
 			return resp
 		}
@@ -97,23 +87,20 @@ func (h *Handler) fetchWait(ctx context.Context, req *kmsg.FetchRequest) *FetchR
 	}
 }
 
-// watch registers woken on every requested partition's log.
-func (h *Handler) watch(req *kmsg.FetchRequest, woken chan<- struct{}) []*replica.Partition {
+// watch makes waiter watch every requested partition led here.
+func (h *Handler) watch(req *kmsg.FetchRequest, waiter *replica.Waiter) {
 	im := h.b.Meta.Image()
-	watched := []*replica.Partition{}
 	for _, rt := range req.Topics {
 		t, ok := fetchTopic(im, req.Version, rt)
 		if !ok {
 			continue
 		}
 		for _, rp := range rt.Partitions {
-			if p, err := h.leaderPartition(t.Name, rp.Partition); err == nil {
-				p.Log.Watch(woken)
-				watched = append(watched, p)
+			if p, err := h.b.Replicas.Leader(t.Name, rp.Partition); err == nil {
+				waiter.Watch(p)
 			}
 		}
 	}
-	return watched
 }
 
 // fetchTopic resolves a requested topic by id (v13+) or name.
@@ -143,7 +130,7 @@ func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *FetchResponse, bytes 
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.RecordBatches = []byte{}
-			var sec log.Section
+			var sec replica.Section
 			var err error
 			switch {
 			case !known && req.Version >= 13:
@@ -151,7 +138,7 @@ func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *FetchResponse, bytes 
 			case !known:
 				err = kerr.UnknownTopicOrPartition
 			default:
-				sec, err = h.fetchPartition(t.Name, rp, &sp, min(budget, int(rp.PartitionMaxBytes)), bytes == 0)
+				sec, err = h.fetchPartition(t.Name, rp, &sp, req.Version, min(budget, int(rp.PartitionMaxBytes)), bytes == 0)
 			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
@@ -177,20 +164,19 @@ func (h *Handler) fetchOnce(req *kmsg.FetchRequest) (resp *FetchResponse, bytes 
 // fetchPartition fills sp's offsets and returns the section of the
 // partition's log to send as its records. minOne lets the first non-empty
 // partition return a whole batch larger than the limits (KIP-74), so an
-// oversized batch cannot stall a consumer.
-func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, maxBytes int, minOne bool) (log.Section, error) {
-	p, err := h.leaderPartition(topic, rp.Partition)
+// oversized batch cannot stall a consumer. From v9 on the client's current
+// leader epoch is checked (KIP-320).
+func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, version int16, maxBytes int, minOne bool) (replica.Section, error) {
+	p, err := h.b.Replicas.Leader(topic, rp.Partition)
 	if err != nil {
-		return log.Section{}, err
+		return replica.Section{}, err
 	}
-	logStart, hw, _ := p.Log.Offsets()
-	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, logStart
-	if maxBytes <= 0 && !minOne {
-		return log.Section{}, nil
+	if version >= 9 {
+		if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+			return replica.Section{}, err
+		}
 	}
-	sec, err := p.Log.ReadSection(rp.FetchOffset, max(maxBytes, 0), minOne)
-	if errors.Is(err, log.ErrOffsetOutOfRange) {
-		return log.Section{}, kerr.OffsetOutOfRange
-	}
-	return sec, err
+	f, err := p.Fetch(rp.FetchOffset, maxBytes, minOne)
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = f.HighWatermark, f.HighWatermark, f.LogStartOffset
+	return f.Records, err
 }

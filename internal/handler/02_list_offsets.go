@@ -45,22 +45,28 @@ func (h *Handler) listOffsets(req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsRes
 	return resp
 }
 
+// listOffset answers one partition. From v4 on the client's current leader
+// epoch is checked (KIP-320).
 func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition, version int16) error {
-	p, err := h.leaderPartition(topic, rp.Partition)
+	p, err := h.b.Replicas.Leader(topic, rp.Partition)
 	if err != nil {
 		return err
 	}
-	logStart, hw, _ := p.Log.Offsets()
+	if version >= 4 {
+		if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+			return err
+		}
+	}
 	sp.Timestamp, sp.LeaderEpoch = -1, 0
 	switch ts := rp.Timestamp; {
 	case ts == timestampLatest:
 		// Without transactions the last stable offset is the high
 		// watermark, for both isolation levels.
-		sp.Offset = hw
+		sp.Offset = p.HighWatermark()
 	case ts == timestampEarliest || ts == timestampEarliestLocal && version >= 8:
-		sp.Offset = logStart
+		sp.Offset = p.LogStartOffset()
 	case ts == timestampMax && version >= 7:
-		off, t, found, err := p.Log.MaxTimestamp()
+		off, t, found, err := p.MaxTimestamp()
 		if err != nil {
 			return err
 		}
@@ -71,7 +77,7 @@ func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartit
 	case ts < 0:
 		return kerr.InvalidRequest
 	default:
-		off, t, found, err := p.Log.OffsetForTimestamp(ts)
+		off, t, found, err := p.OffsetForTimestamp(ts)
 		if err != nil {
 			return err
 		}
