@@ -6,7 +6,8 @@ package handler
 // always by MaxWaitMillis. Record bytes are served from the segments as
 // stored: the response names them as log Sections (01_fetch_sections.go),
 // which the server sends with sendfile on plaintext TCP. Topic ids are
-// used from v13 on.
+// used from v13 on; the client's current leader epoch is checked from v9
+// on (KIP-320).
 //
 // Not implemented: fetch sessions (KIP-227; the broker answers session id
 // 0, which tells clients to send full fetches), read replicas (KIP-392),

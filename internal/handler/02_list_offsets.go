@@ -2,9 +2,11 @@ package handler
 
 // ListOffsets, key 2, versions 1-8: earliest (-2), latest (-1), max
 // timestamp (-3, KIP-734), earliest local (-4, the same as earliest without
-// tiered storage) and by timestamp.
+// tiered storage) and by timestamp. The client's current leader epoch is
+// checked from v4 on (KIP-320).
 //
-// Not implemented: v0's multiple-offsets form; latest tiered (-5, v9).
+// Not implemented: v0's multiple-offsets form; latest tiered (-5, v9); the
+// leader epoch of the offset found (the response says 0).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"

@@ -198,9 +198,10 @@ func (m *Manager) Each(fn func(*Partition)) {
 // Reconcile makes the hosted partitions match the image: it opens (and
 // recovers) the partitions whose data this node holds (it is in their
 // ISR), deletes those of deleted topics, and closes those no longer
-// assigned here. Every hosted partition takes the image's leader and
-// leader epoch. The broker calls it on every image change. Directories found on disk for topics the image does not
-// know are left alone, logged once at start.
+// assigned here. Directories found on disk for topics the image does not
+// know are left alone, logged once at start. Every hosted partition takes
+// the image's leader and leader epoch; the broker calls Reconcile on every
+// image change.
 func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*metadata.Topic) log.Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
