@@ -97,9 +97,8 @@ func (a *Admin) HasTopic(name string) bool {
 // Partitions calls fn for every hosted partition (metrics.Source).
 func (a *Admin) Partitions(fn func(metrics.PartitionState)) {
 	a.b.Replicas.Each(func(p *replica.Partition) {
-		logStart, hw, logEnd := p.Log.Offsets()
 		fn(metrics.PartitionState{Topic: p.Topic, Partition: p.Index,
-			LogStartOffset: logStart, HighWatermark: hw, LogEndOffset: logEnd, SizeBytes: p.Log.Size()})
+			LogStartOffset: p.LogStartOffset(), HighWatermark: p.HighWatermark(), LogEndOffset: p.LogEndOffset(), SizeBytes: p.Size()})
 	})
 }
 
@@ -211,8 +210,8 @@ func (a *Admin) topicInfo(name, id string, partitions int32) TopicInfo {
 	for i := range partitions {
 		pi := PartitionInfo{Partition: i, Leader: a.b.NodeID, LogStartOffset: -1, HighWatermark: -1, LogEndOffset: -1}
 		if p, ok := a.b.Replicas.Get(name, i); ok {
-			pi.LogStartOffset, pi.HighWatermark, pi.LogEndOffset = p.Log.Offsets()
-			pi.SizeBytes = p.Log.Size()
+			pi.LogStartOffset, pi.HighWatermark, pi.LogEndOffset = p.LogStartOffset(), p.HighWatermark(), p.LogEndOffset()
+			pi.SizeBytes = p.Size()
 		}
 		info.Partitions = append(info.Partitions, pi)
 	}
@@ -286,13 +285,12 @@ func (a *Admin) OffsetForTimestamp(topic string, partition int32, timestamp int6
 	if !ok {
 		return 0, ErrUnknownTopic
 	}
-	off, _, found, err := p.Log.OffsetForTimestamp(timestamp)
+	off, _, found, err := p.OffsetForTimestamp(timestamp)
 	if err != nil {
 		return 0, err
 	}
 	if !found {
-		_, hw, _ := p.Log.Offsets()
-		return hw, nil
+		return p.HighWatermark(), nil
 	}
 	return off, nil
 }
@@ -324,17 +322,17 @@ func (a *Admin) ReadRecords(topic string, partition int32, offset int64, limit i
 		return Records{}, ErrUnknownTopic
 	}
 	limit = min(max(limit, 1), AdminRecordsMax)
-	logStart, hw, _ := p.Log.Offsets()
+	logStart, hw := p.LogStartOffset(), p.HighWatermark()
 	out := Records{LogStartOffset: logStart, HighWatermark: hw, Records: []Record{}}
 	next := max(offset, logStart)
 	for range adminReadSteps {
 		if next >= hw || len(out.Records) >= limit {
 			break
 		}
-		b, err := p.Log.Read(next, adminReadBytes, true)
+		b, err := p.Read(next, adminReadBytes, true)
 		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			// Retention moved the log start past next meanwhile.
-			logStart, hw, _ = p.Log.Offsets()
+			logStart, hw = p.LogStartOffset(), p.HighWatermark()
 			next = max(next, logStart)
 			continue
 		}
@@ -534,7 +532,7 @@ type topicPartitionKey struct {
 func (a *Admin) groupPartition(topic string, partition int32, offset int64, owners map[topicPartitionKey]*MemberInfo) GroupPartition {
 	gp := GroupPartition{Topic: topic, Partition: partition, CurrentOffset: offset, LogEndOffset: -1, Lag: -1}
 	if p, ok := a.b.Replicas.Get(topic, partition); ok {
-		_, gp.LogEndOffset, _ = p.Log.Offsets() // the high watermark, as Kafka's tool shows
+		gp.LogEndOffset = p.HighWatermark() // the high watermark, as Kafka's tool shows
 		if offset >= 0 {
 			gp.Lag = metrics.Lag(gp.LogEndOffset, offset)
 		}

@@ -152,7 +152,7 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	}
 	b.quorum = q
 	meta := q.store
-	if b.replicas, err = replica.NewManager(b.DataDirs, b.logger); err != nil {
+	if b.replicas, err = replica.NewManager(replica.Config{Dirs: b.DataDirs, NodeID: b.cfg.NodeID(), Image: meta.Image, Logger: b.logger}); err != nil {
 		q.close()
 		return err
 	}

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -114,7 +115,9 @@ func (r *ReplicaStorage) WaitDurable(partition int32, next int64) error {
 	if !ok {
 		return fmt.Errorf("%w: %s-%d is gone", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
 	}
-	return p.WaitDurable(next)
+	// Storage's wait has no context: the coordinator waits for its own
+	// writes in goroutines it tracks, and closing the log ends the wait.
+	return p.WaitDurable(context.Background(), next)
 }
 
 // Replay implements Storage: every batch of every partition, from the log
@@ -136,9 +139,9 @@ func (r *ReplicaStorage) Replay(fn func(partition int32, key, value []byte)) err
 }
 
 func replayLog(p *replica.Partition, fn func(key, value []byte)) error {
-	next, hw, _ := p.Log.Offsets()
+	next, hw := p.LogStartOffset(), p.HighWatermark()
 	for next < hw {
-		b, err := p.Log.Read(next, replayReadBytes, true)
+		b, err := p.Read(next, replayReadBytes, true)
 		if err != nil {
 			return err
 		}

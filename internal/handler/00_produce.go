@@ -90,15 +90,15 @@ func (h *Handler) produce(ctx context.Context, who protocol.Principal, req *kmsg
 	}
 	if req.Acks == 0 {
 		for _, w := range waits {
-			w.p.Log.SyncSoon()
+			w.p.SyncSoon()
 		}
 		return Reply{None: true, Close: failed}
 	}
 	if len(waits) == 0 {
 		return Reply{Msg: resp}
 	}
-	return Reply{Wait: func(context.Context) kmsg.Response {
-		waitDurable(resp, waits)
+	return Reply{Wait: func(ctx context.Context) kmsg.Response {
+		waitDurable(ctx, resp, waits)
 		return resp
 	}}
 }
@@ -106,7 +106,7 @@ func (h *Handler) produce(ctx context.Context, who protocol.Principal, req *kmsg
 // appendPartition appends one partition's records and fills its response.
 // It returns the fsync wait the acknowledgement needs, if any.
 func (h *Handler) appendPartition(topic string, s *topics.Settings, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
-	p, err := h.leaderPartition(topic, rp.Partition)
+	p, err := h.b.Replicas.Leader(topic, rp.Partition)
 	if err != nil {
 		return nil, err
 	}
@@ -120,19 +120,20 @@ func (h *Handler) appendPartition(topic string, s *topics.Settings, rp kmsg.Prod
 		return nil, err
 	}
 	sp.BaseOffset, sp.LogAppendTime = res.BaseOffset, res.LogAppendTime
-	sp.LogStartOffset, _, _ = p.Log.Offsets()
+	sp.LogStartOffset = p.LogStartOffset()
 	return &durableWait{p: p, next: res.NextOffset}, nil
 }
 
 // waitDurable waits for every partition's fsync, in parallel, and turns
-// failures into KAFKA_STORAGE_ERROR for that partition.
-func waitDurable(resp *kmsg.ProduceResponse, waits []durableWait) {
+// failures into KAFKA_STORAGE_ERROR for that partition. A connection that
+// closes ends the waits (its answer is never sent).
+func waitDurable(ctx context.Context, resp *kmsg.ProduceResponse, waits []durableWait) {
 	fail := func(w durableWait, err error) {
 		sp := &resp.Topics[w.topic].Partitions[w.idx]
 		sp.ErrorCode, sp.ErrorMessage, sp.BaseOffset = errorCode(err), errorMessage(err), -1
 	}
 	if len(waits) == 1 {
-		if err := waits[0].p.WaitDurable(waits[0].next); err != nil {
+		if err := waits[0].p.WaitDurable(ctx, waits[0].next); err != nil {
 			fail(waits[0], err)
 		}
 		return
@@ -143,7 +144,7 @@ func waitDurable(resp *kmsg.ProduceResponse, waits []durableWait) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = w.p.WaitDurable(w.next)
+			errs[i] = w.p.WaitDurable(ctx, w.next)
 		}()
 	}
 	wg.Wait()

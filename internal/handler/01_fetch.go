@@ -6,7 +6,8 @@ package handler
 // always by MaxWaitMillis. Record bytes are served from the segments as
 // stored: the response names them as log Sections (01_fetch_sections.go),
 // which the server sends with sendfile on plaintext TCP. Topic ids are
-// used from v13 on.
+// used from v13 on; the client's current leader epoch is checked from v9
+// on (KIP-320).
 //
 // Not implemented: fetch sessions (KIP-227; the broker answers session id
 // 0, which tells clients to send full fetches), read replicas (KIP-392),
@@ -14,13 +15,11 @@ package handler
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
@@ -64,33 +63,25 @@ func (h *Handler) fetch(who protocol.Principal, req *kmsg.FetchRequest) Reply {
 func (h *Handler) fetchWait(ctx context.Context, who protocol.Principal, req *kmsg.FetchRequest) *FetchResponse {
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitMax)
 	deadline := time.Now().Add(wait)
-	woken := make(chan struct{}, 1)
-	var watched []*replica.Partition
-	defer func() {
-		for _, p := range watched {
-			p.Log.Unwatch(woken)
-		}
-	}()
+	waitCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	waiter := replica.NewWaiter()
+	defer waiter.Close()
+	watching := false
 	for {
 		resp, bytes, failed := h.fetchOnce(ctx, who, req)
-		remaining := time.Until(deadline)
-		if bytes >= int(req.MinBytes) || failed || remaining <= 0 {
+		if bytes >= int(req.MinBytes) || failed || time.Until(deadline) <= 0 {
 			return resp
 		}
-		if watched == nil {
-			// Register, then read once more, so a write between the read
-			// and the registration is not missed.
-			watched = h.watch(req, woken)
+		if !watching {
+			// Watch, then read once more, so a write between the read
+			// and the watch is not missed.
+			h.watch(req, waiter)
+			watching = true
 			resp.Release()
 			continue
 		}
-		timer := time.NewTimer(remaining)
-		select {
-		case <-woken:
-		case <-timer.C:
-		case <-ctx.Done():
-		}
-		timer.Stop()
+		waiter.Wait(waitCtx) // woken, or the deadline: read again
 		if ctx.Err() != nil {
 			return resp
 		}
@@ -98,23 +89,20 @@ func (h *Handler) fetchWait(ctx context.Context, who protocol.Principal, req *km
 	}
 }
 
-// watch registers woken on every requested partition's log.
-func (h *Handler) watch(req *kmsg.FetchRequest, woken chan<- struct{}) []*replica.Partition {
+// watch makes waiter watch every requested partition led here.
+func (h *Handler) watch(req *kmsg.FetchRequest, waiter *replica.Waiter) {
 	im := h.b.Meta.Image()
-	watched := []*replica.Partition{}
 	for _, rt := range req.Topics {
 		t, ok := fetchTopic(im, req.Version, rt)
 		if !ok {
 			continue
 		}
 		for _, rp := range rt.Partitions {
-			if p, err := h.leaderPartition(t.Name, rp.Partition); err == nil {
-				p.Log.Watch(woken)
-				watched = append(watched, p)
+			if p, err := h.b.Replicas.Leader(t.Name, rp.Partition); err == nil {
+				waiter.Watch(p)
 			}
 		}
 	}
-	return watched
 }
 
 // fetchTopic resolves a requested topic by id (v13+) or name.
@@ -146,7 +134,7 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.RecordBatches = []byte{}
-			var sec log.Section
+			var sec replica.Section
 			var err error
 			switch {
 			case !known && req.Version >= 13:
@@ -156,7 +144,7 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 			case !known:
 				err = kerr.UnknownTopicOrPartition
 			default:
-				sec, err = h.fetchPartition(t.Name, rp, &sp, min(budget, int(rp.PartitionMaxBytes)), bytes == 0)
+				sec, err = h.fetchPartition(t.Name, rp, &sp, req.Version, min(budget, int(rp.PartitionMaxBytes)), bytes == 0)
 			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
@@ -182,20 +170,19 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 // fetchPartition fills sp's offsets and returns the section of the
 // partition's log to send as its records. minOne lets the first non-empty
 // partition return a whole batch larger than the limits (KIP-74), so an
-// oversized batch cannot stall a consumer.
-func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, maxBytes int, minOne bool) (log.Section, error) {
-	p, err := h.leaderPartition(topic, rp.Partition)
+// oversized batch cannot stall a consumer. From v9 on the client's current
+// leader epoch is checked (KIP-320).
+func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, version int16, maxBytes int, minOne bool) (replica.Section, error) {
+	p, err := h.b.Replicas.Leader(topic, rp.Partition)
 	if err != nil {
-		return log.Section{}, err
+		return replica.Section{}, err
 	}
-	logStart, hw, _ := p.Log.Offsets()
-	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, logStart
-	if maxBytes <= 0 && !minOne {
-		return log.Section{}, nil
+	if version >= 9 {
+		if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+			return replica.Section{}, err
+		}
 	}
-	sec, err := p.Log.ReadSection(rp.FetchOffset, max(maxBytes, 0), minOne)
-	if errors.Is(err, log.ErrOffsetOutOfRange) {
-		return log.Section{}, kerr.OffsetOutOfRange
-	}
-	return sec, err
+	f, err := p.Fetch(rp.FetchOffset, maxBytes, minOne)
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = f.HighWatermark, f.HighWatermark, f.LogStartOffset
+	return f.Records, err
 }

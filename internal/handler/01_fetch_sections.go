@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metrics"
+	"github.com/sluice-dev/sluice/internal/replica"
 )
 
 // FetchResponse is a Fetch response whose partitions' record batches are
@@ -33,7 +33,7 @@ type FetchResponse struct {
 // Partitions[partition].RecordBatches.
 type fetchSection struct {
 	topic, partition int
-	sec              log.Section
+	sec              replica.Section
 }
 
 func newFetchResponse(req *kmsg.FetchRequest) *FetchResponse {
@@ -42,8 +42,8 @@ func newFetchResponse(req *kmsg.FetchRequest) *FetchResponse {
 
 // Sections returns the record sections in the order AppendSplit cuts for
 // them.
-func (r *FetchResponse) Sections() []log.Section {
-	out := make([]log.Section, len(r.sections))
+func (r *FetchResponse) Sections() []replica.Section {
+	out := make([]replica.Section, len(r.sections))
 	for i, fs := range r.sections {
 		out[i] = fs.sec
 	}

@@ -2,9 +2,11 @@ package handler
 
 // ListOffsets, key 2, versions 1-8: earliest (-2), latest (-1), max
 // timestamp (-3, KIP-734), earliest local (-4, the same as earliest without
-// tiered storage) and by timestamp.
+// tiered storage) and by timestamp. The client's current leader epoch is
+// checked from v4 on (KIP-320).
 //
-// Not implemented: v0's multiple-offsets form; latest tiered (-5, v9).
+// Not implemented: v0's multiple-offsets form; latest tiered (-5, v9); the
+// leader epoch of the offset found (the response says 0).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -45,22 +47,28 @@ func (h *Handler) listOffsets(req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsRes
 	return resp
 }
 
+// listOffset answers one partition. From v4 on the client's current leader
+// epoch is checked (KIP-320).
 func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition, version int16) error {
-	p, err := h.leaderPartition(topic, rp.Partition)
+	p, err := h.b.Replicas.Leader(topic, rp.Partition)
 	if err != nil {
 		return err
 	}
-	logStart, hw, _ := p.Log.Offsets()
+	if version >= 4 {
+		if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+			return err
+		}
+	}
 	sp.Timestamp, sp.LeaderEpoch = -1, 0
 	switch ts := rp.Timestamp; {
 	case ts == timestampLatest:
 		// Without transactions the last stable offset is the high
 		// watermark, for both isolation levels.
-		sp.Offset = hw
+		sp.Offset = p.HighWatermark()
 	case ts == timestampEarliest || ts == timestampEarliestLocal && version >= 8:
-		sp.Offset = logStart
+		sp.Offset = p.LogStartOffset()
 	case ts == timestampMax && version >= 7:
-		off, t, found, err := p.Log.MaxTimestamp()
+		off, t, found, err := p.MaxTimestamp()
 		if err != nil {
 			return err
 		}
@@ -71,7 +79,7 @@ func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartit
 	case ts < 0:
 		return kerr.InvalidRequest
 	default:
-		off, t, found, err := p.Log.OffsetForTimestamp(ts)
+		off, t, found, err := p.OffsetForTimestamp(ts)
 		if err != nil {
 			return err
 		}

@@ -7,12 +7,8 @@ package handler
 // checkpointed before the answer, so they survive a crash.
 
 import (
-	"errors"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/sluice-dev/sluice/internal/log"
 )
 
 func (h *Handler) deleteRecords(req *kmsg.DeleteRecordsRequest) *kmsg.DeleteRecordsResponse {
@@ -26,7 +22,7 @@ func (h *Handler) deleteRecords(req *kmsg.DeleteRecordsRequest) *kmsg.DeleteReco
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
-			p, err := h.leaderPartition(rt.Topic, rp.Partition)
+			p, err := h.b.Replicas.Leader(rt.Topic, rp.Partition)
 			if !known {
 				err = kerr.UnknownTopicOrPartition
 			}
@@ -35,13 +31,10 @@ func (h *Handler) deleteRecords(req *kmsg.DeleteRecordsRequest) *kmsg.DeleteReco
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			low, err := p.Log.DeleteRecordsBefore(rp.Offset)
-			switch {
-			case errors.Is(err, log.ErrBeyondHighWatermark):
-				sp.ErrorCode = kerr.OffsetOutOfRange.Code
-			case err != nil:
-				sp.ErrorCode = errorCode(err)
-			default:
+			low, err := p.DeleteRecordsBefore(rp.Offset)
+			if err != nil {
+				sp.ErrorCode = errorCode(err) // OFFSET_OUT_OF_RANGE past the high watermark
+			} else {
 				sp.LowWatermark, moved = low, true
 			}
 			st.Partitions = append(st.Partitions, sp)

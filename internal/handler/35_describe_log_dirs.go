@@ -4,9 +4,6 @@ package handler
 // every partition in it, and (v4) the file system's total and usable bytes.
 
 import (
-	"path/filepath"
-	"syscall"
-
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/replica"
@@ -23,35 +20,22 @@ func (h *Handler) describeLogDirs(req *kmsg.DescribeLogDirsRequest) *kmsg.Descri
 			}
 		}
 	}
-	byDir := map[string]map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
-	h.b.Replicas.Each(func(p *replica.Partition) {
-		if wanted != nil && !wanted[replica.TP{Topic: p.Topic, Partition: p.Index}] {
-			return
-		}
-		dir := filepath.Dir(p.Log.Dir())
-		if byDir[dir] == nil {
-			byDir[dir] = map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
-		}
-		sp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
-		sp.Partition, sp.Size = p.Index, p.Log.Size()
-		byDir[dir][p.Topic] = append(byDir[dir][p.Topic], sp)
-	})
-	for _, dir := range h.b.Config.LogDirs() {
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			abs = dir
-		}
+	for _, dir := range h.b.Replicas.LogDirs() {
 		sd := kmsg.NewDescribeLogDirsResponseDir()
-		sd.Dir = abs
-		for topic, parts := range byDir[filepath.Clean(dir)] {
-			st := kmsg.NewDescribeLogDirsResponseDirTopic()
-			st.Topic, st.Partitions = topic, parts
-			sd.Topics = append(sd.Topics, st)
-		}
-		var fs syscall.Statfs_t
-		if err := syscall.Statfs(dir, &fs); err == nil {
-			sd.TotalBytes = int64(fs.Blocks) * fs.Bsize
-			sd.UsableBytes = int64(fs.Bavail) * fs.Bsize
+		sd.Dir, sd.TotalBytes, sd.UsableBytes = dir.Path, dir.TotalBytes, dir.UsableBytes
+		for _, ps := range dir.Partitions { // by topic, then partition
+			if wanted != nil && !wanted[replica.TP{Topic: ps.Topic, Partition: ps.Partition}] {
+				continue
+			}
+			if n := len(sd.Topics); n == 0 || sd.Topics[n-1].Topic != ps.Topic {
+				st := kmsg.NewDescribeLogDirsResponseDirTopic()
+				st.Topic = ps.Topic
+				sd.Topics = append(sd.Topics, st)
+			}
+			sp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
+			sp.Partition, sp.Size = ps.Partition, ps.SizeBytes
+			st := &sd.Topics[len(sd.Topics)-1]
+			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Dirs = append(resp.Dirs, sd)
 	}

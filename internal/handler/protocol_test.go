@@ -39,7 +39,7 @@ func protoHandler(t testing.TB) *Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replicas, err := replica.NewManager([]string{dir}, logger)
+	replicas, err := replica.NewManager(replica.Config{Dirs: []string{dir}, NodeID: cfg.NodeID(), Image: meta.Image, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

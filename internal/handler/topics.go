@@ -9,7 +9,6 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/metadata"
-	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/topics"
 )
 
@@ -108,22 +107,3 @@ func namedTwice[T any](items []T, name func(T) string) map[string]bool {
 
 // nowMs is the broker's wall clock.
 func nowMs() int64 { return time.Now().UnixMilli() }
-
-// leaderPartition returns the partition if this broker leads it. A
-// partition led elsewhere, leaderless, or led here but still opening gets
-// NOT_LEADER_OR_FOLLOWER, which tells clients to refresh their metadata
-// and retry.
-func (h *Handler) leaderPartition(topic string, partition int32) (*replica.Partition, error) {
-	t, ok := h.b.Meta.Image().Topics[topic]
-	if !ok || partition < 0 || partition >= t.Partitions {
-		return nil, kerr.UnknownTopicOrPartition
-	}
-	if leader := t.Leader(partition); leader != h.b.NodeID {
-		return nil, fmt.Errorf("%w: partition %s-%d is led by broker %d", kerr.NotLeaderForPartition, topic, partition, leader)
-	}
-	p, ok := h.b.Replicas.Get(topic, partition)
-	if !ok {
-		return nil, fmt.Errorf("%w: partition %s-%d is still opening", kerr.NotLeaderForPartition, topic, partition)
-	}
-	return p, nil
-}

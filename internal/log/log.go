@@ -110,6 +110,8 @@ type Log struct {
 	unflushed     int64 // records appended since the last fsync
 	lastSync      time.Time
 	waiters       map[chan<- struct{}]struct{}
+	// onAdvance hears of every high watermark move; see OnAdvance.
+	onAdvance func(highWatermark int64)
 
 	// syncMu serialises fsyncs. A caller that waits on it finds, when its
 	// turn comes, that the fsync before it may have covered its offset too:
@@ -343,6 +345,9 @@ func (l *Log) advanceLocked(hw int64, s *segment, position int64) {
 		return
 	}
 	l.highWatermark, l.hwSegment, l.hwPosition = hw, s, position
+	if l.onAdvance != nil {
+		l.onAdvance(hw)
+	}
 	for ch := range l.waiters {
 		select {
 		case ch <- struct{}{}:
@@ -376,6 +381,17 @@ func (l *Log) Watch(ch chan<- struct{}) {
 		l.waiters = make(map[chan<- struct{}]struct{})
 	}
 	l.waiters[ch] = struct{}{}
+}
+
+// OnAdvance makes fn hear of every move of the high watermark: the offset
+// below which records are on disk (or written, with relaxed flushing). The
+// partition that owns the log derives its own high watermark from it. fn
+// runs with the log's lock held, so it sees moves in order, and must not
+// call the log.
+func (l *Log) OnAdvance(fn func(highWatermark int64)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.onAdvance = fn
 }
 
 // Unwatch undoes Watch.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/sluice-dev/sluice/internal/fsutil"
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
@@ -57,9 +59,22 @@ func parseDirName(name string) (TP, bool) {
 	return TP{name[:i], int32(p)}, true
 }
 
+// Config is what a Manager needs from the broker.
+type Config struct {
+	Dirs   []string // the log dirs
+	NodeID int32    // this broker
+	// Image returns the current metadata image. Leadership is checked
+	// against it at request time, never against an image the Manager
+	// reconciled earlier.
+	Image  func() *metadata.Image
+	Logger *slog.Logger
+}
+
 // Manager owns the partitions hosted on this broker and their directories.
 type Manager struct {
 	dirs   []string
+	node   int32
+	image  func() *metadata.Image
 	logger *slog.Logger
 
 	mu         sync.RWMutex // guards partitions and located
@@ -74,10 +89,12 @@ type Manager struct {
 // shutdown was clean, reads recovery points, removes the clean-shutdown
 // marker (so a crash from now on is seen as one), and finishes deletions a
 // crash interrupted.
-func NewManager(dirs []string, logger *slog.Logger) (*Manager, error) {
-	m := &Manager{dirs: dirs, logger: logger, partitions: map[TP]*Partition{}, located: map[TP]string{},
+func NewManager(cfg Config) (*Manager, error) {
+	logger := cfg.Logger
+	m := &Manager{dirs: cfg.Dirs, node: cfg.NodeID, image: cfg.Image, logger: logger,
+		partitions: map[TP]*Partition{}, located: map[TP]string{},
 		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}, logStart: map[string]map[TP]int64{}}
-	for _, dir := range dirs {
+	for _, dir := range m.dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create log dir %s: %w", dir, err)
 		}
@@ -133,6 +150,31 @@ func (m *Manager) Get(topic string, partition int32) (*Partition, bool) {
 	return p, ok
 }
 
+// Leader returns the partition if this broker leads it in the current
+// metadata image. A partition led elsewhere, leaderless, or led here but
+// still opening gets NOT_LEADER_OR_FOLLOWER, which tells clients to
+// refresh their metadata and retry. The partition learns the image's
+// leader epoch here too, so a request never meets an epoch older than the
+// image it was checked against.
+func (m *Manager) Leader(topic string, partition int32) (*Partition, error) {
+	t, ok := m.image().Topics[topic]
+	if !ok || partition < 0 || partition >= t.Partitions {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	a := t.Assignments[partition]
+	if a.Leader != m.node {
+		return nil, fmt.Errorf("%w: partition %s-%d is led by broker %d", kerr.NotLeaderForPartition, topic, partition, a.Leader)
+	}
+	p, ok := m.Get(topic, partition)
+	if !ok || p.TopicID != t.ID {
+		// Not open yet, or still the partition of a deleted topic of the
+		// same name that the next reconcile removes.
+		return nil, fmt.Errorf("%w: partition %s-%d is still opening", kerr.NotLeaderForPartition, topic, partition)
+	}
+	p.setLeader(a.Leader, a.LeaderEpoch)
+	return p, nil
+}
+
 // Len returns the number of hosted partitions.
 func (m *Manager) Len() int {
 	m.mu.RLock()
@@ -157,7 +199,9 @@ func (m *Manager) Each(fn func(*Partition)) {
 // recovers) the partitions whose data this node holds (it is in their
 // ISR), deletes those of deleted topics, and closes those no longer
 // assigned here. Directories found on disk for topics the image does not
-// know are left alone, logged once at start.
+// know are left alone, logged once at start. Every hosted partition takes
+// the image's leader and leader epoch; the broker calls Reconcile on every
+// image change.
 func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*metadata.Topic) log.Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -171,15 +215,17 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 		case !holdsData(t, tp.Partition, node):
 			delete(m.partitions, tp)
 			m.logger.Warn("closing partition no longer assigned here", "partition", tp.dirName())
-			errs = append(errs, p.Log.Close())
+			errs = append(errs, p.close())
 		}
 	}
 	for _, t := range im.SortedTopics() {
 		cfg := logConfig(t)
 		for i := range t.Partitions {
 			tp := TP{t.Name, i}
+			a := t.Assignments[i]
 			if p, ok := m.partitions[tp]; ok {
-				p.Log.SetConfig(cfg)
+				p.log.SetConfig(cfg)
+				p.setLeader(a.Leader, a.LeaderEpoch)
 				continue
 			}
 			if !holdsData(t, i, node) {
@@ -190,6 +236,7 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 				errs = append(errs, err)
 				continue
 			}
+			p.setLeader(a.Leader, a.LeaderEpoch)
 			m.partitions[tp] = p
 		}
 	}
@@ -237,7 +284,7 @@ func (m *Manager) open(tp TP, id metadata.TopicID, cfg log.Config) (*Partition, 
 		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
 	}
 	m.located[tp] = dir
-	p := &Partition{Topic: tp.Topic, TopicID: id, Index: tp.Partition, Log: l}
+	p := newPartition(tp, id, l)
 	if err := p.rebuildProducers(); err != nil {
 		l.Close()
 		return nil, err
@@ -262,8 +309,8 @@ func (m *Manager) leastLoadedDir() string {
 
 // remove closes a partition and deletes its directory.
 func (m *Manager) remove(p *Partition) error {
-	p.Log.Close()
-	return m.removeDir(TP{p.Topic, p.Index}, p.Log.Dir())
+	p.close()
+	return m.removeDir(TP{p.Topic, p.Index}, p.log.Dir())
 }
 
 // removeDir deletes a partition directory: a rename first, so a crash
@@ -284,7 +331,7 @@ func (m *Manager) removeDir(tp TP, dir string) error {
 // FlushDue runs flush.ms fsyncs for partitions with relaxed flushing.
 func (m *Manager) FlushDue(now time.Time) {
 	m.Each(func(p *Partition) {
-		if err := p.Log.FlushIfDue(now); err != nil {
+		if err := p.log.FlushIfDue(now); err != nil {
 			m.logger.Error("periodic flush", "partition", TP{p.Topic, p.Index}.dirName(), "err", err)
 		}
 	})
@@ -301,8 +348,8 @@ func (m *Manager) Checkpoint() error {
 		if points[dir] == nil {
 			points[dir], starts[dir] = map[TP]int64{}, map[TP]int64{}
 		}
-		points[dir][tp] = p.Log.Durable()
-		starts[dir][tp], _, _ = p.Log.Offsets()
+		points[dir][tp] = p.log.Durable()
+		starts[dir][tp], _, _ = p.log.Offsets()
 	}
 	m.mu.RUnlock()
 	var errs []error
@@ -317,7 +364,7 @@ func (m *Manager) Checkpoint() error {
 // and is due (Log.Clean decides), one at a time with the one cleaner.
 func (m *Manager) CleanAll(c *log.Cleaner, now time.Time) {
 	m.Each(func(p *Partition) {
-		if _, err := c.Clean(p.Log, now); err != nil && !errors.Is(err, log.ErrClosed) {
+		if _, err := c.Clean(p.log, now); err != nil && !errors.Is(err, log.ErrClosed) {
 			m.logger.Error("compaction", "partition", TP{p.Topic, p.Index}.dirName(), "err", err)
 		}
 	})
@@ -326,7 +373,7 @@ func (m *Manager) CleanAll(c *log.Cleaner, now time.Time) {
 // ApplyRetention runs every partition's retention check.
 func (m *Manager) ApplyRetention(now time.Time) {
 	m.Each(func(p *Partition) {
-		if _, err := p.Log.ApplyRetention(now); err != nil {
+		if err := p.applyRetention(now); err != nil {
 			m.logger.Error("retention", "partition", TP{p.Topic, p.Index}.dirName(), "err", err)
 		}
 	})
@@ -338,7 +385,7 @@ func (m *Manager) Close() error {
 	m.mu.Lock()
 	var errs []error
 	for _, p := range m.partitions {
-		errs = append(errs, p.Log.Close())
+		errs = append(errs, p.close())
 	}
 	m.mu.Unlock()
 	errs = append(errs, m.Checkpoint())

@@ -1,7 +1,3 @@
-// Package replica owns the partitions this broker hosts: each partition's
-// log, its producer state, and the rules that run under its append lock.
-// Replication (leader epochs, ISR, followers) grows here in the cluster
-// issues.
 package replica
 
 import (
@@ -23,16 +19,47 @@ import (
 // producer state's memory.
 const producerExpiration = 24 * time.Hour
 
-// Partition is one partition of a topic hosted here.
+// Partition is one partition of a topic hosted here, and the only door to
+// its log.
 type Partition struct {
 	Topic   string
 	TopicID metadata.TopicID
 	Index   int32
-	Log     *log.Log
+	log     *log.Log
 
 	mu        sync.Mutex // serialises producer checks with appends
 	producers *txn.Partition
 	expiredAt time.Time // last producer expiry sweep
+
+	stateMu sync.Mutex // guards the fields below; never held while calling the log
+	// localDurable is how far the leader's own log is on disk (or
+	// written, with relaxed flushing), as the log reports it.
+	localDurable int64
+	// highWatermark is the first offset consumers may not read: the
+	// minimum over the ISR of each member's durable offset. It only moves
+	// forward.
+	highWatermark int64
+	// logStartOffset is the first offset that may be read; DeleteRecords
+	// and retention move it forward.
+	logStartOffset int64
+	leader         int32 // from the metadata image
+	leaderEpoch    int32 // from the metadata image; stamped on every appended batch
+	// watchers hear of high watermark moves (fetch long polls, Waiter).
+	watchers map[chan<- struct{}]struct{}
+}
+
+// newPartition wraps an opened log. The partition's high watermark and
+// log start start from what the log recovered, and follow the log's from
+// then on.
+func newPartition(tp TP, id metadata.TopicID, l *log.Log) *Partition {
+	p := &Partition{Topic: tp.Topic, TopicID: id, Index: tp.Partition, log: l, leader: metadata.NoLeader}
+	l.OnAdvance(p.onLogAdvance)
+	logStart, hw, _ := l.Offsets()
+	p.stateMu.Lock()
+	p.logStartOffset = logStart
+	p.stateMu.Unlock()
+	p.onLogAdvance(hw)
+	return p
 }
 
 // AppendOptions carry the topic configs that apply to one append.
@@ -112,8 +139,7 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 	}
 	res := AppendResult{LogAppendTime: -1}
 	if opts.LogAppendTime {
-		record.SetLogAppendTime(batch, opts.Now)
-		h.MaxTimestamp, h.Attributes = opts.Now, h.Attributes|0x08
+		h = record.SetLogAppendTime(batch, opts.Now)
 		res.LogAppendTime = opts.Now
 	}
 
@@ -131,7 +157,9 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 		}
 		return res, nil
 	}
-	base, err := p.Log.Append(batch, h)
+	// The epoch lies outside the CRC: stamping it needs no checksum.
+	record.SetPartitionLeaderEpoch(batch, p.LeaderEpoch())
+	base, err := p.log.Append(batch, h)
 	if err != nil {
 		if log.IsStorageError(err) {
 			return AppendResult{}, fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
@@ -191,19 +219,11 @@ func (p *Partition) maybeExpireLocked(nowMs int64) {
 	p.producers.Expire(now.Add(-producerExpiration).UnixMilli())
 }
 
-// WaitDurable waits until offsets below next are fsynced.
-func (p *Partition) WaitDurable(next int64) error {
-	if err := p.Log.WaitDurable(next); err != nil {
-		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
-	}
-	return nil
-}
-
 // rebuildProducers replays batch headers to restore producer state.
 func (p *Partition) rebuildProducers() error {
 	p.producers = txn.NewPartition()
 	now := time.Now().UnixMilli()
-	err := p.Log.ScanHeaders(0, func(h record.Header) {
+	err := p.log.ScanHeaders(0, func(h record.Header) {
 		if h.ProducerID >= 0 && !h.Control() {
 			p.producers.Update(h, now)
 		}
@@ -213,6 +233,3 @@ func (p *Partition) rebuildProducers() error {
 	}
 	return nil
 }
-
-// ErrNotHere is returned for partitions this broker does not host.
-var ErrNotHere = errors.New("partition not hosted here")

@@ -56,7 +56,7 @@ func newTestHandler(t testing.TB, flags map[string]string) *handler.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replicas, err := replica.NewManager([]string{dir}, logger)
+	replicas, err := replica.NewManager(replica.Config{Dirs: []string{dir}, NodeID: cfg.NodeID(), Image: meta.Image, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func newRegistry(t *testing.T) *Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replicas, err := replica.NewManager([]string{dir}, logger)
+	replicas, err := replica.NewManager(replica.Config{Dirs: []string{dir}, NodeID: cfg.NodeID(), Image: meta.Image, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

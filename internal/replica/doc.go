@@ -1,0 +1,40 @@
+// Package replica owns the partitions this broker hosts. A Partition is
+// the only door to one: nothing outside this package reaches its log.
+//
+// What a Partition owns:
+//
+//   - its log (internal/log), opened, recovered, configured, compacted,
+//     trimmed by retention and closed through the Manager;
+//   - its producer state, checked and updated under the append lock;
+//   - its high watermark: the offset below which consumers may read. The
+//     log reports how far it is on disk (or written, with relaxed
+//     flushing); the partition takes the minimum of that over the ISR.
+//     Until data replication the ISR is the leader alone, so the high
+//     watermark is the leader's own durable offset;
+//   - its log start offset, moved by DeleteRecords and retention;
+//   - its leader and leader epoch, taken from the metadata image: every
+//     appended batch is stamped with the epoch, and requests carrying a
+//     client's current leader epoch are checked against it (KIP-320);
+//   - the waits: WaitDurable for acknowledgements, and Waiter for fetch
+//     long polls, woken when the high watermark moves.
+//
+// The Manager owns the set of partitions and their directories: it opens,
+// closes and deletes them as the metadata image says (Reconcile), answers
+// which partition this broker leads (Leader, checked against the current
+// image at request time), checkpoints recovery points and log start
+// offsets, and describes the log dirs (DescribeLogDirs).
+//
+// What it must not touch: the wire format (handler turns requests into
+// calls here and results into responses), the metadata (it reads images,
+// never writes records), and the bytes of record batches beyond the fields
+// record lets a broker rewrite (base offset, leader epoch, LogAppendTime).
+//
+// Lock order: Partition.mu (appends), then the log's lock, then
+// Partition.stateMu. The log calls back into the partition (OnAdvance)
+// with its lock held, so code holding stateMu never calls the log.
+//
+// Reads are bounded by the log's own high watermark, which equals the
+// partition's while the ISR is the leader alone. When followers join the
+// ISR, reads for consumers must be bounded by the partition's high
+// watermark instead, which may lag the leader's log.
+package replica

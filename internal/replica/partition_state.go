@@ -1,0 +1,147 @@
+package replica
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// The partition's own state: high watermark, log start offset, leader and
+// leader epoch. It lives under stateMu, apart from the append lock, so
+// reads of it never wait for an append or an fsync.
+
+// HighWatermark returns the first offset consumers may not read.
+func (p *Partition) HighWatermark() int64 {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	return p.highWatermark
+}
+
+// LogStartOffset returns the first offset that may be read.
+func (p *Partition) LogStartOffset() int64 {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	return p.logStartOffset
+}
+
+// LogEndOffset returns the offset the next append gets.
+func (p *Partition) LogEndOffset() int64 {
+	_, _, logEnd := p.log.Offsets()
+	return logEnd
+}
+
+// Size returns the bytes of the partition's segments.
+func (p *Partition) Size() int64 { return p.log.Size() }
+
+// Leader returns the partition's leader and leader epoch as the metadata
+// image last told them.
+func (p *Partition) Leader() (leader, leaderEpoch int32) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	return p.leader, p.leaderEpoch
+}
+
+// LeaderEpoch returns the partition's leader epoch.
+func (p *Partition) LeaderEpoch() int32 {
+	_, epoch := p.Leader()
+	return epoch
+}
+
+// setLeader records the leader and epoch of a metadata image. Epochs only
+// grow, so an older image seen late (a request racing a reconcile) never
+// takes the partition back.
+func (p *Partition) setLeader(leader, leaderEpoch int32) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if leaderEpoch >= p.leaderEpoch {
+		p.leader, p.leaderEpoch = leader, leaderEpoch
+	}
+}
+
+// CheckLeaderEpoch compares a client's current leader epoch with the
+// partition's, as Kafka's Partition.checkCurrentLeaderEpoch does (KIP-320):
+// an older one is FENCED_LEADER_EPOCH (the client's metadata is stale), a
+// newer one UNKNOWN_LEADER_EPOCH (this broker's is). A negative epoch means
+// the client sent none, and passes.
+func (p *Partition) CheckLeaderEpoch(current int32) error {
+	if current < 0 {
+		return nil
+	}
+	switch ours := p.LeaderEpoch(); {
+	case current < ours:
+		return fmt.Errorf("%w: epoch %d is older than the leader epoch %d of %s-%d", kerr.FencedLeaderEpoch, current, ours, p.Topic, p.Index)
+	case current > ours:
+		return fmt.Errorf("%w: epoch %d is newer than the leader epoch %d of %s-%d", kerr.UnknownLeaderEpoch, current, ours, p.Topic, p.Index)
+	}
+	return nil
+}
+
+// onLogAdvance is the log's OnAdvance callback: the leader's own log moved
+// its durable offset. It runs with the log's lock held.
+func (p *Partition) onLogAdvance(durable int64) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	p.localDurable = max(p.localDurable, durable)
+	p.maybeAdvanceHighWatermarkLocked()
+}
+
+// maybeAdvanceHighWatermarkLocked moves the high watermark to the minimum
+// over the ISR of each member's durable offset, and wakes the watchers if
+// it moved. The ISR is the leader alone until data replication: its
+// minimum is the leader's own. Followers' offsets join the minimum here.
+// REQUIRES: stateMu.
+func (p *Partition) maybeAdvanceHighWatermarkLocked() {
+	hw := p.localDurable
+	if hw <= p.highWatermark {
+		return
+	}
+	p.highWatermark = hw
+	p.wakeLocked()
+}
+
+// refreshLogStart takes the log start offset from the log after a call
+// that may have moved it (DeleteRecords, retention, opening).
+func (p *Partition) refreshLogStart() {
+	logStart, _, _ := p.log.Offsets()
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	p.logStartOffset = max(p.logStartOffset, logStart)
+}
+
+// watch registers ch to receive a value, without blocking, whenever the
+// high watermark moves or the partition closes.
+func (p *Partition) watch(ch chan<- struct{}) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if p.watchers == nil {
+		p.watchers = map[chan<- struct{}]struct{}{}
+	}
+	p.watchers[ch] = struct{}{}
+}
+
+// unwatch undoes watch.
+func (p *Partition) unwatch(ch chan<- struct{}) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	delete(p.watchers, ch)
+}
+
+// wakeLocked signals every watcher. REQUIRES: stateMu.
+func (p *Partition) wakeLocked() {
+	for ch := range p.watchers {
+		select {
+		case ch <- struct{}{}:
+		default: // a wake-up is already pending there
+		}
+	}
+}
+
+// close closes the log and wakes the watchers, whose next read finds the
+// partition gone.
+func (p *Partition) close() error {
+	err := p.log.Close()
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	p.wakeLocked()
+	return err
+}
