@@ -316,7 +316,7 @@ func protoTestGarbage(t *testing.T, b *Broker) {
 		{0, 0, 0, 3, 1, 2, 3},                               // frame shorter than a header
 		{0, 0, 0, 0},                                        // empty frame
 		{0xff, 0xff, 0xff, 0xfe, 0, 0},                      // negative size
-		append([]byte{0, 0, 0, 12}, testutil.RequestHeader(kmsg.Metadata.Int16(), 1, 1, testutil.Str("abcdefghijklmnop"), false)[:12]...),         // client id past the frame
+		append([]byte{0, 0, 0, 12}, testutil.RequestHeader(kmsg.Metadata.Int16(), 1, 1, testutil.Str("abcdefghijklmnop"), false)[:12]...),     // client id past the frame
 		append([]byte{0, 0, 0, 16}, append(testutil.RequestHeader(kmsg.Metadata.Int16(), 1, 1, nil, false), 0x7f, 0xff, 0xff, 0xff, 0, 0)...), // topic count past the frame
 		append([]byte{0, 0, 0, 12}, append(testutil.RequestHeader(kmsg.Metadata.Int16(), 9, 1, nil, false), 0x05, 0x01)...),                   // tags past the frame
 	}
