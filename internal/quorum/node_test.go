@@ -17,12 +17,19 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // liveTickInterval makes elections take a few hundred milliseconds: short
 // for a test, long enough that a loaded machine running -race does not
 // miss heartbeats and depose leaders all the time.
 const liveTickInterval = 25 * time.Millisecond
+
+// retryAfter is how long replicate waits for proposed records to be
+// applied before proposing the missing ones again (a leader change may
+// have dropped them).
+const retryAfter = 2 * time.Second
 
 // liveNode is a Node started with real goroutines.
 type liveNode struct {
@@ -55,17 +62,6 @@ func (l *liveNode) stop(t *testing.T) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, deadline time.Time, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // liveLeader returns the leader every listed node agrees on, or -1.
 func liveLeader(nodes map[int32]*liveNode, ids ...int32) int32 {
 	l := nodes[ids[0]].node.Leader()
@@ -83,15 +79,12 @@ func liveLeader(nodes map[int32]*liveNode, ids ...int32) int32 {
 // waitLiveLeader waits until the nodes in ids agree on a leader among them.
 func waitLiveLeader(t *testing.T, deadline time.Time, nodes map[int32]*liveNode, ids []int32) int32 {
 	t.Helper()
-	for {
-		if l := liveLeader(nodes, ids...); l >= 0 {
-			return l
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for nodes %v to agree on a leader", ids)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	l := int32(-1)
+	testutil.Eventually(t, time.Until(deadline), fmt.Sprintf("nodes %v to agree on a leader", ids), func() bool {
+		l = liveLeader(nodes, ids...)
+		return l >= 0
+	})
+	return l
 }
 
 // proposeAll proposes each record, retrying while there is no leader.
@@ -100,15 +93,14 @@ func proposeAll(t *testing.T, deadline time.Time, n *Node, records []string) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	for _, r := range records {
-		for {
-			err := n.Propose(ctx, []byte(r))
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrProposalDropped) {
-				t.Fatalf("propose %s: %v", r, err)
-			}
-			time.Sleep(5 * time.Millisecond)
+		var err error
+		// Proposing again is the poll: it succeeds once there is a leader.
+		testutil.WaitFor(time.Until(deadline), func() bool {
+			err = n.Propose(ctx, []byte(r))
+			return err == nil || !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrProposalDropped)
+		})
+		if err != nil {
+			t.Fatalf("propose %s: %v", r, err)
 		}
 	}
 }
@@ -129,22 +121,23 @@ func replicate(t *testing.T, deadline time.Time, nodes map[int32]*liveNode, ids 
 			proposer = ids[(slices.Index(ids, leader)+1)%len(ids)]
 		}
 		proposeAll(t, deadline, nodes[proposer].node, missing)
-		retry := time.Now().Add(2 * time.Second)
-		for len(missing) > 0 && time.Now().Before(retry) && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+		// Records not applied within retryAfter are proposed again.
+		testutil.WaitFor(min(retryAfter, time.Until(deadline)), func() bool {
 			missing = notApplied(nodes[leader].sm, records)
-		}
+			return len(missing) == 0
+		})
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d records never applied", len(missing), len(records))
 		}
 	}
 	// A re-proposed duplicate may still be committing: compare the whole
 	// state of every node with the leader's until they agree.
-	for diff := stateDifference(nodes, leader, ids); diff != ""; diff = stateDifference(nodes, leader, ids) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for every node to apply the same entries: %s", diff)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var diff string
+	if !testutil.WaitFor(time.Until(deadline), func() bool {
+		diff = stateDifference(nodes, leader, ids)
+		return diff == ""
+	}) {
+		t.Fatalf("timed out waiting for every node to apply the same entries: %s", diff)
 	}
 	return nodes[leader].sm.data()
 }
@@ -244,7 +237,7 @@ func TestHTTPClusterFailover(t *testing.T) {
 	all := append(slices.Clone(want), seq("m", 0, 20)...)
 	requireRecords(t, replicate(t, deadline, nodes, rest, all, false), all)
 	newLeader := waitLiveLeader(t, deadline, nodes, rest)
-	eventually(t, deadline, "the new leader to see the old one unreachable", func() bool {
+	testutil.Eventually(t, time.Until(deadline), "the new leader to see the old one unreachable", func() bool {
 		return nodes[newLeader].node.Peers()[leader] != nil
 	})
 
@@ -306,7 +299,7 @@ func TestNodeStopsWhenTheStateMachineFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	eventually(t, deadline, "the lone voter to lead", func() bool { return n.Leader() == 7 })
+	testutil.Eventually(t, time.Until(deadline), "the lone voter to lead", func() bool { return n.Leader() == 7 })
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	for i := 0; ; i++ {
@@ -328,13 +321,10 @@ func TestNodeStopsWhenTheStateMachineFails(t *testing.T) {
 // it was before the test, and names the survivors if it does not.
 func requireGoroutinesStopped(t *testing.T, baseline int, deadline time.Time) {
 	t.Helper()
-	for runtime.NumGoroutine() > baseline {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines left, %d before the test:\n%s", runtime.NumGoroutine(), baseline, buf)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.WaitFor(time.Until(deadline), func() bool { return runtime.NumGoroutine() <= baseline }) {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%d goroutines left, %d before the test:\n%s", runtime.NumGoroutine(), baseline, buf)
 	}
 }
 
