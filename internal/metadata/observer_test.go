@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // TestObserverFollowsVoter: a store fed by an Observer reaches the voter's
@@ -44,17 +47,14 @@ func TestObserverFollowsVoter(t *testing.T) {
 	}()
 	waitSame := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		var gap string
+		if !testutil.WaitFor(5*time.Second, func() bool {
 			a, b := voter.Image(), store.Image()
-			if a.Index == b.Index && a.NextProducerID == b.NextProducerID && reflect.DeepEqual(a.Topics, b.Topics) &&
-				reflect.DeepEqual(a.Brokers, b.Brokers) && a.ClusterID == b.ClusterID {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: observer at index %d, voter at %d", what, b.Index, a.Index)
-			}
-			time.Sleep(10 * time.Millisecond)
+			gap = fmt.Sprintf("observer at index %d, voter at %d", b.Index, a.Index)
+			return a.Index == b.Index && a.NextProducerID == b.NextProducerID && reflect.DeepEqual(a.Topics, b.Topics) &&
+				reflect.DeepEqual(a.Brokers, b.Brokers) && a.ClusterID == b.ClusterID
+		}) {
+			t.Fatalf("%s: %s", what, gap)
 		}
 	}
 	waitSame("snapshot")
