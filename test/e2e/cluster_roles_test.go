@@ -59,6 +59,7 @@ func TestClusterRoles(t *testing.T) {
 	// again after more than a session timeout: every broker heartbeats
 	// to the active controller, wherever it runs.
 	waitBrokers(ctx, t, c, adm)
+	// Not a wait: the brokers must stay listed across a session timeout.
 	time.Sleep(3 * time.Second)
 	waitBrokers(ctx, t, c, adm)
 

@@ -436,6 +436,7 @@ func TestClusterControllerFailover(t *testing.T) {
 			killDone = make(chan struct{})
 			go func() {
 				defer close(killDone)
+				// The delay is the scenario: the kill lands mid-operation.
 				time.Sleep(failoverKillDelay)
 				killed.Kill()
 				killedAt = time.Now()
@@ -563,7 +564,7 @@ func runTopicOp(ctx context.Context, t *testing.T, adm *kadm.Client, op topicOp,
 			t.Fatalf("%s before any failure: %v", op, err)
 		case retriableAdminError(err) && time.Now().Before(deadline):
 			t.Logf("%s, attempt %d: %v; retrying", op, attempt, err)
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond) // back-off between attempts, not a wait
 		default:
 			t.Fatalf("%s, attempt %d: %v", op, attempt, err)
 		}

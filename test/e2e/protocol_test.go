@@ -463,6 +463,9 @@ func protoTestFetchWait(t *testing.T, b *Broker) {
 	// A long poll that a concurrent produce ends early.
 	pc.Send(protoFetch(11, "proto-wait", 0, 0, 20000, 1), 3)
 	start := time.Now()
+	// Part of what is tested, not a wait: the poll has been parked for a
+	// while when the produce lands (the broker shows no parked poll to
+	// wait on from outside its process).
 	time.Sleep(300 * time.Millisecond)
 	producer := protoDial(t, b.Addr)
 	presp := producer.RoundTrip(protoProduce(7, 1, "proto-wait", 0, testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: time.Now().UnixMilli(), Value: "wake up"})), 4).(*kmsg.ProduceResponse)
@@ -560,6 +563,10 @@ func TestProtocolSlowFrameClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Time for the broker to read the claims. Nothing outside its process
+	// shows that it has, so this sleeps; were it too short the test would
+	// pass without exercising the claims. TestProtocolServerSlowFrameHoldsBudget
+	// (internal/server) waits on the budget itself instead.
 	time.Sleep(200 * time.Millisecond)
 	pc := protoDial(t, b.Addr)
 	pc.Send(protoApiVersions(3), 1)
