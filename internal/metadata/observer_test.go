@@ -1,7 +1,6 @@
 package metadata
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // TestObserverFollowsVoter: a store fed by an Observer reaches the voter's
@@ -47,14 +44,17 @@ func TestObserverFollowsVoter(t *testing.T) {
 	}()
 	waitSame := func(what string) {
 		t.Helper()
-		var gap string
-		if !testutil.WaitFor(5*time.Second, func() bool {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
 			a, b := voter.Image(), store.Image()
-			gap = fmt.Sprintf("observer at index %d, voter at %d", b.Index, a.Index)
-			return a.Index == b.Index && a.NextProducerID == b.NextProducerID && reflect.DeepEqual(a.Topics, b.Topics) &&
-				reflect.DeepEqual(a.Brokers, b.Brokers) && a.ClusterID == b.ClusterID
-		}) {
-			t.Fatalf("%s: %s", what, gap)
+			if a.Index == b.Index && a.NextProducerID == b.NextProducerID && reflect.DeepEqual(a.Topics, b.Topics) &&
+				reflect.DeepEqual(a.Brokers, b.Brokers) && a.ClusterID == b.ClusterID {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: observer at index %d, voter at %d", what, b.Index, a.Index)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	waitSame("snapshot")
