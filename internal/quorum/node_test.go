@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -248,73 +249,84 @@ func TestHTTPClusterFailover(t *testing.T) {
 	requireGoroutinesStopped(t, baseline, deadline)
 }
 
+// TestMemNetworkFollowerProposalAndIsolation runs in a synctest bubble:
+// nothing leaves the process, so the nodes' ticks and the test's waits
+// run on the bubble's clock, elections take no real time, and a loaded
+// machine cannot make a node miss heartbeats.
 func TestMemNetworkFollowerProposalAndIsolation(t *testing.T) {
-	baseline := runtime.NumGoroutine()
-	deadline := time.Now().Add(5 * time.Second)
-	net := NewMemNetwork()
-	voters := map[int32]string{0: "mem:0", 1: "mem:1", 2: "mem:2"}
-	nodes := make(map[int32]*liveNode)
-	for id := range voters {
-		nodes[id] = startLive(t, id, voters, net.Transport(id))
-	}
-	ids := []int32{0, 1, 2}
-	first := []string{"via-follower"}
-	requireRecords(t, replicate(t, deadline, nodes, ids, first, true), first)
-	leader := waitLiveLeader(t, deadline, nodes, ids)
-	if applied := nodes[leader].node.AppliedIndex(); applied < 2 || nodes[leader].node.Term() == 0 {
-		t.Fatalf("leader applied index %d term %d", applied, nodes[leader].node.Term())
-	}
-
-	net.Isolate(leader, false)
-	var rest []int32
-	for _, id := range ids {
-		if id != leader {
-			rest = append(rest, id)
+	synctest.Test(t, func(t *testing.T) {
+		baseline := runtime.NumGoroutine()
+		deadline := time.Now().Add(5 * time.Second)
+		net := NewMemNetwork()
+		voters := map[int32]string{0: "mem:0", 1: "mem:1", 2: "mem:2"}
+		nodes := make(map[int32]*liveNode)
+		for id := range voters {
+			nodes[id] = startLive(t, id, voters, net.Transport(id))
 		}
-	}
-	both := []string{"via-follower", "while-isolated"}
-	requireRecords(t, replicate(t, deadline, nodes, rest, both, true), both)
-	net.Isolate(leader, true)
-	requireRecords(t, replicate(t, deadline, nodes, ids, both, false), both)
-	for _, l := range nodes {
-		l.stop(t)
-		l.stop(t) // idempotent
-	}
-	if err := nodes[0].node.Propose(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("propose after close: %v", err)
-	}
-	requireGoroutinesStopped(t, baseline, deadline)
+		ids := []int32{0, 1, 2}
+		first := []string{"via-follower"}
+		requireRecords(t, replicate(t, deadline, nodes, ids, first, true), first)
+		leader := waitLiveLeader(t, deadline, nodes, ids)
+		if applied := nodes[leader].node.AppliedIndex(); applied < 2 || nodes[leader].node.Term() == 0 {
+			t.Fatalf("leader applied index %d term %d", applied, nodes[leader].node.Term())
+		}
+
+		net.Isolate(leader, false)
+		var rest []int32
+		for _, id := range ids {
+			if id != leader {
+				rest = append(rest, id)
+			}
+		}
+		both := []string{"via-follower", "while-isolated"}
+		requireRecords(t, replicate(t, deadline, nodes, rest, both, true), both)
+		net.Isolate(leader, true)
+		requireRecords(t, replicate(t, deadline, nodes, ids, both, false), both)
+		for _, l := range nodes {
+			l.stop(t)
+			l.stop(t) // idempotent
+		}
+		if err := nodes[0].node.Propose(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
+			t.Fatalf("propose after close: %v", err)
+		}
+		requireGoroutinesStopped(t, baseline, deadline)
+	})
 }
 
+// TestNodeStopsWhenTheStateMachineFails runs in a synctest bubble, as
+// TestMemNetworkFollowerProposalAndIsolation does: a lone voter needs no
+// network.
 func TestNodeStopsWhenTheStateMachineFails(t *testing.T) {
-	deadline := time.Now().Add(5 * time.Second)
-	sm := &testSM{}
-	n, err := Start(Config{
-		NodeID: 7, Voters: map[int32]string{7: "127.0.0.1:1"}, Dir: t.TempDir(),
-		Apply: sm.apply, Restore: sm.restore,
-		Snapshot:        func() (uint64, []byte, error) { return 0, nil, errors.New("disk full") },
-		SnapshotEntries: 3, TickInterval: 10 * time.Millisecond, Logger: testLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	testutil.Eventually(t, time.Until(deadline), "the lone voter to lead", func() bool { return n.Leader() == 7 })
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	for i := 0; ; i++ {
-		err := n.Propose(ctx, []byte{byte(i)})
-		if errors.Is(err, ErrClosed) {
-			break
-		}
+	synctest.Test(t, func(t *testing.T) {
+		deadline := time.Now().Add(5 * time.Second)
+		sm := &testSM{}
+		n, err := Start(Config{
+			NodeID: 7, Voters: map[int32]string{7: "127.0.0.1:1"}, Dir: t.TempDir(),
+			Apply: sm.apply, Restore: sm.restore,
+			Snapshot:        func() (uint64, []byte, error) { return 0, nil, errors.New("disk full") },
+			SnapshotEntries: 3, TickInterval: 10 * time.Millisecond, Logger: testLogger(t),
+		})
 		if err != nil {
-			t.Fatalf("propose: %v", err)
+			t.Fatal(err)
 		}
-	}
-	<-n.Done()
-	if err := n.Err(); err == nil || !strings.Contains(err.Error(), "disk full") {
-		t.Fatalf("Err() = %v, want the snapshot failure", err)
-	}
+		defer n.Close()
+		testutil.Eventually(t, time.Until(deadline), "the lone voter to lead", func() bool { return n.Leader() == 7 })
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		for i := 0; ; i++ {
+			err := n.Propose(ctx, []byte{byte(i)})
+			if errors.Is(err, ErrClosed) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("propose: %v", err)
+			}
+		}
+		<-n.Done()
+		if err := n.Err(); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("Err() = %v, want the snapshot failure", err)
+		}
+	})
 }
 
 // requireGoroutinesStopped waits for the goroutine count to return to what
