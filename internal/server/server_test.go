@@ -106,8 +106,13 @@ func heldBytes(srv *Server) int64 {
 	return srv.queued.used
 }
 
-// dialRaw is a raw Kafka connection to addr for the test's length.
-func dialRaw(t testing.TB, addr string) *testutil.Conn { return testutil.Dial(t, addr) }
+// dialRaw is a raw Kafka connection to addr for the test's length, with
+// client id "raw".
+func dialRaw(t testing.TB, addr string) *testutil.Conn {
+	c := testutil.Dial(t, addr)
+	c.ClientID = testutil.Str("raw")
+	return c
+}
 
 // decodeResponse decodes a response body after the correlation id,
 // failing the test if it does not decode.

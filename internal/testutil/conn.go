@@ -26,7 +26,8 @@ const closedWait = 5 * time.Second
 // broker writing garbage fails the test instead of making it allocate.
 const responseBytesMax = 64 << 20
 
-// DefaultClientID is the client id Send and Request write.
+// DefaultClientID is the client id Send and Request write unless the
+// test sets Conn.ClientID.
 const DefaultClientID = "sluice-test"
 
 // Conn is a raw Kafka connection: it writes size-prefixed request frames
@@ -34,6 +35,10 @@ const DefaultClientID = "sluice-test"
 // mistakes that a client library would hide show up in tests. Frames can
 // also be written byte by byte, for malformed-input tests.
 type Conn struct {
+	// ClientID is the client id Send and Request write (nil is a null
+	// client id); Dial sets DefaultClientID.
+	ClientID *string
+
 	t  testing.TB
 	nc net.Conn
 	r  *bufio.Reader
@@ -49,7 +54,7 @@ func Dial(t testing.TB, addr string) *Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &Conn{t: t, nc: nc, r: bufio.NewReader(nc)}
+	return &Conn{ClientID: Str(DefaultClientID), t: t, nc: nc, r: bufio.NewReader(nc)}
 }
 
 // Close closes the connection (a client going away mid-request).
@@ -75,11 +80,11 @@ func (c *Conn) WriteFrame(body []byte) error {
 	return c.Write(append(frame, body...))
 }
 
-// Send writes req with correlationID under DefaultClientID, failing the
-// test if the write fails.
+// Send writes req with correlationID under c.ClientID, failing the test
+// if the write fails.
 func (c *Conn) Send(req kmsg.Request, correlationID int32) {
 	c.t.Helper()
-	c.SendAs(req, correlationID, Str(DefaultClientID))
+	c.SendAs(req, correlationID, c.ClientID)
 }
 
 // SendAs writes req under clientID (nil is a null client id).
@@ -145,7 +150,7 @@ func (c *Conn) RoundTrip(req kmsg.Request, correlationID int32) kmsg.Response {
 func (c *Conn) Request(req kmsg.Request) (kmsg.Response, error) {
 	corr := c.nextCorrelationID
 	c.nextCorrelationID++
-	if err := c.Write(AppendRequest(nil, req, corr, Str(DefaultClientID))); err != nil {
+	if err := c.Write(AppendRequest(nil, req, corr, c.ClientID)); err != nil {
 		return nil, fmt.Errorf("write %s: %w", kmsg.NameForKey(req.Key()), err)
 	}
 	return c.recv(req.Key(), req.GetVersion(), corr)

@@ -76,8 +76,11 @@ func TestConnRoundTrip(t *testing.T) {
 			t.Fatalf("request %d header % x, want % x", i, got[:min(len(got), len(want))], want)
 		}
 	}
+	c.ClientID = nil
 	c.RoundTrip(req, 77)
-	<-seen
+	if got, want := <-seen, RequestHeader(kmsg.ApiVersions.Int16(), 3, 77, nil, true); !bytes.HasPrefix(got, want) {
+		t.Fatalf("header with a null client id % x, want % x", got[:min(len(got), len(want))], want)
+	}
 	// Anything else makes the fake hang up.
 	if err := c.WriteFrame([]byte{0, 3, 0, 0}); err != nil {
 		t.Fatal(err)
