@@ -8,7 +8,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
+
+// groupWaitMax bounds waitFor: requests parked on the shard's goroutine
+// take microseconds, so this is only reached when one never parks.
+const groupWaitMax = 5 * time.Second
 
 // fakeClock runs timers when the test advances it.
 type fakeClock struct {
@@ -136,14 +142,11 @@ func newTestCoordinator(t *testing.T, st *memStorage, opts ...func(*Config)) (*C
 func waitFor(t *testing.T, c *Coordinator, cond func(g *group) bool) {
 	t.Helper()
 	s := c.shardFor("g")
-	for range 500 {
+	// cond reads the group, so it runs on the shard's goroutine.
+	testutil.Eventually(t, groupWaitMax, "the group to reach the condition", func() bool {
 		ok, _ := call(context.Background(), s, func() bool { g := s.groups["g"]; return g != nil && cond(g) })
-		if ok {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("condition not reached")
+		return ok
+	})
 }
 
 func syncing(id string) func(g *group) bool {

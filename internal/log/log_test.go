@@ -16,7 +16,12 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
+
+// waitMax bounds the tests' waits for the log's background work (fsync,
+// file removal).
+const waitMax = 10 * time.Second
 
 // appendMany appends n uncompressed batches of 1..maxRecords records with
 // increasing timestamps, making each durable, and returns them.
@@ -457,7 +462,7 @@ func TestRelaxedHighWatermark(t *testing.T) {
 	for i := range 4 {
 		appendSpec(t, l, testBatch{Records: 3, ProducerID: -1, BaseSequence: -1, ValueBytes: 10, Seed: uint64(i)})
 	}
-	waitFor(t, "background fsync after flush.messages", func() bool { return l.Durable() >= 12 })
+	testutil.Eventually(t, waitMax, "background fsync after flush.messages", func() bool { return l.Durable() >= 12 })
 
 	// flush.ms: FlushIfDue fsyncs what is waiting once the time is due.
 	cfg.FlushMessages, cfg.FlushMs = 1<<40, 0
@@ -482,18 +487,6 @@ func TestSetConfigToRelaxedPublishes(t *testing.T) {
 		t.Fatalf("after switching to relaxed flushing: high watermark %d, want %d", hw, w.next)
 	}
 	checkReadsBack(t, l, []written{w})
-}
-
-// waitFor polls cond for up to ten seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // TestGroupCommit appends and waits from many goroutines at once, with
@@ -896,7 +889,7 @@ func TestWaiterCoveredWhileQueuedDoesNotSync(t *testing.T) {
 	l.syncMu.Lock()
 	done := make(chan error, 1)
 	go func() { done <- l.WaitDurable(first.next) }()
-	waitFor(t, "the waiter to queue for fsync", func() bool { return goroutineIn("(*Log).syncOnce") })
+	testutil.Eventually(t, waitMax, "the waiter to queue for fsync", func() bool { return goroutineIn("(*Log).syncOnce") })
 
 	second := appendSpec(t, l, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1, ValueBytes: 100, Seed: 1})
 	if l.Durable() != first.next || len(segmentBases(t, l.Dir())) != 2 {

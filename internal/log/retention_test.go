@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // retentionLog writes n one-record batches with timestamps base+i*step
@@ -153,12 +155,7 @@ func TestRetentionDuringSection(t *testing.T) {
 	if n, err := l.ApplyRetention(time.Now()); err != nil || n == 0 {
 		t.Fatalf("ApplyRetention deleted %d segments, err %v", n, err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); deletedFiles(t, l.Dir()) > 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("deleted segment files not removed after a delete delay of 0")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "deleted segment files to be removed after a delete delay of 0", func() bool { return deletedFiles(t, l.Dir()) == 0 })
 	b, err := sec.AppendTo(nil)
 	if err != nil || len(b) != sec.Len() || string(b[:len(ws[0].bytes)][12:]) != string(ws[0].bytes[12:]) {
 		t.Fatalf("read of a held section of a deleted segment: %d bytes, %v", len(b), err)

@@ -13,16 +13,24 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // liveTickInterval makes elections take a few hundred milliseconds: short
 // for a test, long enough that a loaded machine running -race does not
 // miss heartbeats and depose leaders all the time.
 const liveTickInterval = 25 * time.Millisecond
+
+// retryAfter is how long replicate waits for proposed records to be
+// applied before proposing the missing ones again (a leader change may
+// have dropped them).
+const retryAfter = 2 * time.Second
 
 // liveNode is a Node started with real goroutines.
 type liveNode struct {
@@ -55,17 +63,6 @@ func (l *liveNode) stop(t *testing.T) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, deadline time.Time, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // liveLeader returns the leader every listed node agrees on, or -1.
 func liveLeader(nodes map[int32]*liveNode, ids ...int32) int32 {
 	l := nodes[ids[0]].node.Leader()
@@ -83,15 +80,12 @@ func liveLeader(nodes map[int32]*liveNode, ids ...int32) int32 {
 // waitLiveLeader waits until the nodes in ids agree on a leader among them.
 func waitLiveLeader(t *testing.T, deadline time.Time, nodes map[int32]*liveNode, ids []int32) int32 {
 	t.Helper()
-	for {
-		if l := liveLeader(nodes, ids...); l >= 0 {
-			return l
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for nodes %v to agree on a leader", ids)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	l := int32(-1)
+	testutil.Eventually(t, time.Until(deadline), fmt.Sprintf("nodes %v to agree on a leader", ids), func() bool {
+		l = liveLeader(nodes, ids...)
+		return l >= 0
+	})
+	return l
 }
 
 // proposeAll proposes each record, retrying while there is no leader.
@@ -100,15 +94,14 @@ func proposeAll(t *testing.T, deadline time.Time, n *Node, records []string) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	for _, r := range records {
-		for {
-			err := n.Propose(ctx, []byte(r))
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrProposalDropped) {
-				t.Fatalf("propose %s: %v", r, err)
-			}
-			time.Sleep(5 * time.Millisecond)
+		var err error
+		// Proposing again is the poll: it succeeds once there is a leader.
+		testutil.WaitFor(time.Until(deadline), func() bool {
+			err = n.Propose(ctx, []byte(r))
+			return err == nil || !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrProposalDropped)
+		})
+		if err != nil {
+			t.Fatalf("propose %s: %v", r, err)
 		}
 	}
 }
@@ -129,22 +122,23 @@ func replicate(t *testing.T, deadline time.Time, nodes map[int32]*liveNode, ids 
 			proposer = ids[(slices.Index(ids, leader)+1)%len(ids)]
 		}
 		proposeAll(t, deadline, nodes[proposer].node, missing)
-		retry := time.Now().Add(2 * time.Second)
-		for len(missing) > 0 && time.Now().Before(retry) && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+		// Records not applied within retryAfter are proposed again.
+		testutil.WaitFor(min(retryAfter, time.Until(deadline)), func() bool {
 			missing = notApplied(nodes[leader].sm, records)
-		}
+			return len(missing) == 0
+		})
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d records never applied", len(missing), len(records))
 		}
 	}
 	// A re-proposed duplicate may still be committing: compare the whole
 	// state of every node with the leader's until they agree.
-	for diff := stateDifference(nodes, leader, ids); diff != ""; diff = stateDifference(nodes, leader, ids) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for every node to apply the same entries: %s", diff)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var diff string
+	if !testutil.WaitFor(time.Until(deadline), func() bool {
+		diff = stateDifference(nodes, leader, ids)
+		return diff == ""
+	}) {
+		t.Fatalf("timed out waiting for every node to apply the same entries: %s", diff)
 	}
 	return nodes[leader].sm.data()
 }
@@ -244,7 +238,7 @@ func TestHTTPClusterFailover(t *testing.T) {
 	all := append(slices.Clone(want), seq("m", 0, 20)...)
 	requireRecords(t, replicate(t, deadline, nodes, rest, all, false), all)
 	newLeader := waitLiveLeader(t, deadline, nodes, rest)
-	eventually(t, deadline, "the new leader to see the old one unreachable", func() bool {
+	testutil.Eventually(t, time.Until(deadline), "the new leader to see the old one unreachable", func() bool {
 		return nodes[newLeader].node.Peers()[leader] != nil
 	})
 
@@ -255,86 +249,94 @@ func TestHTTPClusterFailover(t *testing.T) {
 	requireGoroutinesStopped(t, baseline, deadline)
 }
 
+// TestMemNetworkFollowerProposalAndIsolation runs in a synctest bubble:
+// nothing leaves the process, so the nodes' ticks and the test's waits
+// run on the bubble's clock, elections take no real time, and a loaded
+// machine cannot make a node miss heartbeats.
 func TestMemNetworkFollowerProposalAndIsolation(t *testing.T) {
-	baseline := runtime.NumGoroutine()
-	deadline := time.Now().Add(5 * time.Second)
-	net := NewMemNetwork()
-	voters := map[int32]string{0: "mem:0", 1: "mem:1", 2: "mem:2"}
-	nodes := make(map[int32]*liveNode)
-	for id := range voters {
-		nodes[id] = startLive(t, id, voters, net.Transport(id))
-	}
-	ids := []int32{0, 1, 2}
-	first := []string{"via-follower"}
-	requireRecords(t, replicate(t, deadline, nodes, ids, first, true), first)
-	leader := waitLiveLeader(t, deadline, nodes, ids)
-	if applied := nodes[leader].node.AppliedIndex(); applied < 2 || nodes[leader].node.Term() == 0 {
-		t.Fatalf("leader applied index %d term %d", applied, nodes[leader].node.Term())
-	}
-
-	net.Isolate(leader, false)
-	var rest []int32
-	for _, id := range ids {
-		if id != leader {
-			rest = append(rest, id)
+	synctest.Test(t, func(t *testing.T) {
+		baseline := runtime.NumGoroutine()
+		deadline := time.Now().Add(5 * time.Second)
+		net := NewMemNetwork()
+		voters := map[int32]string{0: "mem:0", 1: "mem:1", 2: "mem:2"}
+		nodes := make(map[int32]*liveNode)
+		for id := range voters {
+			nodes[id] = startLive(t, id, voters, net.Transport(id))
 		}
-	}
-	both := []string{"via-follower", "while-isolated"}
-	requireRecords(t, replicate(t, deadline, nodes, rest, both, true), both)
-	net.Isolate(leader, true)
-	requireRecords(t, replicate(t, deadline, nodes, ids, both, false), both)
-	for _, l := range nodes {
-		l.stop(t)
-		l.stop(t) // idempotent
-	}
-	if err := nodes[0].node.Propose(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("propose after close: %v", err)
-	}
-	requireGoroutinesStopped(t, baseline, deadline)
+		ids := []int32{0, 1, 2}
+		first := []string{"via-follower"}
+		requireRecords(t, replicate(t, deadline, nodes, ids, first, true), first)
+		leader := waitLiveLeader(t, deadline, nodes, ids)
+		if applied := nodes[leader].node.AppliedIndex(); applied < 2 || nodes[leader].node.Term() == 0 {
+			t.Fatalf("leader applied index %d term %d", applied, nodes[leader].node.Term())
+		}
+
+		net.Isolate(leader, false)
+		var rest []int32
+		for _, id := range ids {
+			if id != leader {
+				rest = append(rest, id)
+			}
+		}
+		both := []string{"via-follower", "while-isolated"}
+		requireRecords(t, replicate(t, deadline, nodes, rest, both, true), both)
+		net.Isolate(leader, true)
+		requireRecords(t, replicate(t, deadline, nodes, ids, both, false), both)
+		for _, l := range nodes {
+			l.stop(t)
+			l.stop(t) // idempotent
+		}
+		if err := nodes[0].node.Propose(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
+			t.Fatalf("propose after close: %v", err)
+		}
+		requireGoroutinesStopped(t, baseline, deadline)
+	})
 }
 
+// TestNodeStopsWhenTheStateMachineFails runs in a synctest bubble, as
+// TestMemNetworkFollowerProposalAndIsolation does: a lone voter needs no
+// network.
 func TestNodeStopsWhenTheStateMachineFails(t *testing.T) {
-	deadline := time.Now().Add(5 * time.Second)
-	sm := &testSM{}
-	n, err := Start(Config{
-		NodeID: 7, Voters: map[int32]string{7: "127.0.0.1:1"}, Dir: t.TempDir(),
-		Apply: sm.apply, Restore: sm.restore,
-		Snapshot:        func() (uint64, []byte, error) { return 0, nil, errors.New("disk full") },
-		SnapshotEntries: 3, TickInterval: 10 * time.Millisecond, Logger: testLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	eventually(t, deadline, "the lone voter to lead", func() bool { return n.Leader() == 7 })
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	for i := 0; ; i++ {
-		err := n.Propose(ctx, []byte{byte(i)})
-		if errors.Is(err, ErrClosed) {
-			break
-		}
+	synctest.Test(t, func(t *testing.T) {
+		deadline := time.Now().Add(5 * time.Second)
+		sm := &testSM{}
+		n, err := Start(Config{
+			NodeID: 7, Voters: map[int32]string{7: "127.0.0.1:1"}, Dir: t.TempDir(),
+			Apply: sm.apply, Restore: sm.restore,
+			Snapshot:        func() (uint64, []byte, error) { return 0, nil, errors.New("disk full") },
+			SnapshotEntries: 3, TickInterval: 10 * time.Millisecond, Logger: testLogger(t),
+		})
 		if err != nil {
-			t.Fatalf("propose: %v", err)
+			t.Fatal(err)
 		}
-	}
-	<-n.Done()
-	if err := n.Err(); err == nil || !strings.Contains(err.Error(), "disk full") {
-		t.Fatalf("Err() = %v, want the snapshot failure", err)
-	}
+		defer n.Close()
+		testutil.Eventually(t, time.Until(deadline), "the lone voter to lead", func() bool { return n.Leader() == 7 })
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		for i := 0; ; i++ {
+			err := n.Propose(ctx, []byte{byte(i)})
+			if errors.Is(err, ErrClosed) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("propose: %v", err)
+			}
+		}
+		<-n.Done()
+		if err := n.Err(); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("Err() = %v, want the snapshot failure", err)
+		}
+	})
 }
 
 // requireGoroutinesStopped waits for the goroutine count to return to what
 // it was before the test, and names the survivors if it does not.
 func requireGoroutinesStopped(t *testing.T, baseline int, deadline time.Time) {
 	t.Helper()
-	for runtime.NumGoroutine() > baseline {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines left, %d before the test:\n%s", runtime.NumGoroutine(), baseline, buf)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.WaitFor(time.Until(deadline), func() bool { return runtime.NumGoroutine() <= baseline }) {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%d goroutines left, %d before the test:\n%s", runtime.NumGoroutine(), baseline, buf)
 	}
 }
 

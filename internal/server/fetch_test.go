@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/handler"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // copyingListener hides the *net.TCPConn from the server, as a TLS
@@ -68,7 +69,7 @@ func TestProtocolServerFetchZeroCopyMatchesCopy(t *testing.T) {
 	ct := kmsg.NewCreateTopicsRequestTopic()
 	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "zc", 3, 1
 	create.Topics = append(create.Topics, ct)
-	created := zeroCopy.roundTrip(create, 1).(*kmsg.CreateTopicsResponse)
+	created := zeroCopy.RoundTrip(create, 1).(*kmsg.CreateTopicsResponse)
 	if code := created.Topics[0].ErrorCode; code != 0 {
 		t.Fatalf("create topic: %v", kerr.ErrorForCode(code))
 	}
@@ -79,7 +80,7 @@ func TestProtocolServerFetchZeroCopyMatchesCopy(t *testing.T) {
 	}
 	for partition, vs := range values {
 		for i, v := range vs {
-			resp := zeroCopy.roundTrip(produceRequest(9, -1, "zc", partition, testBatch(int64(i), v)), 2).(*kmsg.ProduceResponse)
+			resp := zeroCopy.RoundTrip(produceRequest(9, -1, "zc", partition, testBatch(int64(i), v)), 2).(*kmsg.ProduceResponse)
 			if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 				t.Fatalf("produce: %v", kerr.ErrorForCode(code))
 			}
@@ -120,9 +121,9 @@ func TestProtocolServerFetchZeroCopyMatchesCopy(t *testing.T) {
 			req := fetch(version, c.offsets, c.partitionMaxBytes)
 			corr := int32(version)*10 + int32(len(c.name))
 			frames := [2][]byte{}
-			for i, rc := range []*rawConn{zeroCopy, copying} {
-				rc.send(req, corr)
-				got, body, err := rc.readFrame(10 * time.Second)
+			for i, rc := range []*testutil.Conn{zeroCopy, copying} {
+				rc.Send(req, corr)
+				got, body, err := rc.ReadFrame(10 * time.Second)
 				if err != nil || got != corr {
 					t.Fatalf("v%d %s: response %d, %v", version, c.name, got, err)
 				}

@@ -65,8 +65,8 @@ func serveFake(t *testing.T, h protocol.Handler) string {
 func TestServerHandlerSeam(t *testing.T) {
 	f := &fakeHandler{release: make(chan struct{})}
 	rc := dialRaw(t, serveFake(t, f))
-	rc.send(apiVersionsAt(3), 1)
-	rc.send(metadataAt(12), 2)
+	rc.Send(apiVersionsAt(3), 1)
+	rc.Send(metadataAt(12), 2)
 	// The Metadata reply is ready while the ApiVersions one still waits.
 	testutil.Eventually(t, 5*time.Second, "the handler sees both requests", func() bool {
 		f.mu.Lock()
@@ -75,7 +75,7 @@ func TestServerHandlerSeam(t *testing.T) {
 	})
 	close(f.release)
 	for _, want := range []int32{1, 2} {
-		id, _, err := rc.readFrame(5 * time.Second)
+		id, _, err := rc.ReadFrame(5 * time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // fakeSectioned is a sectionedResponse made of hand-written pieces with a
@@ -275,7 +277,7 @@ func TestWriteSectionsClientCloses(t *testing.T) {
 	if _, err := io.ReadFull(h.client, make([]byte, 1024)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	testutil.Eventually(t, 5*time.Second, "the writer to block in sendfile", blockedInSendFile)
 	h.client.(*net.TCPConn).SetLinger(0) // reset, not a graceful close
 	h.client.Close()
 	var later []*fakeSectioned
@@ -295,4 +297,16 @@ func TestWriteSectionsClientCloses(t *testing.T) {
 			t.Fatalf("response %d released %d times", i, n)
 		}
 	}
+}
+
+// blockedInSendFile reports whether some goroutine waits for the socket
+// to drain inside sendFile: the client's socket buffers are full.
+func blockedInSendFile() bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range bytes.Split(buf[:runtime.Stack(buf, true)], []byte("\n\n")) {
+		if bytes.Contains(g, []byte("[IO wait")) && bytes.Contains(g, []byte("server.sendFile(")) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"path/filepath"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
+	"github.com/sluice-dev/sluice/internal/testutil"
 	"github.com/sluice-dev/sluice/internal/topics"
 	"github.com/sluice-dev/sluice/internal/txn"
 )
@@ -100,112 +99,32 @@ func newTestServer(t testing.TB, cfg Config, flags map[string]string) *testServe
 	return &testServer{srv: srv, handler: h, addr: ln.Addr().String()}
 }
 
-// rawConn writes hand-built frames and reads raw responses.
-type rawConn struct {
-	t testing.TB
-	c net.Conn
+// heldBytes is how much of srv's queued-bytes budget requests hold now:
+// a request holds its share from when its bytes are read until it is
+// answered, so tests wait on this instead of sleeping.
+func heldBytes(srv *Server) int64 {
+	srv.queued.mu.Lock()
+	defer srv.queued.mu.Unlock()
+	return srv.queued.used
 }
 
-func dialRaw(t testing.TB, addr string) *rawConn {
+// dialRaw is a raw Kafka connection to addr for the test's length, with
+// client id "raw".
+func dialRaw(t testing.TB, addr string) *testutil.Conn {
+	c := testutil.Dial(t, addr)
+	c.ClientID = testutil.Str("raw")
+	return c
+}
+
+// decodeResponse decodes a response body after the correlation id,
+// failing the test if it does not decode.
+func decodeResponse(t testing.TB, key, version int16, body []byte) kmsg.Response {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	resp, err := testutil.DecodeResponse(key, version, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return &rawConn{t: t, c: c}
-}
-
-// writeFrame writes a size prefix and body.
-func (rc *rawConn) writeFrame(body []byte) error {
-	frame := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
-	rc.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := rc.c.Write(append(frame, body...))
-	return err
-}
-
-// send writes req with a hand-built header (client id "raw").
-func (rc *rawConn) send(req kmsg.Request, correlationID int32) {
-	rc.t.Helper()
-	var tags []byte
-	if req.IsFlexible() {
-		tags = noTags
-	}
-	body := append(headerBytes(req.Key(), req.GetVersion(), correlationID, strPtr("raw"), tags), req.AppendTo(nil)...)
-	if err := rc.writeFrame(body); err != nil {
-		rc.t.Fatal(err)
-	}
-}
-
-// readFrame reads one response frame: correlation id and the rest.
-func (rc *rawConn) readFrame(timeout time.Duration) (int32, []byte, error) {
-	rc.c.SetReadDeadline(time.Now().Add(timeout))
-	var size [4]byte
-	if _, err := io.ReadFull(rc.c, size[:]); err != nil {
-		return 0, nil, err
-	}
-	n := binary.BigEndian.Uint32(size[:])
-	if n < 4 || n > 64<<20 {
-		return 0, nil, errors.New("bad response size")
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(rc.c, b); err != nil {
-		return 0, nil, err
-	}
-	return int32(binary.BigEndian.Uint32(b)), b[4:], nil
-}
-
-// recv reads the response to req, which was sent with correlationID.
-func (rc *rawConn) recv(req kmsg.Request, correlationID int32) kmsg.Response {
-	rc.t.Helper()
-	corr, body, err := rc.readFrame(10 * time.Second)
-	if err != nil {
-		rc.t.Fatalf("read response to %s: %v", kmsg.NameForKey(req.Key()), err)
-	}
-	if corr != correlationID {
-		rc.t.Fatalf("correlation id %d, want %d", corr, correlationID)
-	}
-	return decodeResponse(rc.t, req.Key(), req.GetVersion(), body)
-}
-
-// decodeResponse decodes a response body after the correlation id: the
-// response header's tags come first for flexible responses but
-// ApiVersions.
-func decodeResponse(t testing.TB, key, version int16, body []byte) kmsg.Response {
-	t.Helper()
-	resp := kmsg.ResponseForKey(key)
-	resp.SetVersion(version)
-	if resp.IsFlexible() && key != kmsg.ApiVersions.Int16() {
-		rest, err := skipTags(body)
-		if err != nil {
-			t.Fatalf("response header tags: %v", err)
-		}
-		body = rest
-	}
-	if err := resp.ReadFrom(body); err != nil {
-		t.Fatalf("decode %s v%d response: %v", kmsg.NameForKey(key), version, err)
-	}
 	return resp
-}
-
-// expectClosed asserts the server closes the connection without another
-// response.
-func (rc *rawConn) expectClosed() {
-	rc.t.Helper()
-	corr, _, err := rc.readFrame(5 * time.Second)
-	if err == nil {
-		rc.t.Fatalf("got a response (correlation id %d); want the connection closed", corr)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		rc.t.Fatalf("connection still open after 5s")
-	}
-}
-
-func (rc *rawConn) roundTrip(req kmsg.Request, correlationID int32) kmsg.Response {
-	rc.t.Helper()
-	rc.send(req, correlationID)
-	return rc.recv(req, correlationID)
 }
 
 func apiVersionsAt(v int16) *kmsg.ApiVersionsRequest {
@@ -228,14 +147,14 @@ func metadataAt(v int16, topics ...string) *kmsg.MetadataRequest {
 	return req
 }
 
-func createTopic(t testing.TB, rc *rawConn, name string, partitions int32) {
+func createTopic(t testing.TB, rc *testutil.Conn, name string, partitions int32) {
 	t.Helper()
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.SetVersion(7)
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, 1
 	req.Topics = append(req.Topics, rt)
-	resp := rc.roundTrip(req, 1000).(*kmsg.CreateTopicsResponse)
+	resp := rc.RoundTrip(req, 1000).(*kmsg.CreateTopicsResponse)
 	if code := resp.Topics[0].ErrorCode; code != 0 {
 		t.Fatalf("create %s: %v", name, kerr.ErrorForCode(code))
 	}
@@ -245,7 +164,7 @@ func TestProtocolServerApiVersions(t *testing.T) {
 	ts := newTestServer(t, Config{}, nil)
 	rc := dialRaw(t, ts.addr)
 	for v := int16(0); v <= 3; v++ {
-		resp := rc.roundTrip(apiVersionsAt(v), int32(v)).(*kmsg.ApiVersionsResponse)
+		resp := rc.RoundTrip(apiVersionsAt(v), int32(v)).(*kmsg.ApiVersionsResponse)
 		if resp.ErrorCode != 0 || len(resp.ApiKeys) != len(protocol.UnsupportedApiVersions().ApiKeys) {
 			t.Errorf("v%d: error %d, %d keys", v, resp.ErrorCode, len(resp.ApiKeys))
 		}
@@ -258,10 +177,10 @@ func TestProtocolServerApiVersions(t *testing.T) {
 			tags = noTags
 		}
 		body := append(headerBytes(kmsg.ApiVersions.Int16(), v, 9, strPtr("future"), tags), 0xde, 0xad)
-		if err := rc.writeFrame(body); err != nil {
+		if err := rc.WriteFrame(body); err != nil {
 			t.Fatal(err)
 		}
-		resp := rc.recv(apiVersionsAt(0), 9).(*kmsg.ApiVersionsResponse)
+		resp := rc.Recv(kmsg.ApiVersions.Int16(), 0, 9).(*kmsg.ApiVersionsResponse)
 		if resp.ErrorCode != kerr.UnsupportedVersion.Code || len(resp.ApiKeys) == 0 {
 			t.Errorf("ApiVersions v%d: error %d with %d keys; want UNSUPPORTED_VERSION and the table", v, resp.ErrorCode, len(resp.ApiKeys))
 		}
@@ -286,14 +205,14 @@ func TestProtocolServerClosesOnBadRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := dialRaw(t, ts.addr)
 			// One good request first: it is still answered.
-			rc.send(metadataAt(1), 1)
-			if err := rc.writeFrame(tc.frame()); err != nil {
+			rc.Send(metadataAt(1), 1)
+			if err := rc.WriteFrame(tc.frame()); err != nil {
 				t.Fatal(err)
 			}
-			rc.recv(metadataAt(1), 1)
-			rc.expectClosed()
+			rc.Recv(kmsg.Metadata.Int16(), 1, 1)
+			rc.ExpectClosed()
 			// The server keeps serving others.
-			dialRaw(t, ts.addr).roundTrip(apiVersionsAt(3), 2)
+			dialRaw(t, ts.addr).RoundTrip(apiVersionsAt(3), 2)
 		})
 	}
 }
@@ -318,10 +237,10 @@ func TestProtocolServerOversizedFrames(t *testing.T) {
 			rc := dialRaw(t, ts.addr)
 			frame := binary.BigEndian.AppendUint32(nil, tc.size)
 			frame = append(frame, headerBytes(tc.key, 1, 1, nil, nil)...)
-			if _, err := rc.c.Write(frame); err != nil {
+			if err := rc.Write(frame); err != nil {
 				t.Fatal(err)
 			}
-			rc.expectClosed()
+			rc.ExpectClosed()
 		})
 	}
 	// A Produce between 1 MiB and the limit is read (and answered).
@@ -335,7 +254,7 @@ func TestProtocolServerOversizedFrames(t *testing.T) {
 	rp.Records = make([]byte, 2<<20)
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp := rc.roundTrip(req, 3).(*kmsg.ProduceResponse)
+	resp := rc.RoundTrip(req, 3).(*kmsg.ProduceResponse)
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
 		t.Errorf("2 MiB produce to an unknown topic: %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(code))
 	}
@@ -374,24 +293,24 @@ func TestProtocolServerPipelineOrder(t *testing.T) {
 		case 10, 30:
 			req = fetch
 		case 20:
-			rc.send(produce0, 100+i) // no response expected
+			rc.Send(produce0, 100+i) // no response expected
 			continue
 		}
-		rc.send(req, 100+i)
+		rc.Send(req, 100+i)
 		want = append(want, sent{req, 100 + i})
 	}
 	for _, w := range want {
-		rc.recv(w.req, w.corr)
+		rc.Recv(w.req.Key(), w.req.GetVersion(), w.corr)
 	}
 	if took := time.Since(start); took < 250*time.Millisecond {
 		t.Errorf("pipeline with two 300ms long polls took %v", took)
 	}
 	// Nothing more is pending: acks=0 got no response.
-	if corr, _, err := rc.readFrame(200 * time.Millisecond); err == nil {
+	if corr, _, err := rc.ReadFrame(200 * time.Millisecond); err == nil {
 		t.Errorf("unexpected response with correlation id %d", corr)
 	}
 	// And the acks=0 record was written.
-	resp := rc.roundTrip(fetchRequest(11, "pipe-acks0", 0, 0), 999).(*kmsg.FetchResponse)
+	resp := rc.RoundTrip(fetchRequest(11, "pipe-acks0", 0, 0), 999).(*kmsg.FetchResponse)
 	if hw := resp.Topics[0].Partitions[0].HighWatermark; hw != 1 {
 		t.Errorf("after an acks=0 produce the high watermark is %d, want 1", hw)
 	}
@@ -413,44 +332,18 @@ func TestProtocolServerAcksZeroErrorCloses(t *testing.T) {
 	ts := newTestServer(t, Config{}, nil)
 	rc := dialRaw(t, ts.addr)
 	createTopic(t, rc, "acks0", 1)
-	rc.send(produceRequest(9, 0, "acks0", 0, testBatch(time.Now().UnixMilli(), "ok")), 1)
-	rc.roundTrip(metadataAt(1), 2) // still open, no response to the produce
-	rc.send(produceRequest(9, 0, "acks0-missing", 0, testBatch(time.Now().UnixMilli(), "lost")), 3)
-	rc.send(metadataAt(1), 4)
-	if corr, _, err := rc.readFrame(2 * time.Second); err == nil {
+	rc.Send(produceRequest(9, 0, "acks0", 0, testBatch(time.Now().UnixMilli(), "ok")), 1)
+	rc.RoundTrip(metadataAt(1), 2) // still open, no response to the produce
+	rc.Send(produceRequest(9, 0, "acks0-missing", 0, testBatch(time.Now().UnixMilli(), "lost")), 3)
+	rc.Send(metadataAt(1), 4)
+	if corr, _, err := rc.ReadFrame(2 * time.Second); err == nil {
 		t.Errorf("after a failed acks=0 produce the connection stays open (answered correlation id %d); Kafka closes it", corr)
 	}
 }
 
 // testBatch is a one-record RecordBatch v2 with a valid CRC.
 func testBatch(timestamp int64, value string) []byte {
-	var rec []byte
-	rec = append(rec, 0)
-	rec = binary.AppendVarint(rec, 0) // timestamp delta
-	rec = binary.AppendVarint(rec, 0) // offset delta
-	rec = binary.AppendVarint(rec, -1)
-	rec = binary.AppendVarint(rec, int64(len(value)))
-	rec = append(rec, value...)
-	rec = binary.AppendVarint(rec, 0)
-	b := binary.BigEndian.AppendUint64(nil, 0)
-	b = binary.BigEndian.AppendUint32(b, 0)
-	b = binary.BigEndian.AppendUint32(b, math.MaxUint32) // partition leader epoch
-	b = append(b, 2)
-	b = binary.BigEndian.AppendUint32(b, 0)
-	crcStart := len(b)
-	b = binary.BigEndian.AppendUint16(b, 0)
-	b = binary.BigEndian.AppendUint32(b, 0) // last offset delta
-	b = binary.BigEndian.AppendUint64(b, uint64(timestamp))
-	b = binary.BigEndian.AppendUint64(b, uint64(timestamp))
-	b = binary.BigEndian.AppendUint64(b, math.MaxUint64) // producer id -1
-	b = binary.BigEndian.AppendUint16(b, math.MaxUint16) // epoch -1
-	b = binary.BigEndian.AppendUint32(b, math.MaxUint32) // sequence -1
-	b = binary.BigEndian.AppendUint32(b, 1)
-	b = binary.AppendVarint(b, int64(len(rec)))
-	b = append(b, rec...)
-	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[crcStart:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
+	return testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: timestamp, Value: value})
 }
 
 func produceRequest(version, acks int16, topic string, partition int32, batch []byte) *kmsg.ProduceRequest {
@@ -497,7 +390,7 @@ func TestProtocolServerFetchWait(t *testing.T) {
 	fetch.Topics = append(fetch.Topics, ft)
 
 	start := time.Now()
-	resp := rc.roundTrip(fetch, 1).(*kmsg.FetchResponse)
+	resp := rc.RoundTrip(fetch, 1).(*kmsg.FetchResponse)
 	took := time.Since(start)
 	if took < 400*time.Millisecond || took > 3*time.Second {
 		t.Errorf("empty fetch with MaxWaitMillis 500 answered after %v", took)
@@ -514,10 +407,10 @@ func TestProtocolServerQueuedBytesBound(t *testing.T) {
 	ts := newTestServer(t, Config{QueuedBytesMax: 200}, nil)
 	rc := dialRaw(t, ts.addr)
 	for i := range int32(20) {
-		rc.send(metadataAt(1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), i)
+		rc.Send(metadataAt(1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), i)
 	}
 	for i := range int32(20) {
-		rc.recv(metadataAt(1), i)
+		rc.Recv(kmsg.Metadata.Int16(), 1, i)
 	}
 }
 
@@ -548,8 +441,11 @@ func TestProtocolServerCloseWithLongPolls(t *testing.T) {
 	fp.PartitionMaxBytes = 1 << 20
 	ft.Partitions = append(ft.Partitions, fp)
 	fetch.Topics = append(fetch.Topics, ft)
-	rc.send(fetch, 1)
-	time.Sleep(100 * time.Millisecond)
+	// The poll is outstanding once its bytes are charged to the budget,
+	// which the earlier requests no longer hold.
+	testutil.Eventually(t, 5*time.Second, "the topic's creation to release its budget", func() bool { return heldBytes(srv) == 0 })
+	rc.Send(fetch, 1)
+	testutil.Eventually(t, 5*time.Second, "the fetch to be read", func() bool { return heldBytes(srv) > 0 })
 	start := time.Now()
 	ln.Close()
 	srv.Close()
@@ -579,11 +475,12 @@ func TestProtocolServerDisconnectEndsLongPoll(t *testing.T) {
 	fp.PartitionMaxBytes = 1 << 20
 	ft.Partitions = append(ft.Partitions, fp)
 	fetch.Topics = append(fetch.Topics, ft)
-	rc.send(fetch, 1)
-	time.Sleep(100 * time.Millisecond)
-	rc.c.Close()
+	testutil.Eventually(t, 5*time.Second, "the topic's creation to release its budget", func() bool { return heldBytes(ts.srv) == 0 })
+	rc.Send(fetch, 1)
+	testutil.Eventually(t, 5*time.Second, "the poll to hold the whole budget", func() bool { return heldBytes(ts.srv) == 64 })
+	rc.Close()
 	start := time.Now()
-	dialRaw(t, ts.addr).roundTrip(apiVersionsAt(3), 2)
+	dialRaw(t, ts.addr).RoundTrip(apiVersionsAt(3), 2)
 	if took := time.Since(start); took > 1500*time.Millisecond {
 		t.Errorf("after a client left during a %dms long poll, the next request waited %v", pollMs, took.Round(time.Millisecond))
 	}
@@ -607,14 +504,15 @@ func TestProtocolServerSlowFrameHoldsBudget(t *testing.T) {
 		rc := dialRaw(t, ts.addr)
 		frame := binary.BigEndian.AppendUint32(nil, 1<<20)
 		frame = append(frame, headerBytes(kmsg.Produce.Int16(), 9, 1, nil, noTags)...)
-		if _, err := rc.c.Write(frame); err != nil {
+		if err := rc.Write(frame); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Each claim charges its first chunk before waiting for the bytes.
+	testutil.Eventually(t, 5*time.Second, "the three claims to be charged", func() bool { return heldBytes(ts.srv) >= 3*bodyChunkBytes })
 	rc := dialRaw(t, ts.addr)
-	rc.send(apiVersionsAt(3), 1)
-	corr, _, err := rc.readFrame(2 * time.Second)
+	rc.Send(apiVersionsAt(3), 1)
+	corr, _, err := rc.ReadFrame(2 * time.Second)
 	if err != nil || corr != 1 {
 		t.Errorf("ApiVersions on a fresh connection while three clients sit on 1 MiB frame claims: %v (correlation id %d)", err, corr)
 	}

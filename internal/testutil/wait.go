@@ -23,12 +23,19 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 // It is for the cases where a timeout is not a failure, and for helpers
 // outside a test goroutine (t.Fatal must not be called there).
 func WaitFor(timeout time.Duration, cond func() bool) bool {
+	return WaitForEvery(timeout, pollInterval, cond)
+}
+
+// WaitForEvery is WaitFor re-checking every interval instead of
+// pollInterval: for conditions that cost round trips to other processes,
+// which a tight poll would load. cond is always checked at least once.
+func WaitForEvery(timeout, interval time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(pollInterval)
+		time.Sleep(interval)
 	}
 	return true
 }

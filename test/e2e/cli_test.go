@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // cliRunMax bounds one CLI invocation; every command the tests run ends
@@ -287,9 +289,12 @@ func cliTestProduceConsume(t *testing.T, b *Broker) {
 func cliTestTimestamp(t *testing.T, b *Broker) {
 	cliOK(t, b, "", "topic", "create", "clock", "-p", "2")
 	cliOK(t, b, "old1\nold2\nold3\n", "produce", "clock")
-	time.Sleep(20 * time.Millisecond)
+	// at must be later than every old record's timestamp, which are at
+	// most the millisecond the produce returned in; the new records are
+	// stamped after at.
+	oldDone := time.Now().UnixMilli()
+	testutil.Eventually(t, time.Second, "the millisecond clock to tick", func() bool { return time.Now().UnixMilli() > oldDone })
 	at := time.Now().UnixMilli()
-	time.Sleep(20 * time.Millisecond)
 	cliOK(t, b, "new1\nnew2\n", "produce", "clock", "--partition", "1")
 	out := cliOK(t, b, "", "consume", "clock", "-o", "@"+strconv.FormatInt(at, 10), "-e")
 	if out != "new1\nnew2\n" {

@@ -13,13 +13,14 @@ import (
 	byteorder "encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/record"
 )
 
 // Kafka's codec ids, the low three bits of a RecordBatch's attributes.
@@ -109,8 +110,6 @@ const (
 	batchHeaderBytes    = 61
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // readDiskBatches reads every batch header of one partition from its
 // segment files under dataDir, checking magic, CRC32C and that offsets
 // follow each other without gaps or overlaps.
@@ -140,7 +139,7 @@ func readDiskBatches(t testing.TB, dataDir, topic string, partition int) []diskB
 				t.Fatalf("%s at byte %d: magic %d, want 2", name, pos, magic)
 			}
 			want := byteorder.BigEndian.Uint32(batch[batchCRCPos:])
-			if got := crc32.Checksum(batch[batchAttributesPos:], castagnoli); got != want {
+			if got := record.Checksum(batch); got != want {
 				t.Fatalf("%s at byte %d: CRC32C %08x, header says %08x", name, pos, got, want)
 			}
 			b := diskBatch{

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // kcatTimeout bounds every kcat run.
@@ -214,15 +216,12 @@ func TestKcatAcks(t *testing.T) {
 			kcatProduce(t, b, topic, records, "-p", "0", "-X", "acks="+acks)
 			to := time.Now()
 			// acks=0: the produce may still be in flight when kcat exits.
+			// On timeout checkKcatRecords says what is missing.
 			var got []kcatRecord
-			deadline := time.Now().Add(15 * time.Second)
-			for {
+			testutil.WaitForEvery(15*time.Second, 100*time.Millisecond, func() bool {
 				got = kcatConsume(t, b, topic)
-				if len(got) >= n || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return len(got) >= n
+			})
 			checkKcatRecords(t, records, got, from, to)
 			checkDiskCodec(t, b.DataDir, topic, 0, "none", n)
 		})

@@ -17,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // The cluster tests run three sluice nodes, each a broker and a controller
@@ -300,17 +302,15 @@ func describeClusterView(ctx context.Context, r kmsg.Requestor) (nodeView, error
 // all name the same active controller among them; it returns its id.
 func (c *cluster) waitMembership(ctx context.Context, live []*Broker, d time.Duration) int32 {
 	c.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		controller, problem := c.membershipProblem(ctx, live)
-		if problem == "" {
-			return controller
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the nodes do not agree on the cluster within %v: %s\n%s", d, problem, c.outputs())
-		}
-		time.Sleep(clusterPollEvery)
+	var controller int32
+	var problem string
+	if !testutil.WaitForEvery(d, clusterPollEvery, func() bool {
+		controller, problem = c.membershipProblem(ctx, live)
+		return problem == ""
+	}) {
+		c.t.Fatalf("the nodes do not agree on the cluster within %v: %s\n%s", d, problem, c.outputs())
 	}
+	return controller
 }
 
 // membershipProblem is waitMembership's look at the cluster: the agreed
@@ -410,17 +410,15 @@ func partitionLeaders(ctx context.Context, r kmsg.Requestor, topic string) (map[
 // layouts, equal to want unless want is nil. It returns the layouts.
 func (c *cluster) waitAgreedLayouts(ctx context.Context, counts map[string]int, want map[string]topicLayout, d time.Duration) map[string]topicLayout {
 	c.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		got, problem := c.layoutsProblem(ctx, counts, want)
-		if problem == "" {
-			return got
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the nodes do not agree on topics %v within %v: %s\n%s", slices.Sorted(maps.Keys(counts)), d, problem, c.outputs())
-		}
-		time.Sleep(clusterPollEvery)
+	var got map[string]topicLayout
+	var problem string
+	if !testutil.WaitForEvery(d, clusterPollEvery, func() bool {
+		got, problem = c.layoutsProblem(ctx, counts, want)
+		return problem == ""
+	}) {
+		c.t.Fatalf("the nodes do not agree on topics %v within %v: %s\n%s", slices.Sorted(maps.Keys(counts)), d, problem, c.outputs())
 	}
+	return got
 }
 
 // layoutsProblem is waitAgreedLayouts's look at the cluster.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // TestClusterRoles runs the three KRaft roles side by side: node 1 is a
@@ -57,6 +59,7 @@ func TestClusterRoles(t *testing.T) {
 	// again after more than a session timeout: every broker heartbeats
 	// to the active controller, wherever it runs.
 	waitBrokers(ctx, t, c, adm)
+	// Not a wait: the brokers must stay listed across a session timeout.
 	time.Sleep(3 * time.Second)
 	waitBrokers(ctx, t, c, adm)
 
@@ -110,22 +113,19 @@ func TestClusterRoles(t *testing.T) {
 // waitBrokers waits until Metadata lists exactly brokers 2, 3 and 4.
 func waitBrokers(ctx context.Context, t *testing.T, c *cluster, adm *kadm.Client) {
 	t.Helper()
-	deadline := time.Now().Add(clusterAgreeMax)
-	for {
-		m, err := adm.BrokerMetadata(ctx)
-		var ids []int32
-		if err == nil {
+	var ids []int32
+	var err error
+	if !testutil.WaitForEvery(clusterAgreeMax, clusterPollEvery, func() bool {
+		var m kadm.Metadata
+		ids = nil
+		if m, err = adm.BrokerMetadata(ctx); err == nil {
 			for _, b := range m.Brokers {
 				ids = append(ids, b.NodeID)
 			}
 			slices.Sort(ids)
 		}
-		if slices.Equal(ids, []int32{2, 3, 4}) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("brokers %v (err %v), want [2 3 4]\n%s", ids, err, c.outputs())
-		}
-		time.Sleep(clusterPollEvery)
+		return slices.Equal(ids, []int32{2, 3, 4})
+	}) {
+		t.Fatalf("brokers %v (err %v), want [2 3 4]\n%s", ids, err, c.outputs())
 	}
 }

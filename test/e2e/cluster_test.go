@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // TestClusterThreeBrokers: three nodes form one cluster that every node
@@ -117,12 +119,8 @@ func checkGroupAcrossBrokers(ctx context.Context, t *testing.T, c *cluster, adm 
 	waitGroupSpread(ctx, t, adm, group, topic, len(c.nodes), 12)
 	sent := makeRecords(topic, records)
 	produceAll(t, prod, sent)
-	deadline := time.Now().Add(time.Minute)
-	for n := tally.count(); n < records; n = tally.count() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the group consumed %d of %d records in a minute; problems: %v", n, records, tally.problemList())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testutil.WaitFor(time.Minute, func() bool { return tally.count() >= records }) {
+		t.Fatalf("the group consumed %d of %d records in a minute; problems: %v", tally.count(), records, tally.problemList())
 	}
 	waitCommitted(ctx, t, adm, group, topic, listEnd(t, c.nodes[2].Addr, topic))
 	checkCoordinator(ctx, t, c, adm, group)
@@ -224,9 +222,8 @@ func (g *groupTally) check(t *testing.T, sent []*kgo.Record, members int) {
 // own an even share of the partitions of topic, all of them together.
 func waitGroupSpread(ctx context.Context, t *testing.T, adm *kadm.Client, group, topic string, members, partitions int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		problem := ""
+	problem := ""
+	if !testutil.WaitForEvery(30*time.Second, clusterPollEvery, func() bool {
 		groups, err := adm.DescribeGroups(ctx, group)
 		d := groups[group]
 		switch {
@@ -239,13 +236,9 @@ func waitGroupSpread(ctx context.Context, t *testing.T, adm *kadm.Client, group,
 		default:
 			problem = assignmentProblem(d, topic, members, partitions)
 		}
-		if problem == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s is not settled in 30s: %s", group, problem)
-		}
-		time.Sleep(clusterPollEvery)
+		return problem == ""
+	}) {
+		t.Fatalf("group %s is not settled in 30s: %s", group, problem)
 	}
 }
 
@@ -281,9 +274,9 @@ func assignmentProblem(d kadm.DescribedGroup, topic string, members, partitions 
 // waitCommitted waits until group's committed offsets of topic are ends.
 func waitCommitted(ctx context.Context, t *testing.T, adm *kadm.Client, group, topic string, ends map[int32]int64) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		problem := ""
+	problem := ""
+	if !testutil.WaitForEvery(15*time.Second, clusterPollEvery, func() bool {
+		problem = ""
 		offsets, err := adm.FetchOffsets(ctx, group)
 		if err != nil {
 			problem = err.Error()
@@ -294,13 +287,9 @@ func waitCommitted(ctx context.Context, t *testing.T, adm *kadm.Client, group, t
 				problem = fmt.Sprintf("%s[%d] committed %+v, end offset %d", topic, p, o, end)
 			}
 		}
-		if problem == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s has not committed its end offsets in 15s: %s", group, problem)
-		}
-		time.Sleep(clusterPollEvery)
+		return problem == ""
+	}) {
+		t.Fatalf("group %s has not committed its end offsets in 15s: %s", group, problem)
 	}
 }
 
@@ -406,6 +395,9 @@ const (
 	failoverPartitions = 3
 	// newControllerMax bounds the election of a new controller.
 	newControllerMax = 5 * time.Second
+	// watchPollEvery is the pause between two rounds of asking the
+	// survivors who the controller is.
+	watchPollEvery = 50 * time.Millisecond
 	// failoverAgreeMax bounds how long after the last operation the
 	// survivors may take to show its result.
 	failoverAgreeMax = 5 * time.Second
@@ -444,6 +436,7 @@ func TestClusterControllerFailover(t *testing.T) {
 			killDone = make(chan struct{})
 			go func() {
 				defer close(killDone)
+				// The delay is the scenario: the kill lands mid-operation.
 				time.Sleep(failoverKillDelay)
 				killed.Kill()
 				killedAt = time.Now()
@@ -513,7 +506,11 @@ func (c *cluster) watchNewController(ctx context.Context, survivors []*Broker, o
 	out := make(chan controllerSighting, 1)
 	go func() {
 		last := "no answer yet"
-		for time.Since(killedAt) < newControllerMax {
+		var seen controllerSighting
+		// WaitFor, not Eventually: this goroutine must not fail the test.
+		// No look at all once newControllerMax has passed.
+		remaining := newControllerMax - time.Since(killedAt)
+		if remaining > 0 && testutil.WaitForEvery(remaining, watchPollEvery, func() bool {
 			for _, b := range survivors {
 				ctx, cancel := context.WithTimeout(ctx, clusterAskMax/2)
 				v, err := metadataView(ctx, c.ask(b))
@@ -522,13 +519,16 @@ func (c *cluster) watchNewController(ctx context.Context, survivors []*Broker, o
 				case err != nil:
 					last = fmt.Sprintf("node %d: %v", c.idOf(b), err)
 				case v.controller >= 0 && v.controller != old && slices.Contains(survivors, c.node(v.controller)):
-					out <- controllerSighting{ok: true, by: c.idOf(b), id: v.controller, after: time.Since(killedAt)}
-					return
+					seen = controllerSighting{ok: true, by: c.idOf(b), id: v.controller, after: time.Since(killedAt)}
+					return true
 				default:
 					last = fmt.Sprintf("node %d names controller %d", c.idOf(b), v.controller)
 				}
 			}
-			time.Sleep(50 * time.Millisecond)
+			return false
+		}) {
+			out <- seen
+			return
 		}
 		out <- controllerSighting{last: last}
 	}()
@@ -564,7 +564,7 @@ func runTopicOp(ctx context.Context, t *testing.T, adm *kadm.Client, op topicOp,
 			t.Fatalf("%s before any failure: %v", op, err)
 		case retriableAdminError(err) && time.Now().Before(deadline):
 			t.Logf("%s, attempt %d: %v; retrying", op, attempt, err)
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond) // back-off between attempts, not a wait
 		default:
 			t.Fatalf("%s, attempt %d: %v", op, attempt, err)
 		}
@@ -585,36 +585,35 @@ func retriableAdminError(err error) bool {
 // want, failing the test at deadline.
 func (c *cluster) waitTopicSet(ctx context.Context, b *Broker, want map[string]bool, deadline time.Time) {
 	c.t.Helper()
-	for {
+	var got map[string]bool
+	var err error
+	if testutil.WaitForEvery(time.Until(deadline), clusterPollEvery, func() bool {
 		actx, cancel := context.WithTimeout(ctx, clusterAskMax)
-		layouts, err := topicLayouts(actx, c.ask(b))
+		var layouts map[string]topicLayout
+		layouts, err = topicLayouts(actx, c.ask(b))
 		cancel()
-		got := map[string]bool{}
+		got = map[string]bool{}
 		for topic := range layouts {
 			got[topic] = true
 		}
-		if err == nil && maps.Equal(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			var missing, unexpected []string
-			for topic := range want {
-				if !got[topic] {
-					missing = append(missing, topic)
-				}
-			}
-			for topic := range got {
-				if !want[topic] {
-					unexpected = append(unexpected, topic)
-				}
-			}
-			slices.Sort(missing)
-			slices.Sort(unexpected)
-			c.t.Errorf("node %d: topics missing %v, unexpected %v (error %v)\n%s", c.idOf(b), missing, unexpected, err, c.outputs())
-			return
-		}
-		time.Sleep(clusterPollEvery)
+		return err == nil && maps.Equal(got, want)
+	}) {
+		return
 	}
+	var missing, unexpected []string
+	for topic := range want {
+		if !got[topic] {
+			missing = append(missing, topic)
+		}
+	}
+	for topic := range got {
+		if !want[topic] {
+			unexpected = append(unexpected, topic)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(unexpected)
+	c.t.Errorf("node %d: topics missing %v, unexpected %v (error %v)\n%s", c.idOf(b), missing, unexpected, err, c.outputs())
 }
 
 // waitFenced waits until every survivor lists only the survivors as
@@ -624,16 +623,12 @@ func (c *cluster) waitFenced(ctx context.Context, survivors []*Broker, dead int3
 	c.t.Helper()
 	want := c.addrs(survivors)
 	for _, b := range survivors {
-		for {
-			problem := c.fencedProblem(ctx, b, want, dead, led)
-			if problem == "" {
-				break
-			}
-			if time.Now().After(deadline) {
-				c.t.Errorf("node %d, once the dead node %d should be fenced: %s", c.idOf(b), dead, problem)
-				break
-			}
-			time.Sleep(clusterPollEvery)
+		var problem string
+		if !testutil.WaitForEvery(time.Until(deadline), clusterPollEvery, func() bool {
+			problem = c.fencedProblem(ctx, b, want, dead, led)
+			return problem == ""
+		}) {
+			c.t.Errorf("node %d, once the dead node %d should be fenced: %s", c.idOf(b), dead, problem)
 		}
 	}
 }

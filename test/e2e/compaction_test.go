@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // compactionModel is what a compacted topic must end with: the value each
@@ -97,18 +99,16 @@ func (m *compactionModel) check(t *testing.T, recs []*kgo.Record, activeRecordsM
 // waitCompacted polls until check passes.
 func (m *compactionModel) waitCompacted(t *testing.T, b *Broker, topic string, activeRecordsMax int) []*kgo.Record {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		recs := consumeAll(t, b.Addr, topic, m.end)
-		reason := m.check(t, recs, activeRecordsMax)
-		if reason == "" {
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("topic not compacted after 60s: %s; broker's cleaner log:\n%s", reason, cleanerLines(b.Output()))
-		}
-		time.Sleep(200 * time.Millisecond)
+	var recs []*kgo.Record
+	var reason string
+	if !testutil.WaitForEvery(60*time.Second, 200*time.Millisecond, func() bool {
+		recs = consumeAll(t, b.Addr, topic, m.end)
+		reason = m.check(t, recs, activeRecordsMax)
+		return reason == ""
+	}) {
+		t.Fatalf("topic not compacted after 60s: %s; broker's cleaner log:\n%s", reason, cleanerLines(b.Output()))
 	}
+	return recs
 }
 
 // rollActive writes two records, under their own key, each larger than
@@ -203,6 +203,8 @@ func TestCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.produceUpdates(t, cl, updates(topic, 20_000, keys, uint64(10+round), func(k int) bool { return k%10 == 0 }))
+		// A random pause, not a wait: the kill must land at a random
+		// point of the cleaner's work.
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		b.Kill()
 		b.Start()

@@ -31,6 +31,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // groupsClientsEnv makes groups quick: no initial rebalance delay, short
@@ -47,6 +49,9 @@ const (
 	// groupsClientsEnd is how many records each partition holds for the
 	// Python clients.
 	groupsClientsEnd = 40
+	// groupPollEvery is the pause between two DescribeGroups while
+	// waiting for a group's state.
+	groupPollEvery = 50 * time.Millisecond
 )
 
 // groupsClientsCommits is where the first member of a group stops in each
@@ -383,14 +388,11 @@ func describeOneGroup(t testing.TB, adm *kadm.Client, group string) kadm.Describ
 func checkEmptyGroup(t testing.TB, adm *kadm.Client, group, when string) {
 	t.Helper()
 	var d kadm.DescribedGroup
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	// On timeout the checks below say what the group looks like.
+	testutil.WaitForEvery(10*time.Second, groupPollEvery, func() bool {
 		d = describeOneGroup(t, adm, group)
-		if d.State == "Empty" && len(d.Members) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return d.State == "Empty" && len(d.Members) == 0
+	})
 	if d.State != "Empty" || len(d.Members) != 0 || d.ProtocolType != "consumer" {
 		t.Errorf("%s: group %s is %s with %d members, protocol type %q; want Empty, 0 members, protocol type consumer",
 			when, group, d.State, len(d.Members), d.ProtocolType)
@@ -523,14 +525,11 @@ func groupsClientsResume(t *testing.T, b *Broker, c groupsClient) {
 func waitStableGroup(t testing.TB, adm *kadm.Client, group string, members int) kadm.DescribedGroup {
 	t.Helper()
 	var d kadm.DescribedGroup
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	// On timeout the checks below say what the group looks like.
+	testutil.WaitForEvery(20*time.Second, groupPollEvery, func() bool {
 		d = describeOneGroup(t, adm, group)
-		if d.State == "Stable" && len(d.Members) == members || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return d.State == "Stable" && len(d.Members) == members
+	})
 	if d.State != "Stable" || len(d.Members) != members || d.ProtocolType != "consumer" || d.Protocol == "" {
 		t.Errorf("group %s is %s with %d members, protocol type %q, protocol %q; want Stable, %d members, consumer",
 			group, d.State, len(d.Members), d.ProtocolType, d.Protocol, members)
@@ -700,32 +699,28 @@ func TestGroupsClientsMixed(t *testing.T) {
 
 	var d kadm.DescribedGroup
 	var described map[string][]int32
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if !testutil.WaitForEvery(30*time.Second, 100*time.Millisecond, func() bool {
 		d = describeOneGroup(t, adm, group)
-		if d.State == "Stable" && len(d.Members) == 3 {
-			described = describedAssignments(t, d, topic)
-			var all []int32
-			for _, a := range described {
-				if len(a) == 0 {
-					all = nil
-					break
-				}
-				all = append(all, a...)
-			}
-			slices.Sort(all)
-			mu.Lock()
-			franzMatches := slices.Equal(franzHeld, described["franz-go"])
-			mu.Unlock()
-			if slices.Equal(all, []int32{0, 1, 2, 3, 4, 5}) && franzMatches {
+		if d.State != "Stable" || len(d.Members) != 3 {
+			return false
+		}
+		described = describedAssignments(t, d, topic)
+		var all []int32
+		for _, a := range described {
+			if len(a) == 0 {
+				all = nil
 				break
 			}
+			all = append(all, a...)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mixed group never became Stable with three members sharing %d partitions: %s with %d members, assignments %v",
-				partitions, d.State, len(d.Members), described)
-		}
-		time.Sleep(100 * time.Millisecond)
+		slices.Sort(all)
+		mu.Lock()
+		franzMatches := slices.Equal(franzHeld, described["franz-go"])
+		mu.Unlock()
+		return slices.Equal(all, []int32{0, 1, 2, 3, 4, 5}) && franzMatches
+	}) {
+		t.Fatalf("mixed group never became Stable with three members sharing %d partitions: %s with %d members, assignments %v",
+			partitions, d.State, len(d.Members), described)
 	}
 	t.Logf("mixed group: protocol %q, assignments %v", d.Protocol, described)
 	if d.Protocol != "range" {

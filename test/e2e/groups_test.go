@@ -13,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // groupEnv makes groups fast to test: no initial rebalance delay and
@@ -96,17 +98,6 @@ func produceN(t *testing.T, cl *kgo.Client, topic string, from, n int) {
 	}
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestGroupsFailover: three franz-go consumers share a 12-partition topic;
 // one dies without leaving; its partitions move to the others within the
 // session timeout and every record is consumed. With cooperative-sticky,
@@ -177,21 +168,21 @@ func groupsFailover(t *testing.T, b *Broker, name string, balancer kgo.GroupBala
 		}
 		wg.Wait()
 	}()
-	waitUntil(t, 20*time.Second, "three members sharing 12 partitions", func() bool {
+	testutil.Eventually(t, 20*time.Second, "three members sharing 12 partitions", func() bool {
 		return assignedCounts(t, adm, group, topic) == [3]int{4, 4, 4}
 	})
 	produceN(t, prod, topic, 0, 600)
-	waitUntil(t, 20*time.Second, "600 records consumed by three members", func() bool { return seen.count() == 600 })
+	testutil.Eventually(t, 20*time.Second, "600 records consumed by three members", func() bool { return seen.count() == 600 })
 
 	killed.Store(true)
 	dialers[2].kill()
 	start := time.Now()
 	produceN(t, prod, topic, 600, 600)
-	waitUntil(t, 15*time.Second, "1200 records consumed after a member died", func() bool { return seen.count() == 1200 })
+	testutil.Eventually(t, 15*time.Second, "1200 records consumed after a member died", func() bool { return seen.count() == 1200 })
 	took := time.Since(start)
 	t.Logf("%s: the dead member's partitions were consumed by the others %v after it died", name, took)
 
-	waitUntil(t, 10*time.Second, "two members holding all 12 partitions", func() bool {
+	testutil.Eventually(t, 10*time.Second, "two members holding all 12 partitions", func() bool {
 		c := assignedCounts(t, adm, group, topic)
 		return c[0] == 0 && c[1]+c[2] == 12
 	})

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/sluice-dev/sluice/internal/protocol"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // diffRequestTimeout bounds one request to either side.
@@ -117,7 +118,7 @@ func diffTopic(name string, partitions int32, rf int16, configs ...string) kmsg.
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, rf
 	for i := 0; i+1 < len(configs); i += 2 {
 		c := kmsg.NewCreateTopicsRequestTopicConfig()
-		c.Name, c.Value = configs[i], protoStr(configs[i+1])
+		c.Name, c.Value = configs[i], testutil.Str(configs[i+1])
 		rt.Configs = append(rt.Configs, c)
 	}
 	return rt
@@ -265,7 +266,7 @@ func diffTestDeleteTopics(t *testing.T, kafka, sluice diffSide) {
 		req.TimeoutMillis = 10000
 		req.TopicNames = []string{"diff-no-such-topic"}
 		rt := kmsg.NewDeleteTopicsRequestTopic()
-		rt.Topic = protoStr("diff-no-such-topic")
+		rt.Topic = testutil.Str("diff-no-such-topic")
 		req.Topics = append(req.Topics, rt)
 		return side.request(t, req).(*kmsg.DeleteTopicsResponse)
 	})
@@ -292,7 +293,7 @@ func diffTestDeleteTopics(t *testing.T, kafka, sluice diffSide) {
 		req.TimeoutMillis = 10000
 		req.TopicNames = []string{"diff-del"}
 		rt := kmsg.NewDeleteTopicsRequestTopic()
-		rt.Topic = protoStr("diff-del")
+		rt.Topic = testutil.Str("diff-del")
 		req.Topics = append(req.Topics, rt)
 		return side.request(t, req).(*kmsg.DeleteTopicsResponse)
 	})
@@ -333,8 +334,8 @@ func diffTestListOffsets(t *testing.T, kafka, sluice diffSide) {
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	// Batch A: offsets 0-2, timestamps base, base+4000, base+2000.
 	// Batch B: offsets 3-4, timestamps base+1000, base+3000.
-	batchA := protoBatch(-1, -1, -1, protoRecord{base, "a0"}, protoRecord{base + 4000, "a1"}, protoRecord{base + 2000, "a2"})
-	batchB := protoBatch(-1, -1, -1, protoRecord{base + 1000, "b0"}, protoRecord{base + 3000, "b1"})
+	batchA := testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: base, Value: "a0"}, testutil.Record{Timestamp: base + 4000, Value: "a1"}, testutil.Record{Timestamp: base + 2000, Value: "a2"})
+	batchB := testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: base + 1000, Value: "b0"}, testutil.Record{Timestamp: base + 3000, Value: "b1"})
 	for _, batch := range [][]byte{batchA, batchB} {
 		k, s := diffBoth(t, kafka, sluice, func(side diffSide) kmsg.ProduceResponseTopicPartition {
 			return diffProduce(side, t, "diff-lo", 0, batch)
@@ -408,7 +409,7 @@ func diffTestListOffsets(t *testing.T, kafka, sluice diffSide) {
 }
 
 func diffTestProduceUnknown(t *testing.T, kafka, sluice diffSide) {
-	batch := protoBatch(-1, -1, -1, protoRecord{time.Now().UnixMilli(), "x"})
+	batch := testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: time.Now().UnixMilli(), Value: "x"})
 	for _, tt := range []struct {
 		topic     string
 		partition int32
@@ -430,7 +431,7 @@ func diffTestProduceUnknown(t *testing.T, kafka, sluice diffSide) {
 
 func diffTestProduceInvalidRecords(t *testing.T, kafka, sluice diffSide) {
 	diffMustCreate(t, kafka, sluice, diffTopic("diff-records", 1, 1))
-	good := protoBatch(-1, -1, -1, protoRecord{time.Now().UnixMilli(), "x"})
+	good := testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: time.Now().UnixMilli(), Value: "x"})
 	mutate := func(fn func(b []byte) []byte) []byte {
 		return fn(append([]byte(nil), good...))
 	}
@@ -477,7 +478,7 @@ func diffTestFetchOutOfRange(t *testing.T, kafka, sluice diffSide) {
 	diffMustCreate(t, kafka, sluice, diffTopic("diff-fetch", 1, 1))
 	now := time.Now().UnixMilli()
 	for i := range 3 {
-		batch := protoBatch(-1, -1, -1, protoRecord{now, fmt.Sprint("f", i)})
+		batch := testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: now, Value: fmt.Sprint("f", i)})
 		k, s := diffBoth(t, kafka, sluice, func(side diffSide) kmsg.ProduceResponseTopicPartition {
 			return diffProduce(side, t, "diff-fetch", 0, batch)
 		})
@@ -597,7 +598,7 @@ func diffTestIdempotence(t *testing.T, kafka, sluice diffSide) {
 		ids[side.name] = diffInitProducerID(side, t)
 	}
 	now := time.Now().UnixMilli()
-	three := []protoRecord{{now, "r0"}, {now, "r1"}, {now, "r2"}}
+	three := []testutil.Record{{Timestamp: now, Value: "r0"}, {Timestamp: now, Value: "r1"}, {Timestamp: now, Value: "r2"}}
 	// Sequence checks per Kafka's ProducerStateManager / ProducerAppendInfo
 	// and UnifiedLog.analyzeAndValidateProducerState: a retry of one of
 	// the last five batches is answered with its original base offset and
@@ -628,7 +629,7 @@ func diffTestIdempotence(t *testing.T, kafka, sluice diffSide) {
 	for _, st := range steps {
 		k, s := diffBoth(t, kafka, sluice, func(side diffSide) kmsg.ProduceResponseTopicPartition {
 			id := ids[side.name]
-			return diffProduce(side, t, "diff-idem", 0, protoBatch(id.ProducerID, id.ProducerEpoch+st.epoch, st.seq, three...))
+			return diffProduce(side, t, "diff-idem", 0, testutil.Batch(id.ProducerID, id.ProducerEpoch+st.epoch, st.seq, three...))
 		})
 		diffCode(t, "idempotent produce: "+st.name, st.kafka, k.ErrorCode, s.ErrorCode)
 		if st.kafka != 0 && s.BaseOffset != -1 {

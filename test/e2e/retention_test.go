@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // TestDeleteRecordsAndRetention: DeleteRecords moves the log start offset
@@ -68,18 +70,14 @@ func TestDeleteRecordsAndRetention(t *testing.T) {
 	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.bytes", Value: &keep}}, "dr"); err != nil {
 		t.Fatalf("alter retention.bytes: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	if !testutil.WaitForEvery(10*time.Second, 100*time.Millisecond, func() bool {
 		starts, err := adm.ListStartOffsets(ctx, "dr")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o, _ := starts.Lookup("dr", 0); o.Offset > 1500 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("retention.bytes did not delete old segments within 10s")
-		}
-		time.Sleep(100 * time.Millisecond)
+		o, _ := starts.Lookup("dr", 0)
+		return o.Offset > 1500
+	}) {
+		t.Fatalf("retention.bytes did not delete old segments within 10s")
 	}
 }
