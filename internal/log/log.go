@@ -109,7 +109,6 @@ type Log struct {
 	hwPosition    int64
 	unflushed     int64 // records appended since the last fsync
 	lastSync      time.Time
-	waiters       map[chan<- struct{}]struct{}
 	// onAdvance hears of every high watermark move; see OnAdvance.
 	onAdvance func(highWatermark int64)
 
@@ -339,7 +338,7 @@ func (l *Log) noteDurableLocked(target int64, s *segment, position int64) {
 	}
 }
 
-// advanceLocked moves the high watermark forward and wakes waiting readers.
+// advanceLocked moves the high watermark forward and tells the owner.
 func (l *Log) advanceLocked(hw int64, s *segment, position int64) {
 	if hw <= l.highWatermark {
 		return
@@ -347,12 +346,6 @@ func (l *Log) advanceLocked(hw int64, s *segment, position int64) {
 	l.highWatermark, l.hwSegment, l.hwPosition = hw, s, position
 	if l.onAdvance != nil {
 		l.onAdvance(hw)
-	}
-	for ch := range l.waiters {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
 	}
 }
 
@@ -372,17 +365,6 @@ func (l *Log) FlushIfDue(now time.Time) error {
 // recovery point checkpoint.
 func (l *Log) Durable() int64 { return l.durable.Load() }
 
-// Watch registers ch to receive a value (without blocking) whenever the
-// high watermark moves; Unwatch removes it. Fetch long-polls use it.
-func (l *Log) Watch(ch chan<- struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.waiters == nil {
-		l.waiters = make(map[chan<- struct{}]struct{})
-	}
-	l.waiters[ch] = struct{}{}
-}
-
 // OnAdvance makes fn hear of every move of the high watermark: the offset
 // below which records are on disk (or written, with relaxed flushing). The
 // partition that owns the log derives its own high watermark from it. fn
@@ -392,13 +374,6 @@ func (l *Log) OnAdvance(fn func(highWatermark int64)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.onAdvance = fn
-}
-
-// Unwatch undoes Watch.
-func (l *Log) Unwatch(ch chan<- struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.waiters, ch)
 }
 
 // segmentFor returns the index of the segment holding offset.
@@ -436,12 +411,6 @@ func (l *Log) Close() error {
 	}
 	for _, s := range l.segments {
 		errs = append(errs, s.close())
-	}
-	for ch := range l.waiters {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
 	}
 	return errors.Join(errs...)
 }

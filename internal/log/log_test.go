@@ -569,69 +569,34 @@ func TestGroupCommit(t *testing.T) {
 	checkIndexFiles(t, dir, ps, cfg.IndexIntervalBytes)
 }
 
-func TestWatch(t *testing.T) {
+// TestOnAdvance: the owner hears each move of the high watermark once, in
+// order: at fsync in durable mode, at append in relaxed mode, never for an
+// append that is not yet durable nor for a wait that moves nothing.
+func TestOnAdvance(t *testing.T) {
 	l := mustOpen(t, t.TempDir(), DefaultConfig(), OpenOptions{})
-	ch := make(chan struct{}, 1)
-	woken := func() bool {
-		select {
-		case <-ch:
-			return true
-		default:
-			return false
-		}
-	}
-	l.Watch(ch)
+	var moves []int64 // written under the log's lock, read after calls return
+	l.OnAdvance(func(hw int64) { moves = append(moves, hw) })
 	w := appendSpec(t, l, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1})
-	if woken() {
-		t.Fatal("woken by an append that is not yet durable")
+	if len(moves) != 0 {
+		t.Fatalf("told of %v by an append that is not yet durable", moves)
 	}
 	if err := l.WaitDurable(w.next); err != nil {
 		t.Fatal(err)
 	}
-	if !woken() {
-		t.Fatal("not woken when the high watermark moved")
-	}
 	if err := l.WaitDurable(w.next); err != nil {
 		t.Fatal(err)
 	}
-	if woken() {
-		t.Fatal("woken although the high watermark did not move")
-	}
-
-	// A second watcher; a full channel does not block the log.
-	other := make(chan struct{})
-	l.Watch(other)
-	w = appendSpec(t, l, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1, Seed: 1})
-	if err := l.WaitDurable(w.next); err != nil {
-		t.Fatal(err)
-	}
-	if !woken() {
-		t.Fatal("not woken with a second watcher registered")
-	}
-	l.Unwatch(other)
-
-	l.Unwatch(ch)
-	w = appendSpec(t, l, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1, Seed: 2})
-	if err := l.WaitDurable(w.next); err != nil {
-		t.Fatal(err)
-	}
-	if woken() {
-		t.Fatal("woken after Unwatch")
+	if want := []int64{w.next}; !slices.Equal(moves, want) {
+		t.Fatalf("moves %v, want %v", moves, want)
 	}
 
 	// In relaxed mode the append itself moves the high watermark.
 	l.SetConfig(relaxedConfig())
-	l.Watch(ch)
-	appendSpec(t, l, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1, Seed: 3})
-	if !woken() {
-		t.Fatal("relaxed mode: not woken by an append")
+	w = appendSpec(t, l, testBatch{Records: 2, ProducerID: -1, BaseSequence: -1, Seed: 1})
+	if len(moves) != 2 || moves[1] != w.next {
+		t.Fatalf("relaxed mode: moves %v, want the second at %d", moves, w.next)
 	}
-
-	// Close wakes watchers, so long polls notice.
 	mustClose(t, l)
-	if !woken() {
-		t.Fatal("not woken by Close")
-	}
 }
 
 // timestampLog appends batches with out-of-order timestamps, in every
