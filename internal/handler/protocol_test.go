@@ -6,50 +6,20 @@ package handler
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
+	"github.com/sluice-dev/sluice/internal/testutil/brokertest"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/sluice-dev/sluice/internal/config"
-	"github.com/sluice-dev/sluice/internal/metadata"
-	"github.com/sluice-dev/sluice/internal/replica"
-	"github.com/sluice-dev/sluice/internal/topics"
-	"github.com/sluice-dev/sluice/internal/txn"
 )
 
 // protoHandler builds a handler over a temporary log dir, as
 // internal/broker does.
 func protoHandler(t testing.TB) *Handler {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, _, err := config.Load("", nil, map[string]string{"log.dirs": dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	meta, err := metadata.OpenMemory(cfg.NodeID(), "127.0.0.1", 9092, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := txn.OpenIDs(filepath.Join(dir, "sluice-producer-ids"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	replicas, err := replica.NewManager(replica.Config{Dirs: []string{dir}, NodeID: cfg.NodeID(), Image: meta.Image, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { replicas.Close() })
-	reg := topics.New(topics.Config{NodeID: cfg.NodeID(), Broker: cfg, Meta: meta, Replicas: replicas, Logger: logger})
-	if err := reg.Reconcile(); err != nil {
-		t.Fatal(err)
-	}
-	return New(Broker{NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
-		Meta: meta, Replicas: replicas, ProducerIDs: ids, Topics: reg, Logger: logger})
+	p := brokertest.Open(t, nil)
+	return New(Broker{NodeID: p.Config.NodeID(), Host: brokertest.Host, Port: brokertest.Port, Config: p.Config,
+		Meta: p.Meta, Replicas: p.Replicas, ProducerIDs: p.ProducerIDs, Topics: p.Topics, Logger: p.Logger})
 }
 
 func protoCreate(t testing.TB, h *Handler, topic string, partitions int32, rf int16, validateOnly bool) kmsg.CreateTopicsResponseTopic {

@@ -4,24 +4,19 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/sluice-dev/sluice/internal/testutil/brokertest"
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/handler"
-	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/protocol"
-	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/testutil"
-	"github.com/sluice-dev/sluice/internal/topics"
-	"github.com/sluice-dev/sluice/internal/txn"
 )
 
 // testServer is a Server with a real handler over a temporary log dir,
@@ -37,36 +32,10 @@ type testServer struct {
 // Kafka config keys.
 func newTestHandler(t testing.TB, flags map[string]string) *handler.Handler {
 	t.Helper()
-	dir := t.TempDir()
-	all := map[string]string{"log.dirs": dir}
-	for k, v := range flags {
-		all[k] = v
-	}
-	cfg, _, err := config.Load("", nil, all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	meta, err := metadata.OpenMemory(cfg.NodeID(), "127.0.0.1", 9092, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := txn.OpenIDs(filepath.Join(dir, "sluice-producer-ids"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	replicas, err := replica.NewManager(replica.Config{Dirs: []string{dir}, NodeID: cfg.NodeID(), Image: meta.Image, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { replicas.Close() })
-	reg := topics.New(topics.Config{NodeID: cfg.NodeID(), Broker: cfg, Meta: meta, Replicas: replicas, Logger: logger})
-	if err := reg.Reconcile(); err != nil {
-		t.Fatal(err)
-	}
+	p := brokertest.Open(t, flags)
 	return handler.New(handler.Broker{
-		NodeID: cfg.NodeID(), Host: "127.0.0.1", Port: 9092, Config: cfg,
-		Meta: meta, Replicas: replicas, ProducerIDs: ids, Topics: reg, Logger: logger,
+		NodeID: p.Config.NodeID(), Host: brokertest.Host, Port: brokertest.Port, Config: p.Config,
+		Meta: p.Meta, Replicas: p.Replicas, ProducerIDs: p.ProducerIDs, Topics: p.Topics, Logger: p.Logger,
 	})
 }
 

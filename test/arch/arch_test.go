@@ -112,3 +112,31 @@ func TestCmdIsThin(t *testing.T) {
 		t.Errorf("cmd/sluice has %d lines; keep it to main and serve wiring (at most %d)", lines, cmdLinesMax)
 	}
 }
+
+// TestTestHelpersStayInTests: the shared test helpers are imported only by
+// tests, so nothing a test assembles leaks into the binary.
+func TestTestHelpersStayInTests(t *testing.T) {
+	base := root(t)
+	for _, top := range []string{"internal", "cmd"} {
+		filepath.WalkDir(filepath.Join(base, top), func(path string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(base, path)
+			rel = filepath.ToSlash(rel)
+			if strings.HasPrefix(rel, "internal/testutil") {
+				return filepath.SkipDir
+			}
+			p, err := build.ImportDir(path, 0)
+			if err != nil {
+				return nil // a folder without Go files
+			}
+			for _, imp := range p.Imports {
+				if strings.HasPrefix(imp, module+"internal/testutil") {
+					t.Errorf("%s imports %s outside its tests", rel, imp)
+				}
+			}
+			return nil
+		})
+	}
+}
