@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // TestObserverFollowsVoter: a store fed by an Observer reaches the voter's
@@ -49,17 +50,13 @@ func TestObserverFollowsVoter(t *testing.T) {
 	}()
 	waitSame := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		same := func() bool {
 			a, b := voter.Image(), store.Image()
-			if a.Index == b.Index && a.NextProducerID == b.NextProducerID && reflect.DeepEqual(a.Topics, b.Topics) &&
-				reflect.DeepEqual(a.Brokers, b.Brokers) && a.ClusterID == b.ClusterID {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: observer at index %d, voter at %d", what, b.Index, a.Index)
-			}
-			time.Sleep(10 * time.Millisecond)
+			return a.Index == b.Index && a.NextProducerID == b.NextProducerID && reflect.DeepEqual(a.Topics, b.Topics) &&
+				reflect.DeepEqual(a.Brokers, b.Brokers) && a.ClusterID == b.ClusterID
+		}
+		if !testutil.WaitFor(5*time.Second, same) {
+			t.Fatalf("%s: observer at index %d, voter at %d", what, store.Image().Index, voter.Image().Index)
 		}
 	}
 	waitSame("snapshot")

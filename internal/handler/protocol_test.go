@@ -6,11 +6,12 @@ package handler
 
 import (
 	"context"
-	"github.com/sluice-dev/sluice/internal/testutil/brokertest"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/testutil/brokertest"
 )
 
 // protoHandler builds a handler over a temporary log dir, as

@@ -3,9 +3,9 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	"github.com/sluice-dev/sluice/internal/vfs"
-	"sort"
 )
 
 const (

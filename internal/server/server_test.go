@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/sluice-dev/sluice/internal/testutil/brokertest"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/testutil"
+	"github.com/sluice-dev/sluice/internal/testutil/brokertest"
 )
 
 // testServer is a Server with a real handler over a temporary log dir,
