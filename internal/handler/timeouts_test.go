@@ -2,27 +2,14 @@ package handler
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
-
-// stuckLog accepts every proposal and commits none, as a quorum that lost
-// its majority after electing this node.
-type stuckLog struct {
-	leader    int32
-	proposals atomic.Int32
-}
-
-func (l *stuckLog) Propose(context.Context, []byte) error {
-	l.proposals.Add(1)
-	return nil
-}
-
-func (l *stuckLog) Leader() int32 { return l.leader }
 
 const (
 	// handleReturnMax is how long Handle may take to hand back a Reply
@@ -35,13 +22,13 @@ const (
 
 // stuckHandler is a handler with topic "kept" whose store then stops
 // committing, and the log that counts what it was asked.
-func stuckHandler(t *testing.T) (*Handler, *stuckLog) {
+func stuckHandler(t *testing.T) (*Handler, *testutil.StuckLog) {
 	t.Helper()
 	h := protoHandler(t)
 	if st := protoCreate(t, h, "kept", 1, 1, false); st.ErrorCode != 0 {
 		t.Fatalf("create kept: %v", kerr.ErrorForCode(st.ErrorCode))
 	}
-	log := &stuckLog{leader: h.b.NodeID}
+	log := &testutil.StuckLog{LeaderID: h.b.NodeID}
 	h.b.Meta.SetLog(log)
 	return h, log
 }

@@ -3,7 +3,6 @@ package metadata
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,20 +10,6 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/testutil"
 )
-
-// stuckLog accepts every proposal and commits none, as a quorum that lost
-// its majority after electing this node.
-type stuckLog struct {
-	leader    int32
-	proposals atomic.Int32
-}
-
-func (l *stuckLog) Propose(context.Context, []byte) error {
-	l.proposals.Add(1)
-	return nil
-}
-
-func (l *stuckLog) Leader() int32 { return l.leader }
 
 // proposeWaitSlack is how late past its context's end a mutator may
 // return: the wait ends on ctx.Done, not on a poll.
@@ -39,7 +24,7 @@ func TestMutatorsEndWithTheirContext(t *testing.T) {
 	if _, err := s.CreateTopic(ctx, "existing", 1, 1, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	log := &stuckLog{leader: 1}
+	log := &testutil.StuckLog{LeaderID: 1}
 	s.SetLog(log)
 	mutators := map[string]func(context.Context) error{
 		"CreateTopic": func(ctx context.Context) error {
@@ -62,7 +47,7 @@ func TestMutatorsEndWithTheirContext(t *testing.T) {
 			const wait = 50 * time.Millisecond
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()
-			before := log.proposals.Load()
+			before := log.Proposals.Load()
 			start := time.Now()
 			err := mutate(ctx)
 			took := time.Since(start)
@@ -72,19 +57,19 @@ func TestMutatorsEndWithTheirContext(t *testing.T) {
 			if took < wait || took > wait+proposeWaitSlack {
 				t.Fatalf("returned after %v with a %v deadline", took, wait)
 			}
-			if log.proposals.Load() != before+1 {
-				t.Fatalf("%d proposals, want 1", log.proposals.Load()-before)
+			if log.Proposals.Load() != before+1 {
+				t.Fatalf("%d proposals, want 1", log.Proposals.Load()-before)
 			}
 		})
 		t.Run(name+"/cancelled", func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			before := log.proposals.Load()
+			before := log.Proposals.Load()
 			err := mutate(ctx)
 			if !errors.Is(err, kerr.RequestTimedOut) || !errors.Is(err, context.Canceled) {
 				t.Fatalf("error %v, want REQUEST_TIMED_OUT wrapping the cancellation", err)
 			}
-			if log.proposals.Load() != before {
+			if log.Proposals.Load() != before {
 				t.Fatal("a change was proposed under a context already done")
 			}
 		})
@@ -103,7 +88,7 @@ func TestMutatorsEndWithTheirContext(t *testing.T) {
 // TestCancelWhileWaiting: cancelling a waiting change ends it at once.
 func TestCancelWhileWaiting(t *testing.T) {
 	s := newTestStore(t, 1, 1)
-	log := &stuckLog{leader: 1}
+	log := &testutil.StuckLog{LeaderID: 1}
 	s.SetLog(log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -111,7 +96,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 		_, err := s.CreateTopic(ctx, "t", 1, 1, nil, nil)
 		done <- err
 	}()
-	testutil.Eventually(t, proposeWaitSlack, "the change to be proposed", func() bool { return log.proposals.Load() > 0 })
+	testutil.Eventually(t, proposeWaitSlack, "the change to be proposed", func() bool { return log.Proposals.Load() > 0 })
 	cancel()
 	select {
 	case err := <-done:
