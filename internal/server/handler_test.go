@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -42,20 +41,7 @@ func (f *fakeHandler) Handle(ctx context.Context, req *protocol.Request) protoco
 func serveFake(t *testing.T, h protocol.Handler) string {
 	t.Helper()
 	srv := New(Config{RequestBytesMax: 1 << 20, QueuedBytesMax: 64 << 20}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ln.Close()
-		srv.Close()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return serveLoopback(t, srv)
 }
 
 // TestServerHandlerSeam: the server needs only a protocol.Handler. It

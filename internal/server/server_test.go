@@ -52,6 +52,13 @@ func newTestServer(t testing.TB, cfg Config, flags map[string]string) *testServe
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := New(cfg, h, logger)
+	return &testServer{srv: srv, handler: h, addr: serveLoopback(t, srv)}
+}
+
+// serveLoopback serves srv on a free loopback port until the test ends,
+// and returns the address.
+func serveLoopback(t testing.TB, srv *Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +72,7 @@ func newTestServer(t testing.TB, cfg Config, flags map[string]string) *testServe
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &testServer{srv: srv, handler: h, addr: ln.Addr().String()}
+	return ln.Addr().String()
 }
 
 // heldBytes is how much of srv's queued-bytes budget requests hold now:
