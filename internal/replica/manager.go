@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/fsutil"
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 const (
@@ -172,6 +173,7 @@ func (m *Manager) Leader(topic string, partition int32) (*Partition, error) {
 		return nil, fmt.Errorf("%w: partition %s-%d is still opening", kerr.NotLeaderForPartition, topic, partition)
 	}
 	p.setLeader(a.Leader, a.LeaderEpoch)
+	p.startLeaderEpoch(a.LeaderEpoch)
 	return p, nil
 }
 
@@ -225,7 +227,7 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 			a := t.Assignments[i]
 			if p, ok := m.partitions[tp]; ok {
 				p.log.SetConfig(cfg)
-				p.setLeader(a.Leader, a.LeaderEpoch)
+				m.setLeader(p, a, node)
 				continue
 			}
 			if !holdsData(t, i, node) {
@@ -236,11 +238,20 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 				errs = append(errs, err)
 				continue
 			}
-			p.setLeader(a.Leader, a.LeaderEpoch)
+			m.setLeader(p, a, node)
 			m.partitions[tp] = p
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// setLeader gives a partition the image's leader and epoch; when this
+// broker leads, the epoch enters the leader epoch cache at the log end.
+func (m *Manager) setLeader(p *Partition, a metadata.Partition, node int32) {
+	p.setLeader(a.Leader, a.LeaderEpoch)
+	if a.Leader == node {
+		p.startLeaderEpoch(a.LeaderEpoch)
+	}
 }
 
 // holdsData reports whether node keeps partition p's records: it is an
@@ -284,8 +295,8 @@ func (m *Manager) open(tp TP, id metadata.TopicID, cfg log.Config) (*Partition, 
 		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
 	}
 	m.located[tp] = dir
-	p := newPartition(tp, id, l)
-	if err := p.rebuildProducers(); err != nil {
+	p := newPartition(tp, id, l, vfs.Default, m.logger)
+	if err := p.recoverState(); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -339,11 +350,14 @@ func (m *Manager) FlushDue(now time.Time) {
 
 // Checkpoint writes each dir's recovery points, so the next unclean start
 // scans only what came after them, and log start offsets, so records
-// deleted by DeleteRecords stay deleted.
+// deleted by DeleteRecords stay deleted. Leader epoch checkpoints whose
+// last write failed are written again.
 func (m *Manager) Checkpoint() error {
 	points, starts := map[string]map[TP]int64{}, map[string]map[TP]int64{}
+	var errs []error
 	m.mu.RLock()
 	for tp, p := range m.partitions {
+		errs = append(errs, p.epochs.flushIfDirty())
 		dir := m.located[tp]
 		if points[dir] == nil {
 			points[dir], starts[dir] = map[TP]int64{}, map[TP]int64{}
@@ -352,7 +366,6 @@ func (m *Manager) Checkpoint() error {
 		starts[dir][tp], _, _ = p.log.Offsets()
 	}
 	m.mu.RUnlock()
-	var errs []error
 	for _, dir := range m.dirs {
 		errs = append(errs, writeCheckpoint(filepath.Join(dir, recoveryPointFile), points[dir]))
 		errs = append(errs, writeCheckpoint(filepath.Join(dir, logStartFile), starts[dir]))

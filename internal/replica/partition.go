@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/record"
 	"github.com/sluice-dev/sluice/internal/txn"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 // producerExpiration is Kafka's producer.id.expiration.ms default: a
@@ -30,6 +32,9 @@ type Partition struct {
 	mu        sync.Mutex // serialises producer checks with appends
 	producers *txn.Partition
 	expiredAt time.Time // last producer expiry sweep
+	// epochs is the leader epoch cache (epoch_cache.go). Entries are
+	// added under mu, so they follow the appends' order.
+	epochs *epochCache
 
 	stateMu sync.Mutex // guards the fields below; never held while calling the log
 	// localDurable is how far the leader's own log is on disk (or
@@ -50,9 +55,10 @@ type Partition struct {
 
 // newPartition wraps an opened log. The partition's high watermark and
 // log start start from what the log recovered, and follow the log's from
-// then on.
-func newPartition(tp TP, id metadata.TopicID, l *log.Log) *Partition {
-	p := &Partition{Topic: tp.Topic, TopicID: id, Index: tp.Partition, log: l, leader: metadata.NoLeader}
+// then on. Its leader epoch checkpoint lives beside the log, on fs.
+func newPartition(tp TP, id metadata.TopicID, l *log.Log, fs vfs.FS, logger *slog.Logger) *Partition {
+	p := &Partition{Topic: tp.Topic, TopicID: id, Index: tp.Partition, log: l, leader: metadata.NoLeader,
+		epochs: newEpochCache(fs, l.Dir(), logger)}
 	l.OnAdvance(p.onLogAdvance)
 	logStart, hw, _ := l.Offsets()
 	p.stateMu.Lock()
@@ -157,8 +163,15 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 		}
 		return res, nil
 	}
-	// The epoch lies outside the CRC: stamping it needs no checksum.
-	record.SetPartitionLeaderEpoch(batch, p.LeaderEpoch())
+	// The epoch lies outside the CRC: stamping it needs no checksum. A
+	// new epoch enters the cache before its first batch, at the offset
+	// the batch gets (appends are serialised by mu), as Kafka assigns
+	// before appending; the common path costs one compare.
+	epoch := p.LeaderEpoch()
+	if epoch > p.epochs.latestEpoch() {
+		p.epochs.assign(epoch, p.LogEndOffset())
+	}
+	record.SetPartitionLeaderEpoch(batch, epoch)
 	base, err := p.log.Append(batch, h)
 	if err != nil {
 		if log.IsStorageError(err) {
@@ -219,17 +232,23 @@ func (p *Partition) maybeExpireLocked(nowMs int64) {
 	p.producers.Expire(now.Add(-producerExpiration).UnixMilli())
 }
 
-// rebuildProducers replays batch headers to restore producer state.
-func (p *Partition) rebuildProducers() error {
+// recoverState replays the batch headers once, as the partition opens:
+// it restores the producer state and fits the leader epoch cache to the
+// log (epochCache.load).
+func (p *Partition) recoverState() error {
 	p.producers = txn.NewPartition()
 	now := time.Now().UnixMilli()
+	logStart, _, logEnd := p.log.Offsets()
+	scan := &epochScan{logStart: logStart}
 	err := p.log.ScanHeaders(0, func(h record.Header) {
 		if h.ProducerID >= 0 && !h.Control() {
 			p.producers.Update(h, now)
 		}
+		scan.observe(h)
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild producer state of %s-%d: %w", p.Topic, p.Index, err)
 	}
+	p.epochs.load(scan, logEnd)
 	return nil
 }

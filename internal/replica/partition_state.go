@@ -58,6 +58,53 @@ func (p *Partition) setLeader(leader, leaderEpoch int32) {
 	}
 }
 
+// startLeaderEpoch records that this broker leads the partition in epoch
+// from the log end on, as Kafka's Partition.makeLeader assigns a new
+// epoch's start offset before any append: so OffsetForLeaderEpoch knows
+// where the previous epoch ended, and the current one, even before it
+// has data. Only an epoch newer than the cache's latest changes it; that
+// check is one compare, so request paths may call it every time.
+func (p *Partition) startLeaderEpoch(epoch int32) {
+	if epoch <= p.epochs.latestEpoch() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.epochs.assign(epoch, p.LogEndOffset())
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch for a partition led
+// here: the largest epoch <= requested and the offset where it ended,
+// the start of the next epoch, or the log end offset for the latest one
+// (Kafka answers from the log end, not the high watermark). An undefined
+// or unknown newer epoch is -1, -1; one older than the cache's first
+// entry is itself and the first entry's start (see endOffsetForEpoch).
+func (p *Partition) EndOffsetForEpoch(requested int32) (leaderEpoch int32, endOffset int64) {
+	return p.epochs.endOffsetFor(requested, p.LogEndOffset())
+}
+
+// EpochForOffset returns the leader epoch offset was appended in, -1 when
+// the cache does not cover it. The cache is built from the batches'
+// partitionLeaderEpoch, so this is the epoch of the batch holding offset,
+// which Kafka's ListOffsets answers for a timestamp lookup.
+func (p *Partition) EpochForOffset(offset int64) int32 {
+	return p.epochs.epochFor(offset)
+}
+
+// EarliestEpoch returns the leader epoch of the log start offset, as
+// Kafka's ListOffsets answers for EARLIEST: the cache's first epoch when
+// it starts at or before the log start, else -1.
+func (p *Partition) EarliestEpoch() int32 {
+	first, ok := p.epochs.earliest()
+	if !ok || first.StartOffset > p.LogStartOffset() {
+		return noEpoch
+	}
+	return first.Epoch
+}
+
+// LeaderEpochs returns a copy of the leader epoch cache.
+func (p *Partition) LeaderEpochs() []EpochEntry { return p.epochs.snapshot() }
+
 // CheckLeaderEpoch compares a client's current leader epoch with the
 // partition's, as Kafka's Partition.checkCurrentLeaderEpoch does (KIP-320):
 // an older one is FENCED_LEADER_EPOCH (the client's metadata is stale), a
@@ -100,12 +147,16 @@ func (p *Partition) maybeAdvanceHighWatermarkLocked() {
 }
 
 // refreshLogStart takes the log start offset from the log after a call
-// that may have moved it (DeleteRecords, retention, opening).
+// that may have moved it (DeleteRecords, retention, opening), and moves
+// the leader epoch cache's first entry with it, as Kafka's
+// truncateFromStart does.
 func (p *Partition) refreshLogStart() {
 	logStart, _, _ := p.log.Offsets()
 	p.stateMu.Lock()
-	defer p.stateMu.Unlock()
 	p.logStartOffset = max(p.logStartOffset, logStart)
+	logStart = p.logStartOffset
+	p.stateMu.Unlock()
+	p.epochs.truncateFromStart(logStart)
 }
 
 // watch registers ch to receive a value, without blocking, whenever the
