@@ -3,10 +3,14 @@ package handler
 // ListOffsets, key 2, versions 1-8: earliest (-2), latest (-1), max
 // timestamp (-3, KIP-734), earliest local (-4, the same as earliest without
 // tiered storage) and by timestamp. The client's current leader epoch is
-// checked from v4 on (KIP-320).
+// checked from v4 on (KIP-320), and from v4 the answer carries the leader
+// epoch of the offset found, as Kafka's UnifiedLog.fetchOffsetByTimestamp
+// and Partition.fetchOffsetForTimestamp give it: latest, the partition's
+// current leader epoch; earliest, the leader epoch cache's first epoch if
+// it covers the log start; max timestamp and by timestamp, the epoch of
+// the batch found; -1 when unknown or nothing was found.
 //
-// Not implemented: v0's multiple-offsets form; latest tiered (-5, v9); the
-// leader epoch of the offset found (the response says 0).
+// Not implemented: v0's multiple-offsets form; latest tiered (-5, v9).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -59,14 +63,14 @@ func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartit
 			return err
 		}
 	}
-	sp.Timestamp, sp.LeaderEpoch = -1, 0
+	sp.Timestamp, sp.LeaderEpoch = -1, -1
 	switch ts := rp.Timestamp; {
 	case ts == timestampLatest:
 		// Without transactions the last stable offset is the high
 		// watermark, for both isolation levels.
-		sp.Offset = p.HighWatermark()
+		sp.Offset, sp.LeaderEpoch = p.HighWatermark(), p.LeaderEpoch()
 	case ts == timestampEarliest || ts == timestampEarliestLocal && version >= 8:
-		sp.Offset = p.LogStartOffset()
+		sp.Offset, sp.LeaderEpoch = p.LogStartOffset(), p.EarliestEpoch()
 	case ts == timestampMax && version >= 7:
 		off, t, found, err := p.MaxTimestamp()
 		if err != nil {
@@ -74,7 +78,7 @@ func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartit
 		}
 		sp.Offset = -1
 		if found {
-			sp.Offset, sp.Timestamp = off, t
+			sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, t, p.EpochForOffset(off)
 		}
 	case ts < 0:
 		return kerr.InvalidRequest
@@ -85,7 +89,7 @@ func (h *Handler) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartit
 		}
 		sp.Offset = -1
 		if found {
-			sp.Offset, sp.Timestamp = off, t
+			sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, t, p.EpochForOffset(off)
 		}
 	}
 	return nil

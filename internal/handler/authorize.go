@@ -17,6 +17,7 @@ package handler
 //	DescribeGroups   DESCRIBE group
 //	ListGroups       DESCRIBE cluster, else only the groups it may DESCRIBE
 //	DeleteGroups, OffsetDelete                    DELETE group
+//	OffsetForLeaderEpoch  CLUSTER_ACTION cluster, else DESCRIBE topic
 //
 // Not checked yet (Kafka does): ListOffsets, DeleteRecords (topic
 // DESCRIBE/DELETE), configs, CreatePartitions, DescribeLogDirs,

@@ -101,6 +101,8 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.createTopics(ctx, req.Principal, r) })
 	case *kmsg.DeleteTopicsRequest:
 		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.deleteTopics(ctx, req.Principal, r) })
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return Reply{Msg: h.offsetForLeaderEpoch(ctx, req.Principal, r)}
 	case *kmsg.InitProducerIDRequest:
 		return Reply{Msg: h.initProducerID(r)}
 	case *kmsg.DescribeConfigsRequest:

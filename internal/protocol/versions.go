@@ -40,6 +40,7 @@ var advertised = map[int16]versionRange{
 	kmsg.DeleteTopics.Int16():            {1, 6},
 	kmsg.DeleteRecords.Int16():           {0, 2},
 	kmsg.InitProducerID.Int16():          {0, 4},
+	kmsg.OffsetForLeaderEpoch.Int16():    {0, 4},
 	kmsg.DescribeConfigs.Int16():         {1, 4},
 	kmsg.AlterConfigs.Int16():            {0, 2},
 	kmsg.DescribeLogDirs.Int16():         {1, 4},
