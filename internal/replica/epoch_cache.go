@@ -298,8 +298,9 @@ func parseEpochCheckpoint(b []byte) ([]EpochEntry, error) {
 
 // epochRun is a stretch of the log's batches appended in one epoch.
 type epochRun struct {
-	epoch       int32
-	first, last int64 // base offsets of its first and last batch, clamped to the log start
+	epoch int32
+	first int64 // base offset of its first batch, clamped to the log start
+	last  int64 // last offset of its last batch
 }
 
 // epochScan collects a log's epoch runs from its batch headers, in
@@ -321,9 +322,9 @@ func (s *epochScan) observe(h record.Header) {
 	n := len(s.runs)
 	switch {
 	case n > 0 && s.runs[n-1].epoch == e:
-		s.runs[n-1].last = base
+		s.runs[n-1].last = h.LastOffset()
 	case n == 0 || e > s.runs[n-1].epoch:
-		s.runs = append(s.runs, epochRun{epoch: e, first: base, last: base})
+		s.runs = append(s.runs, epochRun{epoch: e, first: base, last: h.LastOffset()})
 	}
 }
 
