@@ -162,6 +162,7 @@ func TestProtocolDiff(t *testing.T) {
 	t.Run("InitProducerID", func(t *testing.T) { diffTestInitProducerID(t, kafka, sluice) })
 	t.Run("DescribeConfigs", func(t *testing.T) { diffTestDescribeConfigs(t, kafka, sluice) })
 	t.Run("Idempotence", func(t *testing.T) { diffTestIdempotence(t, kafka, sluice) })
+	t.Run("OffsetForLeaderEpoch", func(t *testing.T) { diffTestOffsetForLeaderEpoch(t, kafka, sluice) })
 }
 
 func diffTestCreateTopics(t *testing.T, kafka, sluice diffSide) {
@@ -387,6 +388,19 @@ func diffTestListOffsets(t *testing.T, kafka, sluice diffSide) {
 		if k.Offset != tc.offset || k.Timestamp != tc.ts {
 			t.Logf("ListOffsets %s: kfake offset %d timestamp %d, Kafka %d %d", tc.name, k.Offset, k.Timestamp, tc.offset, tc.ts)
 		}
+		// From v4 the leader epoch of the offset found: every batch
+		// here was appended in the topic's first epoch, 0; none found
+		// is -1.
+		epoch := int32(0)
+		if tc.offset < 0 {
+			epoch = -1
+		}
+		if s.LeaderEpoch != epoch {
+			t.Errorf("ListOffsets %s: sluice leader epoch %d, Kafka %d", tc.name, s.LeaderEpoch, epoch)
+		}
+		if k.LeaderEpoch != epoch {
+			t.Logf("ListOffsets %s: kfake leader epoch %d, Kafka %d", tc.name, k.LeaderEpoch, epoch)
+		}
 	}
 	// Unknown partition and topic.
 	for _, tt := range []struct {
@@ -513,6 +527,77 @@ func diffTestFetchOutOfRange(t *testing.T, kafka, sluice diffSide) {
 	})
 	diffCode(t, "Fetch unknown topic id", kerr.UnknownTopicID.Code, k.ErrorCode, s.ErrorCode)
 }
+
+func diffTestOffsetForLeaderEpoch(t *testing.T, kafka, sluice diffSide) {
+	diffMustCreate(t, kafka, sluice, diffTopic("diff-ofle", 1, 1))
+	now := time.Now().UnixMilli()
+	for i := range 2 {
+		batch := testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: now, Value: fmt.Sprint("e", i)})
+		k, s := diffBoth(t, kafka, sluice, func(side diffSide) kmsg.ProduceResponseTopicPartition {
+			return diffProduce(side, t, "diff-ofle", 0, batch)
+		})
+		diffCode(t, "produce", 0, k.ErrorCode, s.ErrorCode)
+	}
+	epochOf := func(side diffSide) int32 {
+		return diffMetadata(side, t, "diff-ofle").Topics[0].Partitions[0].LeaderEpoch
+	}
+	ke, se := diffBoth(t, kafka, sluice, epochOf)
+	// Kafka (LeaderEpochFileCache.endOffsetFor, Partition.getLocalLog):
+	// the latest epoch ends at the log end; a newer or undefined epoch is
+	// -1, -1 without an error; a newer current epoch is
+	// UNKNOWN_LEADER_EPOCH; an unknown topic or partition
+	// UNKNOWN_TOPIC_OR_PARTITION.
+	cases := []struct {
+		name               string
+		topic              string
+		partition          int32
+		current, requested func(epoch int32) int32
+		kafka              int16
+		epoch              func(epoch int32) int32
+		end                int64
+	}{
+		{"latest epoch", "diff-ofle", 0, same(-1), same(0), 0, same(0), 2},
+		{"latest epoch, current given", "diff-ofle", 0, same(0), same(0), 0, same(0), 2},
+		{"newer epoch", "diff-ofle", 0, same(-1), same(1), 0, fixed(-1), -1},
+		{"undefined epoch", "diff-ofle", 0, same(-1), fixed(-1), 0, fixed(-1), -1},
+		{"newer current epoch", "diff-ofle", 0, same(1), same(0), kerr.UnknownLeaderEpoch.Code, fixed(-1), -1},
+		{"unknown partition", "diff-ofle", 7, same(-1), same(0), kerr.UnknownTopicOrPartition.Code, fixed(-1), -1},
+		{"unknown topic", "diff-ofle-missing", 0, same(-1), same(0), kerr.UnknownTopicOrPartition.Code, fixed(-1), -1},
+	}
+	for _, tc := range cases {
+		ask := func(side diffSide, epoch int32) kmsg.OffsetForLeaderEpochResponseTopicPartition {
+			req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+			req.ReplicaID = -1
+			rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+			rt.Topic = tc.topic
+			rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+			rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = tc.partition, tc.current(epoch), tc.requested(epoch)
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			return side.request(t, req).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0]
+		}
+		k, s := ask(kafka, ke), ask(sluice, se)
+		diffCode(t, "OffsetForLeaderEpoch "+tc.name, tc.kafka, k.ErrorCode, s.ErrorCode)
+		if s.LeaderEpoch != tc.epoch(se) || s.EndOffset != tc.end {
+			t.Errorf("OffsetForLeaderEpoch %s: sluice epoch %d end offset %d, Kafka %d %d", tc.name, s.LeaderEpoch, s.EndOffset, tc.epoch(se), tc.end)
+		}
+		if k.LeaderEpoch != tc.epoch(ke) || k.EndOffset != tc.end {
+			t.Logf("OffsetForLeaderEpoch %s: kfake epoch %d end offset %d, Kafka %d %d", tc.name, k.LeaderEpoch, k.EndOffset, tc.epoch(ke), tc.end)
+		}
+	}
+}
+
+// same is an epoch relative to the partition's; fixed is an absolute one.
+func same(delta int32) func(int32) int32 {
+	return func(epoch int32) int32 {
+		if delta < 0 {
+			return -1 // none
+		}
+		return epoch + delta
+	}
+}
+
+func fixed(v int32) func(int32) int32 { return func(int32) int32 { return v } }
 
 func diffInitProducerID(s diffSide, t testing.TB) *kmsg.InitProducerIDResponse {
 	req := kmsg.NewPtrInitProducerIDRequest()
