@@ -15,6 +15,10 @@
 //   - its leader and leader epoch, taken from the metadata image: every
 //     appended batch is stamped with the epoch, and requests carrying a
 //     client's current leader epoch are checked against it (KIP-320);
+//   - its leader epoch cache (epoch_cache.go): the first offset of every
+//     epoch, kept in Kafka's leader-epoch-checkpoint file beside the
+//     log, fitted to the batch headers on open, followed by the log
+//     start; OffsetForLeaderEpoch and ListOffsets answer from it;
 //   - the waits: WaitDurable for acknowledgements, and Waiter for fetch
 //     long polls, woken when the high watermark moves.
 //
@@ -31,7 +35,9 @@
 //
 // Lock order: Partition.mu (appends), then the log's lock, then
 // Partition.stateMu. The log calls back into the partition (OnAdvance)
-// with its lock held, so code holding stateMu never calls the log.
+// with its lock held, so code holding stateMu never calls the log. The
+// epoch cache's lock is a leaf: taken under Partition.mu or alone, never
+// holding another.
 //
 // Reads are bounded by the log's own high watermark, which equals the
 // partition's while the ISR is the leader alone. When followers join the
