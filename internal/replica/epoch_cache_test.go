@@ -2,10 +2,16 @@ package replica
 
 import (
 	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
+	"github.com/sluice-dev/sluice/internal/vfs/errorfs"
 )
 
 // e is a short EpochEntry for tables.
@@ -228,5 +234,37 @@ func TestReconcileEpochs(t *testing.T) {
 		if ok != tc.ok || ok && !slices.Equal(got, tc.want) {
 			t.Errorf("%s: reconcile = %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestEpochCacheWriteFailure: a checkpoint write that fails leaves the
+// cache right in memory and the old file in place (the write is atomic),
+// and the next flush writes it.
+func TestEpochCacheWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	fs := errorfs.Wrap(vfs.Default)
+	c := newEpochCache(fs, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c.assign(0, 0)
+	fsync := fs.Inject(errorfs.Rule{Op: errorfs.OpSync, Path: "*" + epochCheckpointFile + "*"})
+	c.assign(3, 10)
+	if fsync.Fired() == 0 {
+		t.Fatal("the rule never fired")
+	}
+	if got := c.snapshot(); !slices.Equal(got, []EpochEntry{e(0, 0), e(3, 10)}) || c.latestEpoch() != 3 {
+		t.Errorf("cache after a failed write %v (latest %d)", got, c.latestEpoch())
+	}
+	file := filepath.Join(dir, epochCheckpointFile)
+	if b, err := os.ReadFile(file); err != nil || string(b) != "0\n1\n0 0\n" {
+		t.Errorf("file after a failed write %q, %v; want the previous one", b, err)
+	}
+	if err := c.flushIfDirty(); err == nil {
+		t.Error("flush with the disk still failing succeeded")
+	}
+	fsync.Remove()
+	if err := c.flushIfDirty(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "0\n2\n0 0\n3 10\n" {
+		t.Errorf("file after the retry %q, %v", b, err)
 	}
 }
