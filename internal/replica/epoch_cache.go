@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,7 +106,7 @@ func endOffsetForEpoch(entries []EpochEntry, requested int32, logEnd int64) (epo
 		return requested, logEnd
 	}
 	// The first entry with a larger epoch.
-	i, _ := slices.BinarySearchFunc(entries, requested+1, func(e EpochEntry, t int32) int { return int(e.Epoch - t) })
+	i := sort.Search(n, func(i int) bool { return entries[i].Epoch > requested })
 	switch {
 	case i == n:
 		return noEpoch, noEpoch
@@ -118,15 +119,8 @@ func endOffsetForEpoch(entries []EpochEntry, requested int32, logEnd int64) (epo
 // epochForOffset is Kafka's epochForOffset: the epoch of the last entry
 // starting at or before offset, -1 when offset precedes every entry.
 func epochForOffset(entries []EpochEntry, offset int64) int32 {
-	i, _ := slices.BinarySearchFunc(entries, offset+1, func(e EpochEntry, t int64) int {
-		switch {
-		case e.StartOffset < t:
-			return -1
-		case e.StartOffset > t:
-			return 1
-		}
-		return 0
-	})
+	// The first entry starting after offset.
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].StartOffset > offset })
 	if i == 0 {
 		return noEpoch
 	}

@@ -108,6 +108,7 @@ func TestEndOffsetForEpoch(t *testing.T) {
 		{"undefined", entries, -1, -1, -1},
 		{"empty cache", nil, 0, -1, -1},
 		{"one entry, latest", []EpochEntry{e(0, 0)}, 0, 0, logEnd},
+		{"the largest epoch there is", entries, 1<<31 - 1, -1, -1},
 	} {
 		epoch, end := endOffsetForEpoch(tc.entries, tc.requested, logEnd)
 		if epoch != tc.epoch || end != tc.end {
@@ -122,7 +123,7 @@ func TestEpochForOffset(t *testing.T) {
 	for _, tc := range []struct {
 		offset int64
 		want   int32
-	}{{0, -1}, {4, -1}, {5, 2}, {9, 2}, {10, 4}, {19, 4}, {20, 7}, {1 << 40, 7}} {
+	}{{0, -1}, {4, -1}, {5, 2}, {9, 2}, {10, 4}, {19, 4}, {20, 7}, {1 << 40, 7}, {1<<63 - 1, 7}} {
 		if got := epochForOffset(entries, tc.offset); got != tc.want {
 			t.Errorf("epochForOffset(%d) = %d, want %d", tc.offset, got, tc.want)
 		}
