@@ -278,6 +278,7 @@ func TestJavaToolsMissingAPIs(t *testing.T) {
 		{javaACLs, []string{"--list"}, "DESCRIBE_ACLS"},
 		{javaQuorum, []string{"describe", "--status"}, "DESCRIBE_QUORUM"},
 		{javaTransactions, []string{"list"}, "LIST_TRANSACTIONS"},
+		{javaClientMetrics, []string{"--list"}, "LIST_CONFIG_RESOURCES"},
 	}
 	for _, c := range cases {
 		res := javaTool(t, b, nil, c.class, append([]string{"--bootstrap-server", b.Addr}, c.args...)...)

@@ -44,6 +44,7 @@ const (
 	javaACLs          = "org.apache.kafka.tools.AclCommand"
 	javaQuorum        = "org.apache.kafka.tools.MetadataQuorumCommand"
 	javaTransactions  = "org.apache.kafka.tools.TransactionsCommand"
+	javaClientMetrics = "org.apache.kafka.tools.ClientMetricsCommand"
 )
 
 // javaToolTimeout bounds one tool run: a JVM start is about a second, the
