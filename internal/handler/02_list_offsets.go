@@ -8,13 +8,19 @@ package handler
 // and Partition.fetchOffsetForTimestamp give it: latest, the partition's
 // current leader epoch; earliest, the leader epoch cache's first epoch if
 // it covers the log start; max timestamp and by timestamp, the epoch of
-// the batch found; -1 when unknown or nothing was found.
+// the batch found; -1 when unknown or nothing was found. A topic the
+// principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED in each of its
+// partitions, whether it exists or not, as Kafka answers.
 //
 // Not implemented: v0's multiple-offsets form; latest tiered (-5, v9).
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 const (
@@ -24,20 +30,24 @@ const (
 	timestampEarliestLocal = -4
 )
 
-func (h *Handler) listOffsets(req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
+func (h *Handler) listOffsets(ctx context.Context, who protocol.Principal, req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	im := h.b.Meta.Image()
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		_, known := im.Topics[rt.Topic]
+		allowed := h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			var err error
-			if !known {
+			switch {
+			case !allowed:
+				err = kerr.TopicAuthorizationFailed
+			case !known:
 				err = kerr.UnknownTopicOrPartition
-			} else {
+			default:
 				err = h.listOffset(rt.Topic, rp, &sp, req.Version)
 			}
 			if err != nil {

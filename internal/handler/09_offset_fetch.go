@@ -5,6 +5,12 @@ package handler
 // does; null topics (v2+) ask for every committed offset. RequireStable
 // (v7+) has nothing to wait for until transactions exist.
 //
+// The principal needs DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED),
+// and sees only topics it may DESCRIBE: a named topic it may not is
+// answered TOPIC_AUTHORIZATION_FAILED in each partition without asking
+// the coordinator, and an all-topics fetch leaves such topics out, as
+// Kafka's handleOffsetFetchRequestFromCoordinator does.
+//
 // Not implemented: v9+ (KIP-848 member epochs).
 
 import (
@@ -34,7 +40,7 @@ func (h *Handler) offsetFetch(who protocol.Principal, r *kmsg.OffsetFetchRequest
 		if r.Version >= 2 {
 			resp.ErrorCode = code
 		} else if code != 0 {
-			offsets = fetchErrors(topics)
+			offsets = fetchErrors(topics, code)
 		}
 		for _, to := range offsets {
 			st := kmsg.NewOffsetFetchResponseTopic()
@@ -43,10 +49,7 @@ func (h *Handler) offsetFetch(who protocol.Principal, r *kmsg.OffsetFetchRequest
 				sp := kmsg.NewOffsetFetchResponseTopicPartition()
 				sp.Partition, sp.Offset, sp.LeaderEpoch = po.Partition, po.Offset, po.LeaderEpoch
 				md := po.Metadata
-				sp.Metadata = &md
-				if r.Version < 2 {
-					sp.ErrorCode = code
-				}
+				sp.Metadata, sp.ErrorCode = &md, po.ErrorCode
 				st.Partitions = append(st.Partitions, sp)
 			}
 			resp.Topics = append(resp.Topics, st)
@@ -55,27 +58,74 @@ func (h *Handler) offsetFetch(who protocol.Principal, r *kmsg.OffsetFetchRequest
 	}}
 }
 
-// fetchErrors lists the requested partitions, for answers that carry the
-// group's error in every partition (v0-1).
-func fetchErrors(topics []kmsg.OffsetFetchRequestTopic) []group.TopicOffsets {
-	var out []group.TopicOffsets
+// fetchErrors answers the requested partitions with code: the group's
+// error in every partition (v0-1), or a denied topic's.
+func fetchErrors(topics []kmsg.OffsetFetchRequestTopic, code int16) []topicOffsets {
+	var out []topicOffsets
 	for _, t := range topics {
-		to := group.TopicOffsets{Topic: t.Topic}
+		to := topicOffsets{Topic: t.Topic}
 		for _, p := range t.Partitions {
-			to.Partitions = append(to.Partitions, group.PartitionOffset{Partition: p, Offset: -1, LeaderEpoch: -1})
+			to.Partitions = append(to.Partitions, partitionOffset{
+				PartitionOffset: group.PartitionOffset{Partition: p, Offset: -1, LeaderEpoch: -1},
+				ErrorCode:       code,
+			})
 		}
 		out = append(out, to)
 	}
 	return out
 }
 
+// topicOffsets and partitionOffset are the coordinator's answer with a
+// code for each partition, which only authorization sets.
+type (
+	topicOffsets struct {
+		Topic      string
+		Partitions []partitionOffset
+	}
+	partitionOffset struct {
+		group.PartitionOffset
+		ErrorCode int16
+	}
+)
+
 // fetchOffsets returns a group's committed offsets if who may DESCRIBE
-// the group.
-func (h *Handler) fetchOffsets(ctx context.Context, who protocol.Principal, groupID string, topics []kmsg.OffsetFetchRequestTopic) ([]group.TopicOffsets, int16) {
+// the group, for the topics who may DESCRIBE. Named topics it may not
+// are answered TOPIC_AUTHORIZATION_FAILED after the others, as Kafka
+// answers them; with topics nil (every committed offset) they are left
+// out. A group error answers alone.
+func (h *Handler) fetchOffsets(ctx context.Context, who protocol.Principal, groupID string, topics []kmsg.OffsetFetchRequestTopic) ([]topicOffsets, int16) {
 	if !h.allowedGroup(ctx, who, kmsg.ACLOperationDescribe, groupID) {
 		return nil, kerr.GroupAuthorizationFailed.Code
 	}
-	return h.b.Groups.FetchOffsets(ctx, groupID, topics)
+	describable := func(topic string) bool { return h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, topic) }
+	var denied []kmsg.OffsetFetchRequestTopic
+	if topics != nil {
+		allowed := make([]kmsg.OffsetFetchRequestTopic, 0, len(topics)) // not nil: nil asks for every topic
+		for _, t := range topics {
+			if describable(t.Topic) {
+				allowed = append(allowed, t)
+			} else {
+				denied = append(denied, t)
+			}
+		}
+		topics = allowed
+	}
+	offsets, code := h.b.Groups.FetchOffsets(ctx, groupID, topics)
+	if code != 0 {
+		return nil, code
+	}
+	out := make([]topicOffsets, 0, len(offsets)+len(denied))
+	for _, to := range offsets {
+		if topics == nil && !describable(to.Topic) {
+			continue
+		}
+		t := topicOffsets{Topic: to.Topic, Partitions: make([]partitionOffset, 0, len(to.Partitions))}
+		for _, po := range to.Partitions {
+			t.Partitions = append(t.Partitions, partitionOffset{PartitionOffset: po})
+		}
+		out = append(out, t)
+	}
+	return append(out, fetchErrors(denied, kerr.TopicAuthorizationFailed.Code)...), 0
 }
 
 func (h *Handler) offsetFetchGroup(ctx context.Context, who protocol.Principal, rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
@@ -97,7 +147,7 @@ func (h *Handler) offsetFetchGroup(ctx context.Context, who protocol.Principal, 
 			sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 			sp.Partition, sp.Offset, sp.LeaderEpoch = po.Partition, po.Offset, po.LeaderEpoch
 			md := po.Metadata
-			sp.Metadata = &md
+			sp.Metadata, sp.ErrorCode = &md, po.ErrorCode
 			st.Partitions = append(st.Partitions, sp)
 		}
 		g.Topics = append(g.Topics, st)

@@ -4,14 +4,20 @@ package handler
 // offset up to the given offset (-1: the high watermark), so fetches below
 // it get OFFSET_OUT_OF_RANGE and ListOffsets earliest reports it; whole
 // segments below it are deleted. The new log start offsets are
-// checkpointed before the answer, so they survive a crash.
+// checkpointed before the answer, so they survive a crash. A topic the
+// principal may not DELETE is TOPIC_AUTHORIZATION_FAILED in each of its
+// partitions, whether it exists or not, as Kafka answers.
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) deleteRecords(req *kmsg.DeleteRecordsRequest) *kmsg.DeleteRecordsResponse {
+func (h *Handler) deleteRecords(ctx context.Context, who protocol.Principal, req *kmsg.DeleteRecordsRequest) *kmsg.DeleteRecordsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	im := h.b.Meta.Image()
 	moved := false
@@ -19,11 +25,15 @@ func (h *Handler) deleteRecords(req *kmsg.DeleteRecordsRequest) *kmsg.DeleteReco
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
 		_, known := im.Topics[rt.Topic]
+		allowed := h.allowedTopic(ctx, who, kmsg.ACLOperationDelete, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
 			p, err := h.b.Replicas.Leader(rt.Topic, rp.Partition)
-			if !known {
+			switch {
+			case !allowed:
+				err = kerr.TopicAuthorizationFailed
+			case !known:
 				err = kerr.UnknownTopicOrPartition
 			}
 			if err != nil {

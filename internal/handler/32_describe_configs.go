@@ -3,10 +3,14 @@ package handler
 // DescribeConfigs, key 32, versions 1-4: topic and broker configs with
 // their sources, synonyms (v1+, when asked), types and documentation (v3+).
 // The view is read-only here; AlterConfigs come with the configs issue.
+// Each resource needs DESCRIBE_CONFIGS on itself, or on the cluster for
+// broker configs (configDenied), as Kafka's ConfigHelper asks; a denied
+// one is answered with its *_AUTHORIZATION_FAILED code and no configs.
 //
 // Not implemented: BROKER_LOGGER resources (answered INVALID_REQUEST).
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -14,14 +18,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
+func (h *Handler) describeConfigs(ctx context.Context, who protocol.Principal, req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	for _, rr := range req.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		entries, err := h.configEntries(req, rr)
+		var entries []kmsg.DescribeConfigsResponseResourceConfig
+		err := h.configDenied(ctx, who, kmsg.ACLOperationDescribeConfigs, rr.ResourceType, rr.ResourceName)
+		if err == nil {
+			entries, err = h.configEntries(req, rr)
+		}
 		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = errorCode(err), errorMessage(err)
 		}

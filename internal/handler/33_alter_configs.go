@@ -3,9 +3,13 @@ package handler
 // AlterConfigs, key 33, versions 0-2, and the part IncrementalAlterConfigs
 // shares: a topic's new overrides are validated whole and applied whole,
 // or not at all, then persisted and applied to its partitions live.
-// Broker configs are static here and refused.
+// Broker configs are static here and refused. Each resource needs
+// ALTER_CONFIGS on itself, or on the cluster for broker configs
+// (configDenied), as Kafka's ControllerApis asks, before anything else is
+// checked.
 
 import (
+	"context"
 	"fmt"
 	"maps"
 
@@ -13,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 // alterTopicConfigs validates overrides for topic and, unless
@@ -68,12 +73,20 @@ func topicKey(name string) (*config.Def, error) {
 // AlterConfigs, key 33, versions 0-2: replaces a topic's overrides with
 // the given set (keys not named go back to their defaults). Broker configs
 // are static here and refused.
-func (h *Handler) alterConfigs(req *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
+func (h *Handler) alterConfigs(ctx context.Context, who protocol.Principal, req *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
 	for _, rr := range req.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		err := checkResource(rr.ResourceType)
+		var err error
+		if rr.ResourceType != kmsg.ConfigResourceTypeBrokerLogger {
+			// AlterConfigs never serves broker loggers: Kafka refuses
+			// them before it asks (ConfigAdminManager.preprocess).
+			err = h.configDenied(ctx, who, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName)
+		}
+		if err == nil {
+			err = checkResource(rr.ResourceType)
+		}
 		if err == nil {
 			err = h.alterTopicConfigs(rr.ResourceName, func(map[string]string) (map[string]string, error) {
 				next := map[string]string{}

@@ -2,15 +2,26 @@ package handler
 
 // DescribeLogDirs, key 35, versions 1-4: each log dir with the size of
 // every partition in it, and (v4) the file system's total and usable bytes.
+// The principal needs DESCRIBE on the cluster; Kafka answers others
+// CLUSTER_AUTHORIZATION_FAILED for the whole response, with no dirs (v1-2
+// have no error field: they read as a broker without log dirs).
 
 import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
 )
 
-func (h *Handler) describeLogDirs(req *kmsg.DescribeLogDirsRequest) *kmsg.DescribeLogDirsResponse {
+func (h *Handler) describeLogDirs(ctx context.Context, who protocol.Principal, req *kmsg.DescribeLogDirsRequest) *kmsg.DescribeLogDirsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !h.allowedCluster(ctx, who, kmsg.ACLOperationDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
 	var wanted map[replica.TP]bool
 	if req.Topics != nil {
 		wanted = map[replica.TP]bool{}

@@ -3,7 +3,9 @@ package handler
 // CreatePartitions, key 37, versions 0-3: grows a topic; explicit
 // assignments must place the new partitions on this broker. TimeoutMillis
 // bounds the whole request (see timedReply): a topic not grown in time
-// gets REQUEST_TIMED_OUT.
+// gets REQUEST_TIMED_OUT. A topic the principal may not ALTER is
+// TOPIC_AUTHORIZATION_FAILED, whether it exists or not, as Kafka's
+// ControllerApis.createPartitions answers (after the duplicate check).
 
 import (
 	"context"
@@ -11,18 +13,23 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) createPartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
+func (h *Handler) createPartitions(ctx context.Context, who protocol.Principal, req *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	twice := namedTwice(req.Topics, func(rt kmsg.CreatePartitionsRequestTopic) string { return rt.Topic })
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		var err error
-		if twice[rt.Topic] {
+		switch {
+		case twice[rt.Topic]:
 			err = fmt.Errorf("%w: topic %q is named more than once in the request", kerr.InvalidRequest, rt.Topic)
-		} else {
+		case !h.allowedTopic(ctx, who, kmsg.ACLOperationAlter, rt.Topic):
+			err = kerr.TopicAuthorizationFailed
+		default:
 			err = h.createPartitionsFor(ctx, rt, req.ValidateOnly)
 		}
 		if err != nil {

@@ -1,9 +1,12 @@
 package handler
 
 // IncrementalAlterConfigs, key 44, versions 0-1: SET, DELETE, APPEND and
-// SUBTRACT on a topic's overrides, all of one resource or none.
+// SUBTRACT on a topic's overrides, all of one resource or none. Each
+// resource needs ALTER_CONFIGS on itself, or on the cluster for broker and
+// broker logger configs (configDenied), as Kafka asks.
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 // Incremental operations, as IncrementalAlterConfigs numbers them.
@@ -76,13 +80,16 @@ func splitList(v string) []string {
 
 // IncrementalAlterConfigs, key 44, versions 0-1: SET, DELETE, APPEND and
 // SUBTRACT on a topic's overrides, all of one resource or none.
-func (h *Handler) incrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
+func (h *Handler) incrementalAlterConfigs(ctx context.Context, who protocol.Principal, req *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	defaults, _ := h.b.Config.Topic(nil)
 	for _, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		err := checkResource(rr.ResourceType)
+		err := h.configDenied(ctx, who, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName)
+		if err == nil {
+			err = checkResource(rr.ResourceType)
+		}
 		if err == nil {
 			err = h.alterTopicConfigs(rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
 				if cur == nil {

@@ -74,7 +74,7 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	case *kmsg.FetchRequest:
 		return h.fetch(req.Principal, r)
 	case *kmsg.ListOffsetsRequest:
-		return Reply{Msg: h.listOffsets(r)}
+		return Reply{Msg: h.listOffsets(ctx, req.Principal, r)}
 	case *kmsg.MetadataRequest:
 		return Reply{Msg: h.metadata(ctx, req.Principal, r)}
 	case *kmsg.OffsetCommitRequest:
@@ -104,25 +104,25 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return Reply{Msg: h.offsetForLeaderEpoch(ctx, req.Principal, r)}
 	case *kmsg.InitProducerIDRequest:
-		return Reply{Msg: h.initProducerID(r)}
+		return Reply{Msg: h.initProducerID(ctx, req.Principal, r)}
 	case *kmsg.DescribeConfigsRequest:
-		return Reply{Msg: h.describeConfigs(r)}
+		return Reply{Msg: h.describeConfigs(ctx, req.Principal, r)}
 	case *kmsg.DescribeLogDirsRequest:
-		return Reply{Msg: h.describeLogDirs(r)}
+		return Reply{Msg: h.describeLogDirs(ctx, req.Principal, r)}
 	case *kmsg.CreatePartitionsRequest:
-		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.createPartitions(ctx, r) })
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.createPartitions(ctx, req.Principal, r) })
 	case *kmsg.AlterConfigsRequest:
-		return Reply{Msg: h.alterConfigs(r)}
+		return Reply{Msg: h.alterConfigs(ctx, req.Principal, r)}
 	case *kmsg.IncrementalAlterConfigsRequest:
-		return Reply{Msg: h.incrementalAlterConfigs(r)}
+		return Reply{Msg: h.incrementalAlterConfigs(ctx, req.Principal, r)}
 	case *kmsg.DeleteRecordsRequest:
-		return Reply{Msg: h.deleteRecords(r)}
+		return Reply{Msg: h.deleteRecords(ctx, req.Principal, r)}
 	case *kmsg.DeleteGroupsRequest:
 		return h.deleteGroups(req.Principal, r)
 	case *kmsg.OffsetDeleteRequest:
 		return h.offsetDelete(req.Principal, r)
 	case *kmsg.DescribeClusterRequest:
-		return Reply{Msg: h.describeCluster(r)}
+		return Reply{Msg: h.describeCluster(ctx, req.Principal, r)}
 	}
 	// The server checks keys against the version table first.
 	panic("handler: no handler for advertised API key " + kmsg.NameForKey(req.Msg.Key()))
