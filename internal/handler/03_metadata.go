@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/protocol"
+	"github.com/sluice-dev/sluice/internal/topics"
 )
 
 func (h *Handler) metadata(ctx context.Context, who protocol.Principal, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
@@ -89,19 +90,19 @@ func (h *Handler) metadataLookup(im *metadata.Image, name string, autoCreate boo
 	if t, ok := im.Topics[name]; ok {
 		return t, nil
 	}
-	if err := validTopicName(name); err != nil {
+	if err := topics.ValidName(name); err != nil {
 		return nil, err
 	}
 	if !autoCreate {
 		return nil, kerr.UnknownTopicOrPartition
 	}
-	spec, err := h.checkTopic(name, -1, -1, nil)
+	spec, err := h.b.Topics.Check(name, -1, -1, nil)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := changeContext()
 	defer cancel()
-	t, err := h.createTopic(ctx, spec)
+	t, err := h.b.Topics.Create(ctx, spec)
 	if errors.Is(err, kerr.TopicAlreadyExists) {
 		// Another request created it between our look and our create.
 		if t, ok := h.b.Meta.Image().Topics[name]; ok {

@@ -74,17 +74,17 @@ func (h *Handler) createTopicFrom(ctx context.Context, req *kmsg.CreateTopicsReq
 	if _, ok := h.b.Meta.Image().Topics[rt.Topic]; ok {
 		return fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, rt.Topic)
 	}
-	spec, err := h.checkTopic(rt.Topic, partitions, rf, configs)
+	spec, err := h.b.Topics.Check(rt.Topic, partitions, rf, configs)
 	if err != nil {
 		return err
 	}
-	spec.assignment = assigned
-	st.NumPartitions, st.ReplicationFactor = spec.partitions, spec.replicationFactor
-	st.Configs = createTopicConfigs(spec.cfg)
+	spec.Assignment = assigned
+	st.NumPartitions, st.ReplicationFactor = spec.Partitions, spec.ReplicationFactor
+	st.Configs = createTopicConfigs(spec.Config)
 	if req.ValidateOnly {
 		return nil
 	}
-	t, err := h.createTopic(ctx, spec)
+	t, err := h.b.Topics.Create(ctx, spec)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func protoCreate(t testing.TB, h *Handler, topic string, partitions int32, rf in
 // createTopic), so an existing topic is TOPIC_ALREADY_EXISTS whatever the
 // rest of the request says. Tools that "create if missing" rely on it.
 //
-// BUG: createTopicFrom (19_create_topics.go) runs checkTopic first.
+// BUG: createTopicFrom (19_create_topics.go) runs topics.Check first.
 func TestProtocolCreateTopicsExistingFirst(t *testing.T) {
 	h := protoHandler(t)
 	if st := protoCreate(t, h, "exists", 1, 1, false); st.ErrorCode != 0 {

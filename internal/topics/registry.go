@@ -1,7 +1,8 @@
 // Package topics is the broker's view of the topics it knows: each topic's
 // configs resolved once per metadata version (Settings), the hosted
-// partitions kept in step with the metadata image (Reconcile), the
-// internal topics the broker creates for itself (CreateInternalTopic), and
+// partitions kept in step with the metadata image (Reconcile), checking
+// and creating topics (Check, Create) for clients and for the internal
+// topics the broker makes for itself (CreateInternalTopic), and
 // which consumer groups this broker coordinates (OwnsGroup,
 // GroupCoordinator).
 //
@@ -16,7 +17,6 @@ package topics
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -76,27 +76,14 @@ const internalTopicWaitMax = 5 * time.Second
 // the offsets topic, with replication factor 1, and opens its partitions.
 // A topic that already exists is left as it is.
 func (r *Registry) CreateInternalTopic(name string, partitions int32, configs map[string]string) error {
-	if partitions < 1 || partitions > PartitionsMax {
-		return fmt.Errorf("%w: %d partitions; a topic needs 1 to %d", kerr.InvalidPartitions, partitions, PartitionsMax)
-	}
-	if live := len(r.cfg.Meta.Image().LiveBrokers()); live < 1 {
-		return fmt.Errorf("%w: unable to replicate the partition 1 time(s): the target replication factor of 1 cannot be reached because only %d broker(s) are registered",
-			kerr.InvalidReplicationFactor, live)
-	}
-	if _, err := r.cfg.Broker.Topic(configs); err != nil {
-		return fmt.Errorf("%w: %w", kerr.InvalidConfig, err)
+	spec, err := r.Check(name, partitions, 1, configs)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), internalTopicWaitMax)
 	defer cancel()
-	if _, err := r.cfg.Meta.CreateTopic(ctx, name, partitions, 1, nil, configs); err != nil {
-		if errors.Is(err, kerr.TopicAlreadyExists) {
-			return nil
-		}
+	if _, err := r.Create(ctx, spec); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return err
 	}
-	if err := r.Reconcile(); err != nil {
-		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
-	}
-	r.cfg.Logger.Info("created topic", "topic", name, "partitions", partitions)
 	return nil
 }
