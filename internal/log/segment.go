@@ -223,17 +223,3 @@ func (s *segment) close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// remove closes and deletes the segment's files.
-func (s *segment) remove(fs vfs.FS) error {
-	s.close()
-	var errs []error
-	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
-		if f != nil {
-			if err := fs.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
