@@ -10,12 +10,6 @@
 // and it writes nothing itself.
 package admin
 
-// Admin is the in-process management view the HTTP admin API, the web
-// console and the metrics scrape use. It reads the same state the Kafka
-// handlers read, and its changes (create and delete topic) go through the
-// same code paths as CreateTopics and DeleteTopics, so the rules and
-// errors are the same whichever way a user comes in.
-
 import (
 	"context"
 	"errors"
@@ -29,7 +23,6 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/group"
-	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/protocol"
@@ -330,7 +323,7 @@ func (a *Admin) ReadRecords(topic string, partition int32, offset int64, limit i
 			break
 		}
 		b, err := p.Read(next, adminReadBytes, true)
-		if errors.Is(err, log.ErrOffsetOutOfRange) {
+		if errors.Is(err, replica.ErrOffsetOutOfRange) {
 			// Retention moved the log start past next meanwhile.
 			logStart, hw = p.LogStartOffset(), p.HighWatermark()
 			next = max(next, logStart)
