@@ -17,6 +17,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -47,9 +48,8 @@ const (
 	// handler, as it would appear in logs.
 	adminClientID = "sluice-admin"
 	// changeTimeoutMillis is the TimeoutMillis of the console's topic
-	// changes: how long one waits for the metadata quorum to commit it,
-	// the bound it had before the requests carried their own.
-	changeTimeoutMillis = 5000
+	// changes: the wait of a change that has no timeout of its own.
+	changeTimeoutMillis = int32(topics.ChangeWaitMax / time.Millisecond)
 )
 
 // Broker is what the operator view reads and goes through.

@@ -5,14 +5,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/topics"
 )
 
-// metadataChangeWaitMax bounds how long a metadata change waits to be
-// committed when the request that makes it carries no timeout of its own
-// (AlterConfigs, auto-creation by Metadata, the offsets topic made by
-// FindCoordinator). A change lost in a leader change is never committed;
-// the client hears REQUEST_TIMED_OUT, retries and finds what did happen.
-const metadataChangeWaitMax = 5 * time.Second
+// metadataChangeWaitMax bounds a metadata change made by a request
+// without a timeout of its own (AlterConfigs, auto-creation by Metadata).
+const metadataChangeWaitMax = topics.ChangeWaitMax
 
 // changeContext is the context of a metadata change made by a request
 // without a timeout.

@@ -67,10 +67,12 @@ func (r *Registry) logConfig(t *metadata.Topic) log.Config {
 	return LogConfig(r.Settings(t).Config)
 }
 
-// internalTopicWaitMax bounds how long creating an internal topic waits
-// for the metadata quorum to commit it; the caller (the group
-// coordinator's first FindCoordinator) retries after a timeout.
-const internalTopicWaitMax = 5 * time.Second
+// ChangeWaitMax bounds how long a topic change waits for the metadata
+// quorum to commit it when nothing gives it a timeout of its own: the
+// internal topics, Metadata's auto-creation, AlterConfigs, the console's
+// changes. A change lost in a leader change is never committed; the
+// caller hears REQUEST_TIMED_OUT, retries and finds what did happen.
+const ChangeWaitMax = 5 * time.Second
 
 // CreateInternalTopic creates a topic the broker itself writes, such as
 // the offsets topic, with replication factor 1, and opens its partitions.
@@ -80,7 +82,7 @@ func (r *Registry) CreateInternalTopic(name string, partitions int32, configs ma
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), internalTopicWaitMax)
+	ctx, cancel := context.WithTimeout(context.Background(), ChangeWaitMax)
 	defer cancel()
 	if _, err := r.Create(ctx, spec); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return err
