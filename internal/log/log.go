@@ -1,6 +1,7 @@
 package log
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,11 +113,13 @@ type Log struct {
 	// onAdvance hears of every high watermark move; see OnAdvance.
 	onAdvance func(highWatermark int64)
 
-	// syncMu serialises fsyncs. A caller that waits on it finds, when its
-	// turn comes, that the fsync before it may have covered its offset too:
-	// that is the group commit.
-	syncMu  sync.Mutex
-	durable atomic.Int64 // every offset below it is fsynced
+	// syncTurn serialises fsyncs: whoever holds its one slot may fsync. A
+	// caller that waits for its turn finds, when it comes, that the fsync
+	// before it may have covered its offset too: that is the group
+	// commit. A slot rather than a mutex, so that a waiter whose client
+	// went away stops queueing (lockSync).
+	syncTurn chan struct{}
+	durable  atomic.Int64 // every offset below it is fsynced
 	// syncScheduled keeps relaxed-flush appends to one background fsync
 	// at a time.
 	syncScheduled atomic.Bool
@@ -246,11 +249,39 @@ func (l *Log) failLocked(err error) error {
 // WaitDurable returns once every offset below offset is fsynced. Callers
 // waiting at the same time share fsyncs.
 func (l *Log) WaitDurable(offset int64) error {
+	return l.WaitDurableContext(context.Background(), offset)
+}
+
+// WaitDurableContext is WaitDurable that gives up, returning ctx.Err(),
+// when ctx ends while it queues for its fsync. The records still reach
+// the disk: a background fsync takes over. An fsync already running is
+// never abandoned, so a caller that holds the turn returns after it.
+func (l *Log) WaitDurableContext(ctx context.Context, offset int64) error {
 	if l.durable.Load() >= offset {
 		return nil
 	}
-	return l.syncOnce(offset)
+	err := l.syncOnce(ctx, offset)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		l.SyncSoon()
+	}
+	return err
 }
+
+// lockSync takes the fsync turn, or returns ctx.Err() when ctx ends first.
+func (l *Log) lockSync(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case l.syncTurn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// unlockSync gives the fsync turn back.
+func (l *Log) unlockSync() { <-l.syncTurn }
 
 // SyncSoon starts an fsync of everything appended so far in the
 // background, unless one is already pending: appends nobody waits for (acks
@@ -289,12 +320,14 @@ func (l *Log) Sync() error {
 	return l.WaitDurable(end)
 }
 
-// syncOnce takes its turn at syncMu and, unless an fsync that ran while it
+// syncOnce takes its fsync turn and, unless an fsync that ran while it
 // waited already covered offset, fsyncs the active segment, covering every
 // append so far.
-func (l *Log) syncOnce(offset int64) error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
+func (l *Log) syncOnce(ctx context.Context, offset int64) error {
+	if err := l.lockSync(ctx); err != nil {
+		return err
+	}
+	defer l.unlockSync()
 	if l.durable.Load() >= offset {
 		return nil // the group commit: someone else's fsync covered us
 	}
@@ -397,8 +430,8 @@ func (l *Log) readableLocked(s *segment) int64 {
 // Close flushes indexes, fsyncs and closes every segment. The log is
 // unusable afterwards.
 func (l *Log) Close() error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
+	l.lockSync(context.Background()) // never fails without a deadline
+	defer l.unlockSync()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

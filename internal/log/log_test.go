@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -842,7 +843,7 @@ func TestOpenRemovesOrphanIndexFiles(t *testing.T) {
 // BenchmarkAppendDurable/1record/parallel, 64 producers made 3000 appends
 // with 1333 fsyncs.
 //
-// The test holds syncMu (the fsync queue) itself so that the waiter
+// The test holds the fsync turn itself so that the waiter
 // queues; a roll, which fsyncs the old segment, covers the waiter's
 // offset meanwhile, and appends the next batch.
 func TestWaiterCoveredWhileQueuedDoesNotSync(t *testing.T) {
@@ -851,7 +852,7 @@ func TestWaiterCoveredWhileQueuedDoesNotSync(t *testing.T) {
 	l := mustOpen(t, t.TempDir(), cfg, OpenOptions{})
 	first := appendSpec(t, l, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1, ValueBytes: 100})
 
-	l.syncMu.Lock()
+	l.lockSync(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.WaitDurable(first.next) }()
 	testutil.Eventually(t, waitMax, "the waiter to queue for fsync", func() bool { return goroutineIn("(*Log).syncOnce") })
@@ -860,7 +861,7 @@ func TestWaiterCoveredWhileQueuedDoesNotSync(t *testing.T) {
 	if l.Durable() != first.next || len(segmentBases(t, l.Dir())) != 2 {
 		t.Fatalf("the roll did not make the first batch durable: durable %d", l.Durable())
 	}
-	l.syncMu.Unlock()
+	l.unlockSync()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -873,4 +874,32 @@ func TestWaiterCoveredWhileQueuedDoesNotSync(t *testing.T) {
 func goroutineIn(fn string) bool {
 	buf := make([]byte, 1<<20)
 	return bytes.Contains(buf[:runtime.Stack(buf, true)], []byte(fn))
+}
+
+// TestWaitDurableContextGivesUpQueueing: a waiter queued behind a running
+// fsync returns ctx.Err() when its context ends, without waiting for its
+// turn, and its records still become durable once the turn is free.
+func TestWaitDurableContextGivesUpQueueing(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), DefaultConfig(), OpenOptions{})
+	w := appendSpec(t, l, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1})
+	l.lockSync(context.Background()) // an fsync that takes long
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.WaitDurableContext(ctx, w.next) }()
+	testutil.Eventually(t, waitMax, "the waiter to queue for fsync", func() bool { return goroutineIn("(*Log).lockSync") })
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("WaitDurableContext after cancel = %v", err)
+		}
+	case <-time.After(waitMax):
+		t.Fatal("a cancelled waiter still queued for the fsync turn")
+	}
+	if l.Durable() >= w.next {
+		t.Fatal("durable while the fsync turn was held")
+	}
+	l.unlockSync()
+	testutil.Eventually(t, waitMax, "the abandoned records to become durable", func() bool { return l.Durable() >= w.next })
+	mustClose(t, l)
 }

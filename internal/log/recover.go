@@ -47,7 +47,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	l := &Log{dir: dir, fs: opts.FS, cfg: cfg, logger: opts.Logger}
+	l := &Log{dir: dir, fs: opts.FS, cfg: cfg, logger: opts.Logger, syncTurn: make(chan struct{}, 1)}
 	if err := completeSwaps(l.fs, dir, opts.Logger); err != nil {
 		return nil, err
 	}

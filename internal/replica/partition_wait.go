@@ -2,45 +2,23 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // WaitDurable waits until offsets below next are fsynced, or ctx ends
-// (the client went away or its deadline passed), and then returns
-// ctx.Err(). Concurrent waiters share fsyncs.
-//
-// The log's wait cannot be cancelled: it may be the one running the fsync
-// every waiter shares. So a cancellable wait runs it in a goroutine that
-// outlives a cancelled caller only until that fsync ends; the fsync still
-// happens, so the records still reach the disk and the high watermark.
+// (the client went away or its deadline passed) and returns ctx.Err().
+// Concurrent waiters share fsyncs. A waiter that gives up leaves its
+// records to a background fsync, so they still reach the disk and the
+// high watermark.
 func (p *Partition) WaitDurable(ctx context.Context, next int64) error {
-	if p.log.Durable() >= next {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		p.log.SyncSoon() // nobody waits any more, but the records must still reach the disk
+	err := p.log.WaitDurableContext(ctx, next)
+	if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 		return err
 	}
-	if ctx.Done() == nil { // never cancelled: wait here
-		return p.waitDurable(next)
-	}
-	done := make(chan error, 1) // buffered: the goroutine never blocks on a caller that left
-	go func() { done <- p.waitDurable(next) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (p *Partition) waitDurable(next int64) error {
-	if err := p.log.WaitDurable(next); err != nil {
-		return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
-	}
-	return nil
+	return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 }
 
 // SyncSoon starts an fsync of everything appended so far in the
