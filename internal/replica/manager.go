@@ -245,13 +245,9 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 	return errors.Join(errs...)
 }
 
-// setLeader gives a partition the image's leader and epoch; when this
-// broker leads, the epoch enters the leader epoch cache at the log end.
+// setLeader gives a partition the image's assignment.
 func (m *Manager) setLeader(p *Partition, a metadata.Partition, node int32) {
-	p.setLeader(a.Leader, a.LeaderEpoch)
-	if a.Leader == node {
-		p.startLeaderEpoch(a.LeaderEpoch)
-	}
+	p.setAssignment(a, node, time.Now())
 }
 
 // holdsData reports whether node keeps partition p's records: it is an

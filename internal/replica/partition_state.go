@@ -2,8 +2,11 @@ package replica
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/metadata"
 )
 
 // The partition's own state: high watermark, log start offset, leader and
@@ -55,6 +58,16 @@ func (p *Partition) setLeader(leader, leaderEpoch int32) {
 	defer p.stateMu.Unlock()
 	if leaderEpoch >= p.leaderEpoch {
 		p.leader, p.leaderEpoch = leader, leaderEpoch
+	}
+}
+
+// setAssignment takes a metadata image's view of the partition: its
+// leader and leader epoch; when this broker leads, the epoch enters the
+// leader epoch cache at the log end.
+func (p *Partition) setAssignment(a metadata.Partition, node int32, now time.Time) {
+	p.setLeader(a.Leader, a.LeaderEpoch)
+	if a.Leader == node {
+		p.startLeaderEpoch(a.LeaderEpoch)
 	}
 }
 
