@@ -19,6 +19,8 @@ type Result struct {
 	ProducerIDStart int64
 	// BrokerEpoch is a registration's epoch.
 	BrokerEpoch uint64
+	// Partition is the partition after an accepted AlterPartition.
+	Partition *Partition
 }
 
 // apply returns the image after record r at log index, and the outcome.
@@ -47,6 +49,8 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 	case r.ProducerIDs != nil:
 		res.ProducerIDStart = next.NextProducerID
 		next.NextProducerID += max(r.ProducerIDs.Count, 0)
+	case r.AlterPartition != nil:
+		res = next.alterPartition(r.AlterPartition)
 	}
 	return &next, res
 }
