@@ -17,8 +17,11 @@ import (
 // state then.
 func (im *Image) alterPartition(r *AlterPartitionRecord) Result {
 	t, ok := im.byID[r.TopicID]
-	if !ok || r.Partition < 0 || r.Partition >= t.Partitions {
-		return Result{Err: fmt.Errorf("%w: topic %s partition %d", kerr.UnknownTopicOrPartition, r.TopicID, r.Partition)}
+	if !ok {
+		return Result{Err: fmt.Errorf("%w: no topic has id %s", kerr.UnknownTopicOrPartition, r.TopicID)}
+	}
+	if r.Partition < 0 || r.Partition >= t.Partitions {
+		return Result{Err: fmt.Errorf("%w: topic %q has no partition %d", kerr.UnknownTopicOrPartition, t.Name, r.Partition)}
 	}
 	if b, ok := im.Brokers[r.Leader]; !ok || b.Epoch != r.BrokerEpoch {
 		return Result{Err: fmt.Errorf("%w: broker %d epoch %d is not its current registration", kerr.StaleBrokerEpoch, r.Leader, r.BrokerEpoch)}

@@ -2,6 +2,8 @@ package metadata
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -158,4 +160,94 @@ func TestDecodeEntryAlterPartition(t *testing.T) {
 	if _, err := decodeEntry(two); err == nil {
 		t.Fatal("a record of two kinds decoded")
 	}
+}
+
+// TestElectionInvariants drives random fencing, unfencing, registrations
+// and AlterPartitions (seeded, so a failure repeats) and checks after
+// every step that each partition keeps its invariants: the ISR is a
+// non-empty subset of the replicas in replica order; a leader is a live
+// ISR member; a fenced member is alone in the ISR and then nobody leads;
+// a partition with a live ISR member has a leader; epochs never go back,
+// a leader change bumps the leader epoch and any change the partition
+// epoch.
+func TestElectionInvariants(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		s := newTestStore(t, 1, 1, 2, 3, 4)
+		top, err := s.CreateTopic(ctx, "t", 6, 3, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := range 300 {
+			before := s.Image()
+			id := int32(1 + rng.IntN(4))
+			b := before.Brokers[id]
+			var what string
+			switch op := rng.IntN(4); op {
+			case 0:
+				what = fmt.Sprintf("fence %d", id)
+				err = s.FenceBroker(ctx, id, b.Epoch, true)
+			case 1:
+				what = fmt.Sprintf("unfence %d", id)
+				err = s.FenceBroker(ctx, id, b.Epoch, false)
+			case 2:
+				what = fmt.Sprintf("register %d", id)
+				_, err = s.RegisterBroker(ctx, RegisterBrokerRecord{ID: id})
+			default:
+				part := int32(rng.IntN(6))
+				p := before.Topics["t"].Assignments[part]
+				if p.Leader == NoLeader {
+					continue
+				}
+				isr := []int32{p.Leader}
+				for _, r := range p.Replicas {
+					if r != p.Leader && rng.IntN(2) == 0 {
+						isr = append(isr, r)
+					}
+				}
+				what = fmt.Sprintf("alter %d isr %v", part, isr)
+				_, err = s.AlterPartition(ctx, AlterPartitionRecord{TopicID: top.ID, Partition: part, Leader: p.Leader,
+					BrokerEpoch: before.Brokers[p.Leader].Epoch, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: isr})
+				if errors.Is(err, kerr.IneligibleReplica) {
+					err = nil
+				}
+			}
+			if err != nil {
+				t.Fatalf("seed %d step %d %s: %v", seed, step, what, err)
+			}
+			after := s.Image()
+			for i, p := range after.Topics["t"].Assignments {
+				if msg := partitionBroken(after, before.Topics["t"].Assignments[i], p); msg != "" {
+					t.Fatalf("seed %d step %d %s: partition %d %+v (was %+v): %s", seed, step, what, i, p, before.Topics["t"].Assignments[i], msg)
+				}
+			}
+		}
+	}
+}
+
+// partitionBroken says which invariant p breaks in im, given it was old
+// in the image before; "" when none.
+func partitionBroken(im *Image, old, p Partition) string {
+	switch {
+	case len(p.ISR) == 0:
+		return "empty ISR"
+	case !slices.Equal(inReplicaOrder(p.Replicas, p.ISR), p.ISR):
+		return "ISR not a subset of the replicas in replica order"
+	case p.Leader != NoLeader && (!slices.Contains(p.ISR, p.Leader) || !im.Live(p.Leader)):
+		return "leader is not a live ISR member"
+	case p.Leader == NoLeader && firstLive(im, p.Replicas, p.ISR) != NoLeader:
+		return "a live ISR member is not elected"
+	case p.LeaderEpoch < old.LeaderEpoch || p.PartitionEpoch < old.PartitionEpoch:
+		return "an epoch went back"
+	case p.Leader != old.Leader && p.LeaderEpoch == old.LeaderEpoch:
+		return "leader changed in the same leader epoch"
+	case (p.Leader != old.Leader || !slices.Equal(p.ISR, old.ISR)) && p.PartitionEpoch == old.PartitionEpoch:
+		return "changed in the same partition epoch"
+	}
+	for _, id := range p.ISR {
+		if !im.Live(id) && (len(p.ISR) > 1 || p.Leader != NoLeader) {
+			return fmt.Sprintf("fenced broker %d is in the ISR with others or under a leader", id)
+		}
+	}
+	return ""
 }
