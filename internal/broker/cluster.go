@@ -135,6 +135,7 @@ func (c *cluster) startController(b *Broker) error {
 		LegacyFile:            legacy,
 		LegacyProducerIDsFile: filepath.Join(b.DataDirs[0], legacyProducerIDsFile),
 		SessionTimeout:        time.Duration(b.cfg.Int64("broker.session.timeout.ms")) * time.Millisecond,
+		UncleanLeaderElection: b.cfg.Bool("unclean.leader.election.enable"),
 	})
 	election := time.Duration(b.cfg.Int64("controller.quorum.election.timeout.ms")) * time.Millisecond
 	node, err := quorum.Start(quorum.Config{
