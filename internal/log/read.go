@@ -20,7 +20,7 @@ func (l *Log) spansLocked(offset int64, limit int) []span {
 	var spans []span
 	for i := l.segmentForLocked(offset); i < len(l.segments) && len(spans) < limit; i++ {
 		s := l.segments[i]
-		if l.hwSegment != nil && s.baseOffset > l.hwSegment.baseOffset {
+		if l.limitSegment != nil && s.baseOffset > l.limitSegment.baseOffset {
 			break
 		}
 		stop := l.readableLocked(s)
@@ -120,7 +120,7 @@ func (l *Log) OffsetForTimestamp(timestamp int64) (offset, recordTimestamp int64
 		if s.maxTimestamp < timestamp {
 			continue // whole segment older; keep looking
 		}
-		if l.hwSegment != nil && s.baseOffset > l.hwSegment.baseOffset {
+		if l.limitSegment != nil && s.baseOffset > l.limitSegment.baseOffset {
 			break
 		}
 		if stop := l.readableLocked(s); stop > 0 {
@@ -159,7 +159,7 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
 	l.mu.Lock()
 	var best *segment
 	for _, s := range l.segments {
-		if s.maxTimestampOffset >= 0 && s.maxTimestampOffset < l.highWatermark &&
+		if s.maxTimestampOffset >= 0 && s.maxTimestampOffset < l.readLimit &&
 			(best == nil || s.maxTimestamp > best.maxTimestamp) {
 			best = s
 		}

@@ -131,7 +131,7 @@ func (l *Log) ReadSection(offset int64, maxBytes int, minOne bool) (Section, err
 		l.mu.Unlock()
 		return Section{}, ErrOffsetOutOfRange
 	}
-	if offset >= l.highWatermark {
+	if offset >= l.readLimit {
 		l.mu.Unlock()
 		return Section{}, nil
 	}
