@@ -15,17 +15,21 @@ type span struct {
 }
 
 // spansLocked returns the readable spans from the segment holding offset
-// up to the high watermark, at most limit of them.
-func (l *Log) spansLocked(offset int64, limit int) []span {
+// up to the read limit, or up to the log end when toEnd is set, at most
+// limit of them.
+func (l *Log) spansLocked(offset int64, limit int, toEnd bool) []span {
 	var spans []span
 	for i := l.segmentForLocked(offset); i < len(l.segments) && len(spans) < limit; i++ {
 		s := l.segments[i]
-		if l.limitSegment != nil && s.baseOffset > l.limitSegment.baseOffset {
+		if !toEnd && l.limitSegment != nil && s.baseOffset > l.limitSegment.baseOffset {
 			break
 		}
-		stop := l.readableLocked(s)
+		stop := s.size
+		if !toEnd {
+			stop = l.readableLocked(s)
+		}
 		if stop == 0 {
-			continue // an empty segment below the high watermark: a gap
+			continue // an empty segment below the bound: a gap
 		}
 		var start int64
 		if offset > s.baseOffset {

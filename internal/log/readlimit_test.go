@@ -172,3 +172,68 @@ func splitBatches(t *testing.T, b []byte) []record.Header {
 	}
 	return hs
 }
+
+// readToEnd reads from offset with ReadSectionToEnd in steps of maxBytes
+// until a read returns nothing, and returns the headers read.
+func readToEnd(t *testing.T, l *Log, offset int64, maxBytes int) []record.Header {
+	t.Helper()
+	var hs []record.Header
+	for {
+		sec, err := l.ReadSectionToEnd(offset, maxBytes, true)
+		if err != nil {
+			t.Fatalf("ReadSectionToEnd(%d): %v", offset, err)
+		}
+		if sec.Len() == 0 {
+			return hs
+		}
+		b, err := sec.AppendTo(nil)
+		sec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := splitBatches(t, b)
+		hs = append(hs, got...)
+		offset = got[len(got)-1].NextOffset()
+	}
+}
+
+// TestReadSectionToEnd: a follower's read goes to the log end, past the
+// read limit and past what is durable, across segments; consumers' reads
+// stop at the read limit.
+func TestReadSectionToEnd(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), smallConfig(), OpenOptions{})
+	l.OnAdvance(func(int64) int64 { return 0 })
+	var ws []written
+	for i := range 30 {
+		spec, batch := faultBatch(t, i)
+		ws = append(ws, appendBatch(t, l, batch, spec.testTimestamps()))
+	}
+	end := ws[len(ws)-1].next
+	if l.Durable() == end {
+		t.Fatal("want a tail that is not yet durable")
+	}
+	for _, from := range []int{0, 7, 29} {
+		for _, maxBytes := range []int{1, 1000, 1 << 20} {
+			hs := readToEnd(t, l, ws[from].base, maxBytes)
+			if len(hs) != len(ws)-from || hs[len(hs)-1].NextOffset() != end {
+				t.Fatalf("from batch %d by %d bytes: %d batches, want %d to %d", from, maxBytes, len(hs), len(ws)-from, end)
+			}
+		}
+	}
+	if sec, err := l.ReadSection(0, 1<<20, true); err != nil || sec.Len() != 0 {
+		t.Fatalf("ReadSection past a read limit of 0: %d bytes, %v", sec.Len(), err)
+	}
+	if _, err := l.ReadSectionToEnd(end+1, 1<<20, true); !isOutOfRange(err) {
+		t.Fatalf("ReadSectionToEnd past the log end: %v", err)
+	}
+	if _, err := l.DeleteRecordsBefore(-1); err != nil {
+		t.Fatal(err)
+	}
+	l.SetReadLimit(ws[3].next)
+	if _, err := l.DeleteRecordsBefore(ws[2].next); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ReadSectionToEnd(ws[2].base, 1<<20, true); !isOutOfRange(err) {
+		t.Fatalf("ReadSectionToEnd below the log start: %v", err)
+	}
+}
