@@ -68,12 +68,12 @@ type Partition struct {
 func newPartition(tp TP, id metadata.TopicID, l *log.Log, fs vfs.FS, logger *slog.Logger) *Partition {
 	p := &Partition{Topic: tp.Topic, TopicID: id, Index: tp.Partition, log: l, leader: metadata.NoLeader,
 		epochs: newEpochCache(fs, l.Dir(), logger)}
-	l.OnAdvance(p.onLogAdvance)
 	logStart, hw, _ := l.Offsets()
 	p.stateMu.Lock()
 	p.logStartOffset = logStart
+	p.localDurable, p.highWatermark = hw, hw
 	p.stateMu.Unlock()
-	p.onLogAdvance(hw)
+	l.OnAdvance(p.onLogAdvance)
 	return p
 }
 

@@ -113,7 +113,8 @@ func checkHW(t *testing.T, p *Partition, want int64, when string) {
 // consumers never read above it; it never goes back.
 func TestHighWatermarkOverISR(t *testing.T) {
 	p, _ := replicatedLeader(t, 1, 2, 3)
-	appendDurable(t, p, 10)
+	appendDurable(t, p, 4)
+	appendDurable(t, p, 6) // batches 0-3 and 4-9: followers fetch at batch ends
 	checkHW(t, p, 0, "no follower fetched yet")
 	fetchAt(t, p, 2, 10, t0.Add(time.Second))
 	checkHW(t, p, 0, "follower 3 unknown")
@@ -282,9 +283,9 @@ func TestAlterPartitionRejected(t *testing.T) {
 
 // alterEqual compares two AlterPartition records.
 func alterEqual(a, b metadata.AlterPartitionRecord) bool {
-	isrA, isrB := a.ISR, b.ISR
-	a.ISR, b.ISR = nil, nil
-	return a == b && slices.Equal(isrA, isrB)
+	return a.TopicID == b.TopicID && a.Partition == b.Partition && a.Leader == b.Leader &&
+		a.BrokerEpoch == b.BrokerEpoch && a.LeaderEpoch == b.LeaderEpoch &&
+		a.PartitionEpoch == b.PartitionEpoch && slices.Equal(a.ISR, b.ISR)
 }
 
 // epochLog builds t-0's leader log over epochs: 5 records in epoch 1
