@@ -171,6 +171,18 @@ func (l *leaderState) maximalISRSize() int {
 	return n
 }
 
+// forgetRemoved stops counting the followers that left the ISR since
+// old as caught up: the controller removes fenced brokers (Kafka's
+// isReplicaIsrEligible), and a shrink removes followers that were not
+// caught up. A follower that fetches again counts from that fetch on.
+func (l *leaderState) forgetRemoved(old []int32) {
+	for _, id := range old {
+		if fs, ok := l.followers[id]; ok && !slices.Contains(l.isr, id) {
+			fs.caughtUp = false
+		}
+	}
+}
+
 // lagTimeMax is replica.lag.time.max.ms.
 func (l *leaderState) lagTimeMax() time.Duration {
 	if l.env == nil || l.env.lagTimeMax <= 0 {
@@ -398,7 +410,9 @@ func (p *Partition) completeAlter(sent metadata.AlterPartitionRecord, got metada
 		return
 	}
 	if l.leading && got.Leader == l.node && got.LeaderEpoch == p.leaderEpoch && got.PartitionEpoch > l.partitionEpoch {
+		old := l.isr
 		l.isr, l.partitionEpoch = slices.Clone(got.ISR), got.PartitionEpoch
+		l.forgetRemoved(old)
 	}
 	moved := p.advanceHighWatermarkLocked()
 	hw := p.highWatermark

@@ -141,6 +141,61 @@ func TestHighWatermarkOverISR(t *testing.T) {
 	checkHW(t, p, 15, "never backwards")
 }
 
+// TestHighWatermarkWaitsForCaughtUpFollower: a follower outside the ISR
+// that is caught up holds the high watermark, so it can reach it and join
+// (Kafka's shouldWaitForReplicaToJoinIsr), until it leaves the ISR by the
+// controller's hand (fenced) or falls behind.
+func TestHighWatermarkWaitsForCaughtUpFollower(t *testing.T) {
+	p, _ := replicatedLeader(t, 1, 2)
+	p.attach(nil) // no expansion: 3 stays outside the ISR
+	appendDurable(t, p, 10)
+	fetchAt(t, p, 2, 10, t0)
+	fetchAt(t, p, 3, 10, t0) // at the leader's end: caught up
+	appendDurable(t, p, 5)
+	fetchAt(t, p, 2, 15, t0.Add(time.Second))
+	checkHW(t, p, 10, "follower 3 caught up at 10")
+	if rec := p.maybeShrinkISR(t0.Add(testLag + time.Second)); rec != nil {
+		t.Fatalf("shrank %v", rec.ISR)
+	}
+	checkHW(t, p, 10, "follower 3 within the default lag")
+	p.maybeShrinkISR(t0.Add(defaultLagTimeMax + time.Second))
+	checkHW(t, p, 15, "follower 3 no longer caught up")
+}
+
+// TestHighWatermarkWithoutRemovedFollower: a follower the controller
+// removes from the ISR (its broker was fenced) stops holding the high
+// watermark at once, though it was caught up.
+func TestHighWatermarkWithoutRemovedFollower(t *testing.T) {
+	p, _ := replicatedLeader(t, 1, 2, 3)
+	appendDurable(t, p, 5)
+	fetchAt(t, p, 3, 5, t0)
+	appendDurable(t, p, 5)
+	fetchAt(t, p, 2, 10, t0)
+	checkHW(t, p, 5, "follower 3 at 5")
+	p.setAssignment(assignment([]int32{1, 2}, testNode, 1, 2), testNode, t0)
+	checkHW(t, p, 10, "follower 3 removed by the controller")
+}
+
+// TestTruncated: after a follower's truncation the partition's durable
+// offset and high watermark are at most the new log end; a full
+// truncation starts everything at the new offset.
+func TestTruncated(t *testing.T) {
+	c := newTestCluster(t)
+	p := c.partition(0)
+	appendDurable(t, p, 10)
+	p.truncated(6, false)
+	p.stateMu.Lock()
+	durable, hw := p.localDurable, p.highWatermark
+	p.stateMu.Unlock()
+	if durable != 6 || hw != 6 {
+		t.Errorf("after truncating to 6: durable %d, high watermark %d", durable, hw)
+	}
+	p.truncated(20, true)
+	if hw, start := p.HighWatermark(), p.LogStartOffset(); hw != 20 || start != 20 {
+		t.Errorf("after a full truncation to 20: high watermark %d, log start %d", hw, start)
+	}
+}
+
 // TestHighWatermarkRF1: with the leader alone in the ISR, its fsync moves
 // the high watermark, as before replication, and WaitReplicated is the
 // fsync wait.

@@ -73,12 +73,17 @@ func (p *Partition) setAssignment(a metadata.Partition, node int32, now time.Tim
 	}
 	if becoming {
 		start := p.epochStartOffset(a.LeaderEpoch)
+		logEnd := p.LogEndOffset()
 		p.stateMu.Lock()
 		if p.lead.leading && p.leaderEpoch == a.LeaderEpoch {
 			p.lead.epochStart = start
 			for _, fs := range p.lead.followers {
 				fs.lastFetchLeaderEnd = start
 			}
+			// Neither offset may lie past the log, which a follower
+			// may have truncated.
+			p.localDurable = min(p.localDurable, logEnd)
+			p.highWatermark = min(p.highWatermark, p.localDurable)
 		}
 		p.stateMu.Unlock()
 	}
@@ -111,7 +116,7 @@ func (p *Partition) takeAssignment(a metadata.Partition, node int32, now time.Ti
 	if becoming || !leads || a.PartitionEpoch > l.partitionEpoch {
 		l.pending = nil // superseded by the image
 	}
-	wasLeading := l.leading
+	wasLeading, oldISR := l.leading, l.isr
 	p.leader, p.leaderEpoch = a.Leader, a.LeaderEpoch
 	l.assigned, l.node, l.leading = true, node, leads
 	l.replicas, l.isr, l.partitionEpoch = slices.Clone(a.Replicas), slices.Clone(a.ISR), a.PartitionEpoch
@@ -149,6 +154,7 @@ func (p *Partition) takeAssignment(a metadata.Partition, node int32, now time.Ti
 				l.followers[id] = &followerState{fetchOffset: -1, lastFetchLeaderEnd: -1}
 			}
 		}
+		l.forgetRemoved(oldISR)
 	}
 	return becoming, true
 }
@@ -246,6 +252,24 @@ func (p *Partition) onLogAdvance(durable int64) (readLimit int64) {
 		p.wakeReplicatedLocked()
 	}
 	return p.highWatermark
+}
+
+// truncated brings the partition's offsets down after its log was
+// truncated to end (a follower whose log diverged) or, fully, emptied to
+// start at end: the durable offset is end, and the high watermark never
+// exceeds it (Kafka's truncateTo and truncateFullyAndStartAt). The
+// follower side calls it after log.TruncateTo or
+// log.TruncateFullyAndStartAt, holding no partition lock.
+func (p *Partition) truncated(end int64, fully bool) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	p.localDurable = end
+	if fully {
+		p.highWatermark = end
+		p.logStartOffset = end
+	} else {
+		p.highWatermark = min(p.highWatermark, end)
+	}
 }
 
 // refreshLogStart takes the log start offset from the log after a call
