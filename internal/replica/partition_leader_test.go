@@ -176,26 +176,6 @@ func TestHighWatermarkWithoutRemovedFollower(t *testing.T) {
 	checkHW(t, p, 10, "follower 3 removed by the controller")
 }
 
-// TestTruncated: after a follower's truncation the partition's durable
-// offset and high watermark are at most the new log end; a full
-// truncation starts everything at the new offset.
-func TestTruncated(t *testing.T) {
-	c := newTestCluster(t)
-	p := c.partition(0)
-	appendDurable(t, p, 10)
-	p.truncated(6, false)
-	p.stateMu.Lock()
-	durable, hw := p.localDurable, p.highWatermark
-	p.stateMu.Unlock()
-	if durable != 6 || hw != 6 {
-		t.Errorf("after truncating to 6: durable %d, high watermark %d", durable, hw)
-	}
-	p.truncated(20, true)
-	if hw, start := p.HighWatermark(), p.LogStartOffset(); hw != 20 || start != 20 {
-		t.Errorf("after a full truncation to 20: high watermark %d, log start %d", hw, start)
-	}
-}
-
 // TestHighWatermarkRF1: with the leader alone in the ISR, its fsync moves
 // the high watermark, as before replication, and WaitReplicated is the
 // fsync wait.

@@ -254,24 +254,6 @@ func (p *Partition) onLogAdvance(durable int64) (readLimit int64) {
 	return p.highWatermark
 }
 
-// truncated brings the partition's offsets down after its log was
-// truncated to end (a follower whose log diverged) or, fully, emptied to
-// start at end: the durable offset is end, and the high watermark never
-// exceeds it (Kafka's truncateTo and truncateFullyAndStartAt). The
-// follower side calls it after log.TruncateTo or
-// log.TruncateFullyAndStartAt, holding no partition lock.
-func (p *Partition) truncated(end int64, fully bool) {
-	p.stateMu.Lock()
-	defer p.stateMu.Unlock()
-	p.localDurable = end
-	if fully {
-		p.highWatermark = end
-		p.logStartOffset = end
-	} else {
-		p.highWatermark = min(p.highWatermark, end)
-	}
-}
-
 // refreshLogStart takes the log start offset from the log after a call
 // that may have moved it (DeleteRecords, retention, opening), and moves
 // the leader epoch cache's first entry with it, as Kafka's
