@@ -631,3 +631,11 @@ func TestRunISRSendsAlterPartition(t *testing.T) {
 		t.Errorf("ISR after the answer %v", got)
 	}
 }
+
+// setLeader makes p lead alone, as broker leader in epoch, for tests
+// that build a partition outside a Manager (the follower side's fake
+// leaders): setAssignment with an ISR of the leader alone.
+func (p *Partition) setLeader(leader, epoch int32) {
+	p.setAssignment(metadata.Partition{Replicas: []int32{leader}, ISR: []int32{leader}, Leader: leader, LeaderEpoch: epoch},
+		leader, time.Now())
+}
