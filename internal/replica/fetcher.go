@@ -473,7 +473,8 @@ func (f *fetcher) syncAll(got []appended, now time.Time) {
 	for i, err := range errs {
 		if err != nil {
 			f.delay(got[i].tp, got[i].st, now, err)
-			got[i].hw = -1 // nothing new is durable here
+			got[i].hw = -1           // nothing new is durable here
+			got[i].st.synced = false // nor may a fetch claim it is
 		}
 	}
 }

@@ -12,11 +12,11 @@ import (
 
 func TestDivergenceTruncation(t *testing.T) {
 	tests := []struct {
-		name                     string
-		leaderEpoch              int32
-		leaderEnd                int64
-		followerEpoch            int32
-		followerEnd              int64
+		name                      string
+		leaderEpoch               int32
+		leaderEnd                 int64
+		followerEpoch             int32
+		followerEnd               int64
 		logEnd, fetchOffset, want int64
 	}{
 		{"leader knows no end: nothing cut", 3, -1, 3, 50, 50, 50, 50},
