@@ -341,6 +341,25 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, count int64) (int64, er
 	return res.ProducerIDStart, err
 }
 
+// AlterPartition proposes a leader's ISR change and returns the
+// partition as apply left it. Apply refuses it, with Kafka's error, when
+// the topic or partition is unknown (UNKNOWN_TOPIC_OR_PARTITION), the
+// leader's broker epoch is not current (STALE_BROKER_EPOCH), it no longer
+// leads (NOT_LEADER_OR_FOLLOWER), its leader epoch (FENCED_LEADER_EPOCH)
+// or partition epoch (INVALID_UPDATE_VERSION) is not current, the ISR is
+// malformed (INVALID_REQUEST) or adds a fenced or unregistered broker
+// (INELIGIBLE_REPLICA). The returned ISR is in replica order.
+func (s *Store) AlterPartition(ctx context.Context, r AlterPartitionRecord) (Partition, error) {
+	r.ISR = slices.Clone(r.ISR)
+	res, err := s.change(ctx, Record{AlterPartition: &r})
+	if err != nil {
+		return Partition{}, err
+	}
+	p := *res.Partition
+	p.Replicas, p.ISR = slices.Clone(p.Replicas), slices.Clone(p.ISR) // the image's stay untouched
+	return p, nil
+}
+
 // ProposeEncoded proposes an entry that another node's Store encoded (an
 // observer forwards its proposals to a voter), refusing bytes that do not
 // decode. It returns once the log accepted the entry: the proposer learns

@@ -1,0 +1,253 @@
+package metadata
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// alterFixture is a store with brokers 1..4 and topic "t" whose partition
+// 0 has replicas 1,2,3, led by 1; alter returns an AlterPartition from
+// that leader naming the current epochs.
+func alterFixture(t *testing.T) (*Store, *Topic, func() AlterPartitionRecord) {
+	t.Helper()
+	s := newTestStore(t, 1, 1, 2, 3, 4)
+	top, err := s.CreateTopic(ctx, "t", 1, 3, [][]int32{{1, 2, 3}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alter := func() AlterPartitionRecord {
+		im := s.Image()
+		p := im.Topics["t"].Assignments[0]
+		return AlterPartitionRecord{TopicID: top.ID, Partition: 0, Leader: 1, BrokerEpoch: im.Brokers[1].Epoch,
+			LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: []int32{1, 2}}
+	}
+	return s, top, alter
+}
+
+// TestAlterPartitionChecks: every check refuses with Kafka's error, a
+// record failing several checks gets the first one's, and a refused
+// change leaves the image alone.
+func TestAlterPartitionChecks(t *testing.T) {
+	s, _, alter := alterFixture(t)
+	for _, tc := range []struct {
+		name   string
+		change func(*AlterPartitionRecord)
+		want   error
+	}{
+		{"unknown topic", func(r *AlterPartitionRecord) { r.TopicID = newID() }, kerr.UnknownTopicOrPartition},
+		{"partition past the end", func(r *AlterPartitionRecord) { r.Partition = 1 }, kerr.UnknownTopicOrPartition},
+		{"negative partition", func(r *AlterPartitionRecord) { r.Partition = -1 }, kerr.UnknownTopicOrPartition},
+		{"unknown partition before a stale epoch", func(r *AlterPartitionRecord) { r.Partition, r.BrokerEpoch = 1, 0 }, kerr.UnknownTopicOrPartition},
+		{"stale broker epoch", func(r *AlterPartitionRecord) { r.BrokerEpoch++ }, kerr.StaleBrokerEpoch},
+		{"unregistered leader", func(r *AlterPartitionRecord) { r.Leader = 9 }, kerr.StaleBrokerEpoch},
+		{"stale epoch before not leader", func(r *AlterPartitionRecord) { r.Leader = 2 }, kerr.StaleBrokerEpoch},
+		{"not the leader", func(r *AlterPartitionRecord) {
+			r.Leader, r.BrokerEpoch = 2, s.Image().Brokers[2].Epoch
+		}, kerr.NotLeaderForPartition},
+		{"not the leader before a fenced epoch", func(r *AlterPartitionRecord) {
+			r.Leader, r.BrokerEpoch, r.LeaderEpoch = 2, s.Image().Brokers[2].Epoch, 7
+		}, kerr.NotLeaderForPartition},
+		{"older leader epoch", func(r *AlterPartitionRecord) { r.LeaderEpoch-- }, kerr.FencedLeaderEpoch},
+		{"newer leader epoch", func(r *AlterPartitionRecord) { r.LeaderEpoch++ }, kerr.FencedLeaderEpoch},
+		{"fenced epoch before a stale version", func(r *AlterPartitionRecord) { r.LeaderEpoch++; r.PartitionEpoch++ }, kerr.FencedLeaderEpoch},
+		{"older partition epoch", func(r *AlterPartitionRecord) { r.PartitionEpoch-- }, kerr.InvalidUpdateVersion},
+		{"newer partition epoch", func(r *AlterPartitionRecord) { r.PartitionEpoch++ }, kerr.InvalidUpdateVersion},
+		{"stale version before a bad ISR", func(r *AlterPartitionRecord) { r.PartitionEpoch++; r.ISR = nil }, kerr.InvalidUpdateVersion},
+		{"empty ISR", func(r *AlterPartitionRecord) { r.ISR = nil }, kerr.InvalidRequest},
+		{"ISR without the leader", func(r *AlterPartitionRecord) { r.ISR = []int32{2, 3} }, kerr.InvalidRequest},
+		{"duplicate member", func(r *AlterPartitionRecord) { r.ISR = []int32{1, 2, 1} }, kerr.InvalidRequest},
+		{"member not a replica", func(r *AlterPartitionRecord) { r.ISR = []int32{1, 4} }, kerr.InvalidRequest},
+		{"unregistered member not a replica", func(r *AlterPartitionRecord) { r.ISR = []int32{1, 9} }, kerr.InvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.Image().Topics["t"]
+			r := alter()
+			tc.change(&r)
+			_, err := s.AlterPartition(ctx, r)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			if s.Image().Topics["t"] != before {
+				t.Fatal("a refused AlterPartition changed the topic")
+			}
+		})
+	}
+}
+
+// TestAlterPartitionIneligible: a fenced broker cannot join the ISR.
+func TestAlterPartitionIneligible(t *testing.T) {
+	s, _, alter := alterFixture(t)
+	shrink := alter()
+	shrink.ISR = []int32{1}
+	if _, err := s.AlterPartition(ctx, shrink); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FenceBroker(ctx, 3, s.Image().Brokers[3].Epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	r := alter()
+	r.ISR = []int32{1, 3}
+	if _, err := s.AlterPartition(ctx, r); !errors.Is(err, kerr.IneligibleReplica) {
+		t.Fatalf("fenced broker joins: %v", err)
+	}
+	r.ISR = []int32{1, 2}
+	p, err := s.AlterPartition(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.ISR, []int32{1, 2}) {
+		t.Fatalf("ISR %v, want [1 2]", p.ISR)
+	}
+}
+
+// TestAlterPartitionAccepted: an accepted change replaces the ISR (kept
+// in replica order) and bumps only the partition epoch; the same record
+// again is stale; an unchanged ISR bumps nothing.
+func TestAlterPartitionAccepted(t *testing.T) {
+	s, _, alter := alterFixture(t)
+	shrink := alter()
+	shrink.ISR = []int32{1}
+	if _, err := s.AlterPartition(ctx, shrink); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Image().Topics["t"].Assignments[0]
+	r := alter()
+	r.ISR = []int32{3, 1}
+	p, err := s.AlterPartition(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Partition{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 3}, Leader: 1, LeaderEpoch: before.LeaderEpoch, PartitionEpoch: before.PartitionEpoch + 1}
+	if !samePartition(p, want) {
+		t.Fatalf("returned %+v, want %+v", p, want)
+	}
+	if got := s.Image().Topics["t"].Assignments[0]; !samePartition(got, want) {
+		t.Fatalf("image has %+v, want %+v", got, want)
+	}
+	p.ISR[0] = 42 // the caller's copy, not the image's
+	if s.Image().Topics["t"].Assignments[0].ISR[0] != 1 {
+		t.Fatal("the returned partition shares the image's ISR")
+	}
+	if _, err := s.AlterPartition(ctx, r); !errors.Is(err, kerr.InvalidUpdateVersion) {
+		t.Fatalf("the same change again: %v", err)
+	}
+	same := alter()
+	same.ISR = []int32{1, 3}
+	if p, err := s.AlterPartition(ctx, same); err != nil || p.PartitionEpoch != want.PartitionEpoch {
+		t.Fatalf("unchanged ISR: %+v, %v", p, err)
+	}
+}
+
+// samePartition compares partitions field by field.
+func samePartition(a, b Partition) bool {
+	return slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR) && a.Leader == b.Leader &&
+		a.LeaderEpoch == b.LeaderEpoch && a.PartitionEpoch == b.PartitionEpoch
+}
+
+// TestDecodeEntryAlterPartition: an AlterPartition is one record kind; a
+// record that sets it with another is refused.
+func TestDecodeEntryAlterPartition(t *testing.T) {
+	ok := []byte(`{"req":"r","record":{"alterPartition":{"topicId":"AAAAAAAAAAAAAAAAAAAAAA","partition":0,"isr":[1]}}}`)
+	if e, err := decodeEntry(ok); err != nil || e.Record.AlterPartition == nil {
+		t.Fatalf("decode: %+v, %v", e, err)
+	}
+	two := []byte(`{"req":"r","record":{"alterPartition":{"isr":[1]},"producerIds":{"broker":1,"count":1}}}`)
+	if _, err := decodeEntry(two); err == nil {
+		t.Fatal("a record of two kinds decoded")
+	}
+}
+
+// TestElectionInvariants drives random fencing, unfencing, registrations
+// and AlterPartitions (seeded, so a failure repeats) and checks after
+// every step that each partition keeps its invariants: the ISR is a
+// non-empty subset of the replicas in replica order; a leader is a live
+// ISR member; a fenced member is alone in the ISR and then nobody leads;
+// a partition with a live ISR member has a leader; epochs never go back,
+// a leader change bumps the leader epoch and any change the partition
+// epoch.
+func TestElectionInvariants(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		s := newTestStore(t, 1, 1, 2, 3, 4)
+		top, err := s.CreateTopic(ctx, "t", 6, 3, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := range 300 {
+			before := s.Image()
+			id := int32(1 + rng.IntN(4))
+			b := before.Brokers[id]
+			var what string
+			switch op := rng.IntN(4); op {
+			case 0:
+				what = fmt.Sprintf("fence %d", id)
+				err = s.FenceBroker(ctx, id, b.Epoch, true)
+			case 1:
+				what = fmt.Sprintf("unfence %d", id)
+				err = s.FenceBroker(ctx, id, b.Epoch, false)
+			case 2:
+				what = fmt.Sprintf("register %d", id)
+				_, err = s.RegisterBroker(ctx, RegisterBrokerRecord{ID: id})
+			default:
+				part := int32(rng.IntN(6))
+				p := before.Topics["t"].Assignments[part]
+				if p.Leader == NoLeader {
+					continue
+				}
+				isr := []int32{p.Leader}
+				for _, r := range p.Replicas {
+					if r != p.Leader && rng.IntN(2) == 0 {
+						isr = append(isr, r)
+					}
+				}
+				what = fmt.Sprintf("alter %d isr %v", part, isr)
+				_, err = s.AlterPartition(ctx, AlterPartitionRecord{TopicID: top.ID, Partition: part, Leader: p.Leader,
+					BrokerEpoch: before.Brokers[p.Leader].Epoch, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: isr})
+				if errors.Is(err, kerr.IneligibleReplica) {
+					err = nil
+				}
+			}
+			if err != nil {
+				t.Fatalf("seed %d step %d %s: %v", seed, step, what, err)
+			}
+			after := s.Image()
+			for i, p := range after.Topics["t"].Assignments {
+				if msg := partitionBroken(after, before.Topics["t"].Assignments[i], p); msg != "" {
+					t.Fatalf("seed %d step %d %s: partition %d %+v (was %+v): %s", seed, step, what, i, p, before.Topics["t"].Assignments[i], msg)
+				}
+			}
+		}
+	}
+}
+
+// partitionBroken says which invariant p breaks in im, given it was old
+// in the image before; "" when none.
+func partitionBroken(im *Image, old, p Partition) string {
+	switch {
+	case len(p.ISR) == 0:
+		return "empty ISR"
+	case !slices.Equal(inReplicaOrder(p.Replicas, p.ISR), p.ISR):
+		return "ISR not a subset of the replicas in replica order"
+	case p.Leader != NoLeader && (!slices.Contains(p.ISR, p.Leader) || !im.Live(p.Leader)):
+		return "leader is not a live ISR member"
+	case p.Leader == NoLeader && firstLive(im, p.Replicas, p.ISR) != NoLeader:
+		return "a live ISR member is not elected"
+	case p.LeaderEpoch < old.LeaderEpoch || p.PartitionEpoch < old.PartitionEpoch:
+		return "an epoch went back"
+	case p.Leader != old.Leader && p.LeaderEpoch == old.LeaderEpoch:
+		return "leader changed in the same leader epoch"
+	case (p.Leader != old.Leader || !slices.Equal(p.ISR, old.ISR)) && p.PartitionEpoch == old.PartitionEpoch:
+		return "changed in the same partition epoch"
+	}
+	for _, id := range p.ISR {
+		if !im.Live(id) && (len(p.ISR) > 1 || p.Leader != NoLeader) {
+			return fmt.Sprintf("fenced broker %d is in the ISR with others or under a leader", id)
+		}
+	}
+	return ""
+}
