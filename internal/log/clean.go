@@ -252,7 +252,7 @@ func (l *Log) planClean(now time.Time) (*cleanPlan, error) {
 	p.active, p.cleanable = p.cleanable[len(p.cleanable)-1], p.cleanable[:len(p.cleanable)-1]
 	// Only what readers may see is cleaned; sealed segments are fsynced,
 	// so this trims nothing unless a flush failed.
-	for len(p.cleanable) > 0 && p.cleanable[len(p.cleanable)-1].next > l.highWatermark {
+	for len(p.cleanable) > 0 && p.cleanable[len(p.cleanable)-1].next > l.readLimit {
 		p.cleanable = p.cleanable[:len(p.cleanable)-1]
 	}
 	if len(p.cleanable) == 0 {

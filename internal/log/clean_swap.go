@@ -59,10 +59,14 @@ func (l *Log) swapIn(group []segmentView, cleaned *segment, at func(string)) err
 		f.Close() // open under their old names; fresh has the final ones
 	}
 	for _, v := range group {
-		if v.s == l.hwSegment {
-			// The high watermark sat at the end of a sealed segment: it
-			// sits at the end of its replacement.
-			l.hwSegment, l.hwPosition = fresh, fresh.size
+		// The read limit or readable sat at the end of a sealed segment
+		// (the group lies below both): it sits at the end of its
+		// replacement.
+		if v.s == l.limitSegment {
+			l.limitSegment, l.limitPosition = fresh, fresh.size
+		}
+		if v.s == l.readableSegment {
+			l.readableSegment, l.readablePosition = fresh, fresh.size
 		}
 	}
 	segments := append([]*segment{}, l.segments[:i]...)

@@ -102,16 +102,25 @@ type Log struct {
 	logStartOffset int64
 	failed         error
 	closed         bool
-	// highWatermark is the first offset readers may not see. hwSegment
-	// and hwPosition locate it in the files so readers never read bytes
-	// beyond it, which may still be being written.
-	highWatermark int64
-	hwSegment     *segment
-	hwPosition    int64
+	// readable is the first offset the log itself would not let readers
+	// see: the durable offset, or the log end with relaxed flushing.
+	// readableSegment and readablePosition locate it in the files.
+	readable         int64
+	readableSegment  *segment
+	readablePosition int64
+	// readLimit is the first offset readers may not see: the owner's high
+	// watermark (OnAdvance, SetReadLimit), never past readable. It is a
+	// batch boundary; limitSegment and limitPosition locate it in the
+	// files, so readers never read bytes beyond it, which may still be
+	// being written or may be truncated away.
+	readLimit     int64
+	limitSegment  *segment
+	limitPosition int64
 	unflushed     int64 // records appended since the last fsync
 	lastSync      time.Time
-	// onAdvance hears of every high watermark move; see OnAdvance.
-	onAdvance func(highWatermark int64)
+	// onAdvance hears of every move of readable and returns the read
+	// limit; see OnAdvance.
+	onAdvance func(durable int64) (readLimit int64)
 
 	// syncTurn serialises fsyncs: whoever holds its one slot may fsync. A
 	// caller that waits for its turn finds, when it comes, that the fsync
@@ -143,11 +152,12 @@ func (l *Log) SetConfig(cfg Config) {
 
 func (l *Log) activeLocked() *segment { return l.segments[len(l.segments)-1] }
 
-// Offsets returns the log start offset, high watermark and log end offset.
+// Offsets returns the log start offset, the high watermark (the read
+// limit: readers see the offsets below it) and the log end offset.
 func (l *Log) Offsets() (logStart, highWatermark, logEnd int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.logStartOffset, l.highWatermark, l.activeLocked().nextOffset
+	return l.logStartOffset, l.readLimit, l.activeLocked().nextOffset
 }
 
 // Size returns the bytes of all segments.
@@ -371,15 +381,89 @@ func (l *Log) noteDurableLocked(target int64, s *segment, position int64) {
 	}
 }
 
-// advanceLocked moves the high watermark forward and tells the owner.
-func (l *Log) advanceLocked(hw int64, s *segment, position int64) {
-	if hw <= l.highWatermark {
+// advanceLocked moves what the log considers readable forward to offset,
+// ending at position of s, tells the owner, and moves the read limit to
+// what the owner answers.
+func (l *Log) advanceLocked(offset int64, s *segment, position int64) {
+	if offset <= l.readable {
 		return
 	}
-	l.highWatermark, l.hwSegment, l.hwPosition = hw, s, position
+	l.readable, l.readableSegment, l.readablePosition = offset, s, position
+	limit := offset
 	if l.onAdvance != nil {
-		l.onAdvance(hw)
+		limit = l.onAdvance(offset)
 	}
+	l.moveReadLimitLocked(limit)
+}
+
+// moveReadLimitLocked moves the read limit forward to offset, or to
+// readable if offset is past it. With a single replica the owner answers
+// readable itself, whose position is known: nothing is looked up.
+func (l *Log) moveReadLimitLocked(offset int64) {
+	offset = min(offset, l.readable)
+	if offset <= l.readLimit {
+		return
+	}
+	if offset == l.readable {
+		l.readLimit, l.limitSegment, l.limitPosition = offset, l.readableSegment, l.readablePosition
+		return
+	}
+	s, position, err := l.locateLocked(offset)
+	if err != nil {
+		// The bytes below readable were written whole: a header that
+		// does not read back is a failing disk. Readers keep the old
+		// bound; the next move tries again.
+		l.logger.Error("locate read limit", "dir", l.dir, "offset", offset, "err", err)
+		return
+	}
+	l.readLimit, l.limitSegment, l.limitPosition = offset, s, position
+}
+
+// locateLocked returns where offset lies in the files: the segment and
+// position of the first batch whose last offset is at or past offset, or
+// the end of the segment holding offset when no batch of it reaches
+// offset. For a batch boundary that is where the batches below offset
+// end; an offset inside a batch locates that batch's start, so the batch
+// stays unread, as Kafka does. It reads batch headers from the offset
+// index entry before offset: at most index.interval.bytes and a batch.
+func (l *Log) locateLocked(offset int64) (*segment, int64, error) {
+	s := l.segments[l.segmentForLocked(offset)]
+	switch {
+	case offset <= s.baseOffset:
+		return s, 0, nil
+	case offset >= s.nextOffset:
+		return s, s.size, nil
+	}
+	buf := headerBuffers.Get().(*[headerReadBytes]byte)
+	defer headerBuffers.Put(buf)
+	w := headerWalker{s: s, pos: int64(s.ix.lookup(s.relative(offset))), limit: s.size, buf: buf[:]}
+	for {
+		h, ok, err := w.next()
+		if err != nil {
+			return nil, 0, err
+		}
+		if !ok || h.LastOffset() >= offset {
+			return s, w.pos, nil
+		}
+		w.skip(h)
+	}
+}
+
+// SetReadLimit moves the readers' bound (the partition's high watermark)
+// without a durable move, e.g. when a follower's fetch advanced the high
+// watermark. It never moves the bound past what the log considers
+// readable (durable, or written with relaxed flushing): a higher offset
+// is taken up to there now, and the owner answers it again on the next
+// durable move. It never moves the bound backwards; only truncation does.
+// It takes the log's lock, which is held while OnAdvance's callback runs:
+// call it holding no lock the callback takes.
+func (l *Log) SetReadLimit(offset int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	l.moveReadLimitLocked(offset)
 }
 
 // FlushIfDue fsyncs when flush.ms has passed since the last fsync and
@@ -398,12 +482,16 @@ func (l *Log) FlushIfDue(now time.Time) error {
 // recovery point checkpoint.
 func (l *Log) Durable() int64 { return l.durable.Load() }
 
-// OnAdvance makes fn hear of every move of the high watermark: the offset
-// below which records are on disk (or written, with relaxed flushing). The
-// partition that owns the log derives its own high watermark from it. fn
+// OnAdvance makes fn hear of every move of the durable offset: the offset
+// below which records are on disk (or written, with relaxed flushing). fn
+// returns the read limit, the offset readers may read below: the
+// partition's high watermark, which it derives from durable and its
+// followers' offsets. Returning durable itself makes the log readable up to
+// what is durable, as with a single replica. An answer past durable is
+// taken as durable; one below the current read limit moves nothing. fn
 // runs with the log's lock held, so it sees moves in order, and must not
 // call the log.
-func (l *Log) OnAdvance(fn func(highWatermark int64)) {
+func (l *Log) OnAdvance(fn func(durable int64) (readLimit int64)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.onAdvance = fn
@@ -415,12 +503,12 @@ func (l *Log) segmentForLocked(offset int64) int {
 	return max(i-1, 0)
 }
 
-// readableLocked returns how many bytes of s lie below the high watermark.
+// readableLocked returns how many bytes of s lie below the read limit.
 func (l *Log) readableLocked(s *segment) int64 {
 	switch {
-	case s == l.hwSegment:
-		return l.hwPosition
-	case l.hwSegment == nil || s.baseOffset > l.hwSegment.baseOffset:
+	case s == l.limitSegment:
+		return l.limitPosition
+	case l.limitSegment == nil || s.baseOffset > l.limitSegment.baseOffset:
 		return 0
 	default:
 		return s.size

@@ -137,12 +137,15 @@ func (p *Partition) CheckLeaderEpoch(current int32) error {
 }
 
 // onLogAdvance is the log's OnAdvance callback: the leader's own log moved
-// its durable offset. It runs with the log's lock held.
-func (p *Partition) onLogAdvance(durable int64) {
+// its durable offset. It runs with the log's lock held, and answers the
+// log's read limit: the durable offset itself, as the high watermark is
+// the leader's own durable offset until followers count.
+func (p *Partition) onLogAdvance(durable int64) (readLimit int64) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	p.localDurable = max(p.localDurable, durable)
 	p.maybeAdvanceHighWatermarkLocked()
+	return durable
 }
 
 // maybeAdvanceHighWatermarkLocked moves the high watermark to the minimum
