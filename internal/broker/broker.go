@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/admin"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/console"
+	"github.com/sluice-dev/sluice/internal/controller"
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/log"
@@ -160,7 +161,7 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 		q.close()
 		return err
 	}
-	b.fetchers = b.newFetchers(meta)
+	b.fetchers = b.newFetchers(meta, q.member)
 	b.replicas.SetFetchers(b.fetchers)
 	b.topics = topics.New(topics.Config{NodeID: b.cfg.NodeID(), Broker: b.cfg, Meta: meta, Replicas: b.replicas, Logger: b.logger})
 	start := time.Now()
@@ -202,16 +203,11 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 }
 
 // newFetchers builds the replica fetchers from the replica.* configs.
-func (b *Broker) newFetchers(meta *metadata.Store) *replica.Fetchers {
+func (b *Broker) newFetchers(meta *metadata.Store, member *controller.Member) *replica.Fetchers {
 	id := b.cfg.NodeID()
 	return replica.NewFetchers(replica.FetcherConfig{
-		NodeID: id,
-		BrokerEpoch: func() int64 {
-			if br, ok := meta.Image().Brokers[id]; ok {
-				return int64(br.Epoch)
-			}
-			return -1
-		},
+		NodeID:           id,
+		BrokerEpoch:      func() int64 { return int64(member.Epoch()) },
 		Transport:        peer.New(peer.Config{NodeID: id, Image: meta.Image}),
 		MaxBytes:         int32(b.cfg.Int("replica.fetch.max.bytes")),
 		ResponseMaxBytes: int32(b.cfg.Int("replica.fetch.response.max.bytes")),
