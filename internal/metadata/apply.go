@@ -19,8 +19,12 @@ type Result struct {
 	ProducerIDStart int64
 	// BrokerEpoch is a registration's epoch.
 	BrokerEpoch uint64
-	// Partition is the partition after an accepted AlterPartition.
+	// Partition is the partition after an accepted AlterPartition or
+	// leader election.
 	Partition *Partition
+	// Unclean is set when an election made a replica outside the ISR
+	// the leader.
+	Unclean bool
 }
 
 // apply returns the image after record r at log index, and the outcome.
@@ -51,6 +55,8 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 		next.NextProducerID += max(r.ProducerIDs.Count, 0)
 	case r.AlterPartition != nil:
 		res = next.alterPartition(r.AlterPartition)
+	case r.ElectLeader != nil:
+		res = next.electLeader(r.ElectLeader)
 	}
 	return &next, res
 }

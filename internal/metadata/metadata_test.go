@@ -215,6 +215,7 @@ func FuzzApply(f *testing.F) {
 		{CreatePartitions: &CreatePartitionsRecord{From: 2, Replicas: [][]int32{{2}}}},
 		{ProducerIDs: &ProducerIDsRecord{Broker: 1, Count: 5}},
 		{AlterPartition: &AlterPartitionRecord{Leader: 1, BrokerEpoch: 2, ISR: []int32{1, 2}}},
+		{ElectLeader: &ElectLeaderRecord{Partition: 1, Unclean: true}},
 	} {
 		b, _ := encodeEntry(&Entry{Req: "r", Record: r})
 		f.Add(b)

@@ -16,12 +16,9 @@ import (
 // partition epoch stays), as Kafka's controller answers with the current
 // state then.
 func (im *Image) alterPartition(r *AlterPartitionRecord) Result {
-	t, ok := im.byID[r.TopicID]
-	if !ok {
-		return Result{Err: fmt.Errorf("%w: no topic has id %s", kerr.UnknownTopicOrPartition, r.TopicID)}
-	}
-	if r.Partition < 0 || r.Partition >= t.Partitions {
-		return Result{Err: fmt.Errorf("%w: topic %q has no partition %d", kerr.UnknownTopicOrPartition, t.Name, r.Partition)}
+	t, err := im.partition(r.TopicID, r.Partition)
+	if err != nil {
+		return Result{Err: err}
 	}
 	if b, ok := im.Brokers[r.Leader]; !ok || b.Epoch != r.BrokerEpoch {
 		return Result{Err: fmt.Errorf("%w: broker %d epoch %d is not its current registration", kerr.StaleBrokerEpoch, r.Leader, r.BrokerEpoch)}
@@ -52,6 +49,61 @@ func (im *Image) alterPartition(r *AlterPartitionRecord) Result {
 	p.PartitionEpoch++
 	nt := im.withPartition(t, r.Partition, p)
 	return Result{Topic: nt, Partition: &nt.Assignments[r.Partition]}
+}
+
+// partition finds a topic by id and checks that it has partition i.
+func (im *Image) partition(id TopicID, i int32) (*Topic, error) {
+	t, ok := im.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: no topic has id %s", kerr.UnknownTopicOrPartition, id)
+	}
+	if i < 0 || i >= t.Partitions {
+		return nil, fmt.Errorf("%w: topic %q has no partition %d", kerr.UnknownTopicOrPartition, t.Name, i)
+	}
+	return t, nil
+}
+
+// electLeader applies an explicit election, with Kafka's answers: the
+// preferred election (the first replica leads) is not needed where it
+// already leads and impossible where it is not a live ISR member; the
+// unclean election is not needed where the partition has a leader, takes
+// the first live ISR member in replica order if any (a clean election),
+// else the first live replica, which becomes the whole ISR.
+func (im *Image) electLeader(r *ElectLeaderRecord) Result {
+	t, err := im.partition(r.TopicID, r.Partition)
+	if err != nil {
+		return Result{Err: err}
+	}
+	p := t.Assignments[r.Partition]
+	where := fmt.Sprintf("%s-%d", t.Name, r.Partition)
+	unclean := false
+	if !r.Unclean {
+		preferred := p.Replicas[0]
+		switch {
+		case p.Leader == preferred:
+			return Result{Err: fmt.Errorf("%w: the preferred replica %d already leads %s", kerr.ElectionNotNeeded, preferred, where)}
+		case !slices.Contains(p.ISR, preferred) || !im.Live(preferred):
+			return Result{Err: fmt.Errorf("%w: the preferred replica %d of %s is not a live ISR member", kerr.PreferredLeaderNotAvailable, preferred, where)}
+		}
+		p.Leader = preferred
+	} else {
+		if p.Leader != NoLeader {
+			return Result{Err: fmt.Errorf("%w: %s has leader %d", kerr.ElectionNotNeeded, where, p.Leader)}
+		}
+		leader := firstLive(im, p.Replicas, p.ISR)
+		if leader == NoLeader {
+			leader = firstLive(im, p.Replicas, p.Replicas)
+			if leader == NoLeader {
+				return Result{Err: fmt.Errorf("%w: no replica of %s is live", kerr.EligibleLeadersNotAvailable, where)}
+			}
+			p.ISR, unclean = []int32{leader}, true
+		}
+		p.Leader = leader
+	}
+	p.LeaderEpoch++
+	p.PartitionEpoch++
+	nt := im.withPartition(t, r.Partition, p)
+	return Result{Topic: nt, Partition: &nt.Assignments[r.Partition], Unclean: unclean}
 }
 
 // checkISR says what is wrong with a proposed ISR of p led by leader.

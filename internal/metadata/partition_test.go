@@ -162,8 +162,8 @@ func TestDecodeEntryAlterPartition(t *testing.T) {
 	}
 }
 
-// TestElectionInvariants drives random fencing, unfencing, registrations
-// and AlterPartitions (seeded, so a failure repeats) and checks after
+// TestElectionInvariants drives random fencing, unfencing, registrations,
+// elections and AlterPartitions (seeded, so a failure repeats) and checks after
 // every step that each partition keeps its invariants: the ISR is a
 // non-empty subset of the replicas in replica order; a leader is a live
 // ISR member; a fenced member is alone in the ISR and then nobody leads;
@@ -183,7 +183,7 @@ func TestElectionInvariants(t *testing.T) {
 			id := int32(1 + rng.IntN(4))
 			b := before.Brokers[id]
 			var what string
-			switch op := rng.IntN(4); op {
+			switch op := rng.IntN(5); op {
 			case 0:
 				what = fmt.Sprintf("fence %d", id)
 				err = s.FenceBroker(ctx, id, b.Epoch, true)
@@ -193,6 +193,13 @@ func TestElectionInvariants(t *testing.T) {
 			case 2:
 				what = fmt.Sprintf("register %d", id)
 				_, err = s.RegisterBroker(ctx, RegisterBrokerRecord{ID: id})
+			case 3:
+				part, unclean := int32(rng.IntN(6)), rng.IntN(2) == 0
+				what = fmt.Sprintf("elect %d unclean=%v", part, unclean)
+				_, err = s.ElectLeaders(ctx, top.ID, part, unclean)
+				if errors.Is(err, kerr.ElectionNotNeeded) || errors.Is(err, kerr.PreferredLeaderNotAvailable) || errors.Is(err, kerr.EligibleLeadersNotAvailable) {
+					err = nil
+				}
 			default:
 				part := int32(rng.IntN(6))
 				p := before.Topics["t"].Assignments[part]
@@ -250,4 +257,111 @@ func partitionBroken(im *Image, old, p Partition) string {
 		}
 	}
 	return ""
+}
+
+// TestElectLeaders: the preferred election moves leadership back to the
+// first replica only when it is a live ISR member; the unclean election
+// acts only on a leaderless partition, prefers a live ISR member and
+// otherwise makes a live replica the whole ISR; each answers Kafka's
+// errors otherwise, and leaves the image alone then.
+func TestElectLeaders(t *testing.T) {
+	s, top, alter := alterFixture(t)
+	epoch := func(id int32) uint64 { return s.Image().Brokers[id].Epoch }
+	part := func() Partition { return s.Image().Topics["t"].Assignments[0] }
+	refused := func(unclean bool, want error) {
+		t.Helper()
+		before := s.Image().Topics["t"]
+		if _, err := s.ElectLeaders(ctx, top.ID, 0, unclean); !errors.Is(err, want) {
+			t.Fatalf("unclean=%v: %v, want %v", unclean, err, want)
+		}
+		if s.Image().Topics["t"] != before {
+			t.Fatal("a refused election changed the topic")
+		}
+	}
+	if _, err := s.ElectLeaders(ctx, newID(), 0, false); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("unknown topic: %v", err)
+	}
+	if _, err := s.ElectLeaders(ctx, top.ID, 3, true); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("unknown partition: %v", err)
+	}
+	refused(false, kerr.ElectionNotNeeded) // 1 leads
+	refused(true, kerr.ElectionNotNeeded)
+
+	// 1 is fenced: 2 leads. Preferred is impossible while 1 is fenced, and
+	// once it is back but not in the ISR; once in the ISR, it leads again.
+	if err := s.FenceBroker(ctx, 1, epoch(1), true); err != nil {
+		t.Fatal(err)
+	}
+	refused(false, kerr.PreferredLeaderNotAvailable)
+	if err := s.FenceBroker(ctx, 1, epoch(1), false); err != nil {
+		t.Fatal(err)
+	}
+	refused(false, kerr.PreferredLeaderNotAvailable)
+	p := part()
+	if p.Leader != 2 {
+		t.Fatalf("leader %d, want 2", p.Leader)
+	}
+	if _, err := s.AlterPartition(ctx, AlterPartitionRecord{TopicID: top.ID, Leader: 2, BrokerEpoch: epoch(2),
+		LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: []int32{1, 2, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	before := part()
+	got, err := s.ElectLeaders(ctx, top.ID, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Partition{Replicas: before.Replicas, ISR: before.ISR, Leader: 1, LeaderEpoch: before.LeaderEpoch + 1, PartitionEpoch: before.PartitionEpoch + 1}
+	if !samePartition(got, want) || !samePartition(part(), want) {
+		t.Fatalf("preferred election: returned %+v, image %+v, want %+v", got, part(), want)
+	}
+
+	// The ISR shrinks to 1, which crashes: the partition waits for it.
+	r := alter()
+	r.ISR = []int32{1}
+	if _, err := s.AlterPartition(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int32{1, 2, 3} {
+		if err := s.FenceBroker(ctx, id, epoch(id), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := part(); p.Leader != NoLeader || !slices.Equal(p.ISR, []int32{1}) {
+		t.Fatalf("after the crash %+v", p)
+	}
+	refused(true, kerr.EligibleLeadersNotAvailable)
+	refused(false, kerr.PreferredLeaderNotAvailable)
+	if err := s.FenceBroker(ctx, 3, epoch(3), false); err != nil {
+		t.Fatal(err)
+	}
+	if part().Leader != NoLeader {
+		t.Fatal("a replica outside the ISR was elected without an unclean election")
+	}
+	before = part()
+	got, err = s.ElectLeaders(ctx, top.ID, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Partition{Replicas: before.Replicas, ISR: []int32{3}, Leader: 3, LeaderEpoch: before.LeaderEpoch + 1, PartitionEpoch: before.PartitionEpoch + 1}
+	if !samePartition(got, want) || !samePartition(part(), want) {
+		t.Fatalf("unclean election: returned %+v, image %+v, want %+v", got, part(), want)
+	}
+	refused(true, kerr.ElectionNotNeeded)
+}
+
+// TestUncleanElectionPrefersISR: an unclean election with a live ISR
+// member (possible when the record races an unfencing) is a clean one.
+func TestUncleanElectionPrefersISR(t *testing.T) {
+	im := emptyImage()
+	im.Brokers = map[int32]*Broker{1: {ID: 1}, 2: {ID: 2}, 3: {ID: 3}}
+	top := &Topic{Name: "t", ID: newID(), Partitions: 1,
+		Assignments: []Partition{{Replicas: []int32{1, 2, 3}, ISR: []int32{3}, Leader: NoLeader}}}
+	im.putTopic(top)
+	next, res := im.apply(9, &Record{ElectLeader: &ElectLeaderRecord{TopicID: top.ID, Unclean: true}})
+	if res.Err != nil || res.Unclean {
+		t.Fatalf("result %+v", res)
+	}
+	if p := next.Topics["t"].Assignments[0]; p.Leader != 3 || !slices.Equal(p.ISR, []int32{3}) || p.LeaderEpoch != 1 {
+		t.Fatalf("partition %+v", p)
+	}
 }

@@ -37,6 +37,7 @@ type Record struct {
 	SetConfigs       *SetConfigsRecord       `json:"setConfigs,omitempty"`
 	ProducerIDs      *ProducerIDsRecord      `json:"producerIds,omitempty"`
 	AlterPartition   *AlterPartitionRecord   `json:"alterPartition,omitempty"`
+	ElectLeader      *ElectLeaderRecord      `json:"electLeader,omitempty"`
 }
 
 // ClusterRecord names the cluster; the first one wins.
@@ -112,6 +113,18 @@ type AlterPartitionRecord struct {
 	ISR            []int32 `json:"isr"`            // proposed ISR, leader included
 }
 
+// ElectLeaderRecord asks for a leader election in one partition, as
+// Kafka's ElectLeaders does: the preferred election makes the first
+// replica lead if it is a live ISR member; the unclean election gives a
+// leaderless partition a leader, from the ISR if one is live, else any
+// live replica (which becomes the whole ISR: records acknowledged only by
+// the old ISR may be lost).
+type ElectLeaderRecord struct {
+	TopicID   TopicID `json:"topicId"`
+	Partition int32   `json:"partition"`
+	Unclean   bool    `json:"unclean,omitempty"`
+}
+
 // encodeEntry encodes a proposal.
 func encodeEntry(e *Entry) ([]byte, error) {
 	b, err := json.Marshal(e)
@@ -135,7 +148,7 @@ func decodeEntry(b []byte) (*Entry, error) {
 	set := 0
 	for _, present := range []bool{r.Cluster != nil, r.RegisterBroker != nil, r.FenceBroker != nil,
 		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil,
-		r.AlterPartition != nil} {
+		r.AlterPartition != nil, r.ElectLeader != nil} {
 		if present {
 			set++
 		}

@@ -360,6 +360,35 @@ func (s *Store) AlterPartition(ctx context.Context, r AlterPartitionRecord) (Par
 	return p, nil
 }
 
+// ElectLeaders runs a leader election in one partition (Kafka's
+// ElectLeaders for one partition) and returns the partition as apply
+// left it. The preferred election (unclean false) moves leadership to the
+// first replica; it fails with ELECTION_NOT_NEEDED where that replica
+// leads and PREFERRED_LEADER_NOT_AVAILABLE where it is not a live ISR
+// member. The unclean election gives a leaderless partition a leader,
+// from the ISR if a member is live, else any live replica, losing what
+// only the old ISR held; it fails with ELECTION_NOT_NEEDED where the
+// partition has a leader and ELIGIBLE_LEADERS_NOT_AVAILABLE where no
+// replica is live. Whether unclean election is allowed for the topic is
+// the caller's decision. An unclean outcome is logged as a warning.
+func (s *Store) ElectLeaders(ctx context.Context, topicID TopicID, partition int32, unclean bool) (Partition, error) {
+	var lastISR []int32
+	if t, ok := s.Image().TopicByID(topicID); ok && partition >= 0 && partition < t.Partitions {
+		lastISR = t.Assignments[partition].ISR
+	}
+	res, err := s.change(ctx, Record{ElectLeader: &ElectLeaderRecord{TopicID: topicID, Partition: partition, Unclean: unclean}})
+	if err != nil {
+		return Partition{}, err
+	}
+	p := *res.Partition
+	if res.Unclean {
+		s.logger.Warn("unclean leader election: a replica outside the ISR leads; records acknowledged only by the last ISR are lost",
+			"topic", res.Topic.Name, "partition", partition, "leader", p.Leader, "leaderEpoch", p.LeaderEpoch, "lastISR", lastISR)
+	}
+	p.Replicas, p.ISR = slices.Clone(p.Replicas), slices.Clone(p.ISR) // the image's stay untouched
+	return p, nil
+}
+
 // ProposeEncoded proposes an entry that another node's Store encoded (an
 // observer forwards its proposals to a voter), refusing bytes that do not
 // decode. It returns once the log accepted the entry: the proposer learns
