@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,10 @@ var (
 	errLogFailed = kafkaerr.New("log failed", kerr.KafkaStorageError)
 	// ErrClosed is returned by operations on a closed log.
 	ErrClosed = kafkaerr.New("log closed", kerr.KafkaStorageError)
+	// ErrBelowLogEnd is returned by AppendReplicated for a batch whose
+	// offsets the log already has: the follower must truncate or fetch
+	// from its log end.
+	ErrBelowLogEnd = kafkaerr.New("replicated batch below the log end", kerr.OffsetOutOfRange)
 )
 
 // IsStorageError reports whether err comes from the disk rather than from
@@ -183,21 +189,66 @@ func (l *Log) Append(batch []byte, h record.Header) (int64, error) {
 	if l.failed != nil {
 		return 0, l.failed
 	}
-	active := l.activeLocked()
-	base := active.nextOffset
+	base := l.activeLocked().nextOffset
 	h.BaseOffset = base
 	record.SetBaseOffset(batch, base)
-	if l.shouldRollLocked(active, h) {
-		var err error
-		if active, err = l.rollLocked(); err != nil {
-			return 0, l.failLocked(err)
-		}
+	if err := l.appendLocked(batch, h); err != nil {
+		return 0, err
+	}
+	return base, nil
+}
+
+// AppendReplicated appends one batch copied from the leader, keeping its
+// base offset and partitionLeaderEpoch. h is the batch's header as
+// record.ValidateStored returns it. The base offset must be at or past
+// the log end (a gap is fine: the leader compacted it away); the CRC is
+// checked again, as recovery would cut the log at a batch whose CRC does
+// not match. Segments roll, indexes and flushing work as for Append; with
+// the durable default the batch is durable after WaitDurable.
+func (l *Log) AppendReplicated(batch []byte, h record.Header) error {
+	stored, err := record.ValidateIntact(batch)
+	if err != nil {
+		return err
+	}
+	if stored != h || h.LastOffsetDelta < 0 {
+		return fmt.Errorf("%w: replicated batch header %+v does not match its bytes %+v", kerr.CorruptMessage, h, stored)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.failed != nil {
+		return l.failed
+	}
+	if end := l.activeLocked().nextOffset; h.BaseOffset < end {
+		return fmt.Errorf("%w: batch %d..%d, log end %d", ErrBelowLogEnd, h.BaseOffset, h.LastOffset(), end)
+	}
+	return l.appendLocked(batch, h)
+}
+
+// appendLocked writes a batch whose base offset is set, at or past the log
+// end, rolling first if the active segment is done: the new segment starts
+// at the batch's base offset. An empty active segment whose 32-bit
+// relative offsets cannot reach the batch (a replicated batch far past a
+// gap) is replaced by one at the batch's base offset.
+func (l *Log) appendLocked(batch []byte, h record.Header) error {
+	active := l.activeLocked()
+	var err error
+	switch {
+	case l.shouldRollLocked(active, h):
+		active, err = l.rollLocked(h.BaseOffset)
+	case active.size == 0 && !active.fits(h.LastOffset(), h.Size()):
+		active, err = l.replaceEmptyActiveLocked(h.BaseOffset)
+	}
+	if err != nil {
+		return l.failLocked(err)
 	}
 	if err := active.append(batch, h, l.cfg.IndexIntervalBytes); err != nil {
 		if errors.Is(err, errLogFailed) {
-			return 0, l.failLocked(err)
+			return l.failLocked(err)
 		}
-		return 0, err
+		return err
 	}
 	l.unflushed += int64(h.NumRecords)
 	if !l.cfg.durable() {
@@ -206,7 +257,7 @@ func (l *Log) Append(batch []byte, h record.Header) (int64, error) {
 			l.SyncSoon()
 		}
 	}
-	return base, nil
+	return nil
 }
 
 // shouldRollLocked applies Kafka's roll rules: size, age, a full index, or
@@ -222,9 +273,10 @@ func (l *Log) shouldRollLocked(s *segment, h record.Header) bool {
 }
 
 // rollLocked seals and fsyncs the active segment and starts a new one at
-// the log end offset. Every segment but the active one is therefore
-// durable, which WaitDurable relies on.
-func (l *Log) rollLocked() (*segment, error) {
+// base, the log end offset or, for a replicated batch after a gap, past
+// it. Every segment but the active one is therefore durable, which
+// WaitDurable relies on.
+func (l *Log) rollLocked(base int64) (*segment, error) {
 	old := l.activeLocked()
 	old.seal()
 	if err := old.flushIndex(); err != nil {
@@ -233,7 +285,7 @@ func (l *Log) rollLocked() (*segment, error) {
 	if err := old.sync(); err != nil {
 		return nil, err
 	}
-	next, err := openSegment(l.fs, l.dir, old.nextOffset, true)
+	next, err := openSegment(l.fs, l.dir, base, true)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +293,42 @@ func (l *Log) rollLocked() (*segment, error) {
 	l.noteDurableLocked(old.nextOffset, old, old.size)
 	l.logger.Debug("rolled segment", "dir", l.dir, "baseOffset", next.baseOffset)
 	return next, nil
+}
+
+// replaceEmptyActiveLocked replaces the empty active segment with one at
+// base, past its reach. The new one is created first: a crash in between
+// leaves an empty segment, which recovery keeps as it is.
+func (l *Log) replaceEmptyActiveLocked(base int64) (*segment, error) {
+	old := l.activeLocked()
+	next, err := openSegment(l.fs, l.dir, base, true)
+	if err != nil {
+		return nil, err
+	}
+	l.segments[len(l.segments)-1] = next
+	if l.readableSegment == old {
+		l.readableSegment, l.readablePosition = next, 0
+	}
+	if l.limitSegment == old {
+		l.limitSegment, l.limitPosition = next, 0
+	}
+	if err := old.close(); err != nil {
+		l.logger.Warn("close replaced empty segment", "dir", l.dir, "baseOffset", old.baseOffset, "err", err)
+	}
+	l.removeSegmentFiles(old.baseOffset)
+	l.logger.Info("replaced the empty active segment", "dir", l.dir, "baseOffset", old.baseOffset, "newBaseOffset", base)
+	return next, nil
+}
+
+// removeSegmentFiles removes the three files of the segment at base,
+// warning about any that will not go (Open removes index files without a
+// log file; an empty log file left behind is an empty segment).
+func (l *Log) removeSegmentFiles(base int64) {
+	stem := filepath.Join(l.dir, segmentName(base))
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if err := l.fs.Remove(stem + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			l.logger.Warn("remove segment file", "file", stem+suffix, "err", err)
+		}
+	}
 }
 
 // failLocked records a disk error; the log then refuses appends until the

@@ -31,7 +31,7 @@ func (l *Log) ApplyRetention(now time.Time) (int, error) {
 	if l.cfg.DeleteRetention && l.cfg.RetentionMs >= 0 {
 		active := l.activeLocked()
 		if active.size > 0 && l.expiredLocked(active, now) && active.nextOffset <= l.readLimit {
-			if _, err := l.rollLocked(); err != nil {
+			if _, err := l.rollLocked(l.activeLocked().nextOffset); err != nil {
 				return 0, l.failLocked(err)
 			}
 		}
