@@ -59,9 +59,14 @@ func TestFetcherCatchUp(t *testing.T) {
 	eventually(t, "the next records", caughtUp(follower, leader))
 	sameLog(t, follower, leader)
 
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	last := fl.requests[len(fl.requests)-1]
+	// The fetch after the copy asks from the durable end.
+	var last FetchRequest
+	eventually(t, "a fetch from the log end", func() bool {
+		fl.mu.Lock()
+		defer fl.mu.Unlock()
+		last = fl.requests[len(fl.requests)-1]
+		return last.Partitions[0].FetchOffset == leader.LogEndOffset()
+	})
 	if last.ReplicaID != testNode || last.MaxBytes != 10<<20 || len(last.Partitions) != 1 {
 		t.Fatalf("request %+v", last)
 	}
@@ -107,7 +112,9 @@ func TestFetcherKIP279(t *testing.T) {
 	appendN(t, follower, 5) // epoch 1: 0..4, as the leader's
 
 	c.setAssignment(testNode, 2)
-	appendN(t, follower, 5) // epoch 2 here only: 5..9
+	// Epoch 2 here only: 5..9, in batches of one, so that a cut at the
+	// leader's end of epoch 1 (7) would keep 5 and 6 of epoch 2.
+	appendN(t, follower, 1, 1, 1, 1, 1)
 
 	// The leader stays in epoch 1 longer (5..6), then leads epoch 3.
 	appendN(t, leader, 2)
