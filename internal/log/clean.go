@@ -391,8 +391,17 @@ func (l *Log) saveCleanerCheckpoint(firstDirty, horizon int64) error {
 	if l.closed {
 		return ErrClosed
 	}
+	// A truncation while the clean ran (TruncateTo) made the active
+	// segment start at or below the offsets it removed, which are dirty
+	// again: the clean's end never passes the active segment otherwise.
+	firstDirty = min(firstDirty, l.activeLocked().baseOffset)
 	l.cleaning.firstDirtyOffset, l.cleaning.deleteHorizon = firstDirty, horizon
-	data := fmt.Appendf(nil, "%d %d\n", firstDirty, horizon)
+	return l.writeCleanerCheckpointLocked()
+}
+
+// writeCleanerCheckpointLocked writes the checkpoint in l.cleaning, durably.
+func (l *Log) writeCleanerCheckpointLocked() error {
+	data := fmt.Appendf(nil, "%d %d\n", l.cleaning.firstDirtyOffset, l.cleaning.deleteHorizon)
 	if err := vfs.WriteFileSync(l.fs, filepath.Join(l.dir, cleanerCheckpointFile), data); err != nil {
 		return fmt.Errorf("write cleaner checkpoint: %w", err)
 	}
