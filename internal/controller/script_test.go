@@ -26,7 +26,8 @@ import (
 //
 // Commands:
 //
-//	nodes n=3                      start nodes 1..n, node 1 leading
+//	nodes n=3 [unclean=true]       start nodes 1..n, node 1 leading, with
+//	                               unclean.leader.election.enable
 //	register id=1 [rack=a] [incarnation=x]
 //	                               a process of broker id registers
 //	heartbeat id=1 [shutdown=true] broker id heartbeats to the leader
@@ -34,6 +35,9 @@ import (
 //	leader id=2                    make node id the active controller
 //	create name=t replicas=1,2;2   create a topic with these assignments
 //	delete name=t
+//	config name=t [key=value]      replace a topic's config overrides
+//	elect name=t partition=0 [unclean=true]
+//	                               a preferred (or unclean) election
 //	alter id=1 topic=t partition=0 isr=1,2 [brokerEpoch=N] [leaderEpoch=N] [partitionEpoch=N]
 //	                               leader id proposes an ISR; the epochs
 //	                               default to the current ones
@@ -108,7 +112,8 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 			s.SetLog(h.log)
 			h.log.stores = append(h.log.stores, s)
 			h.stores[i] = s
-			h.controllers[i] = NewController(s, ControllerConfig{ClusterID: "script", SessionTimeout: 9 * time.Second})
+			h.controllers[i] = NewController(s, ControllerConfig{ClusterID: "script", SessionTimeout: 9 * time.Second,
+				UncleanLeaderElection: arg("unclean") == "true"})
 		}
 		h.controllers[1].Tick(ctx, h.now) // names the cluster
 		return "cluster " + h.stores[1].Image().ClusterID
@@ -158,6 +163,25 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 		return result(err)
 	case "alter":
 		return h.alter(t, d, ctx, arg, id())
+	case "config":
+		configs := map[string]string{}
+		for _, a := range d.CmdArgs {
+			if a.Key != "name" && len(a.Vals) > 0 {
+				configs[a.Key] = a.Vals[0]
+			}
+		}
+		return result(leader().SetConfigs(ctx, arg("name"), configs))
+	case "elect":
+		top, ok := leader().Image().Topics[arg("name")]
+		if !ok {
+			d.Fatalf(t, "no topic %q", arg("name"))
+		}
+		part, _ := strconv.Atoi(arg("partition"))
+		p, err := leader().ElectLeaders(ctx, top.ID, int32(part), arg("unclean") == "true")
+		if err != nil {
+			return result(err)
+		}
+		return fmt.Sprintf("isr %v leader %d leaderEpoch %d partitionEpoch %d", p.ISR, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
 	case "delete":
 		return result(leader().DeleteTopic(ctx, arg("name")))
 	case "image":

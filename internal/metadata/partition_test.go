@@ -1,10 +1,13 @@
 package metadata
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -363,5 +366,31 @@ func TestUncleanElectionPrefersISR(t *testing.T) {
 	}
 	if p := next.Topics["t"].Assignments[0]; p.Leader != 3 || !slices.Equal(p.ISR, []int32{3}) || p.LeaderEpoch != 1 {
 		t.Fatalf("partition %+v", p)
+	}
+}
+
+// TestUncleanElectionWarns: an unclean outcome is logged as a warning
+// naming the partition; a clean one is not.
+func TestUncleanElectionWarns(t *testing.T) {
+	s, top, alter := alterFixture(t)
+	var logged bytes.Buffer
+	s.logger = slog.New(slog.NewTextHandler(&logged, nil))
+	r := alter()
+	r.ISR = []int32{1}
+	if _, err := s.AlterPartition(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FenceBroker(ctx, 1, s.Image().Brokers[1].Epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	if logged.Len() != 0 {
+		t.Fatalf("logged before any election: %s", logged.String())
+	}
+	if _, err := s.ElectLeaders(ctx, top.ID, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	if out := logged.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "unclean leader election") ||
+		!strings.Contains(out, "topic=t") || !strings.Contains(out, "lastISR=[1]") {
+		t.Fatalf("log %q", out)
 	}
 }

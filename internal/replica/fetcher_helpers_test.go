@@ -41,10 +41,11 @@ func openLeaderPartition(t *testing.T, epoch int32) *Partition {
 	return p
 }
 
-// leadIn makes p lead in epoch, as the leader's Manager would.
+// leadIn makes p lead in epoch, as the leader's Manager would, with
+// itself alone in the ISR: its high watermark is its durable offset.
 func leadIn(p *Partition, epoch int32) {
-	p.setLeader(leaderNode, epoch)
-	p.startLeaderEpoch(epoch)
+	p.setAssignment(metadata.Partition{Replicas: []int32{leaderNode, testNode}, ISR: []int32{leaderNode},
+		Leader: leaderNode, LeaderEpoch: epoch}, leaderNode, time.Now())
 }
 
 // appendN appends batches of the given sizes as the partition's leader
