@@ -149,6 +149,11 @@ func (fl *fakeLeader) answer(fp FetchPartition) FetchedPartition {
 			return *r
 		}
 	}
+	return fl.read(p, fp)
+}
+
+// read answers from the leader's partition, as a leader does.
+func (fl *fakeLeader) read(p *Partition, fp FetchPartition) FetchedPartition {
 	r := FetchedPartition{Topic: fp.Topic, Partition: fp.Partition, DivergingEpoch: -1, DivergingEndOffset: -1,
 		HighWatermark: p.HighWatermark(), LogStartOffset: p.LogStartOffset()}
 	if err := p.CheckLeaderEpoch(fp.CurrentLeaderEpoch); err != nil {

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -331,4 +332,41 @@ func TestFetchersSpreadOverFetchers(t *testing.T) {
 	if len(seen) != 3 {
 		t.Errorf("30 partitions went to %d of 3 fetchers", len(seen))
 	}
+}
+
+// TestFetcherFollowerHighWatermark: the follower's high watermark is the
+// leader's while the follower has the records, and its own durable end
+// while it lags; the leader's log start is followed up to it.
+func TestFetcherFollowerHighWatermark(t *testing.T) {
+	leader := openLeaderPartition(t, 1)
+	appendN(t, leader, 5, 5)
+	fl := newFakeLeader(t, leader)
+	var leaderHW atomic.Int64
+	leaderHW.Store(3)
+	fl.set(func(fl *fakeLeader) {
+		fl.script = func(fp FetchPartition) *FetchedPartition {
+			fp.MaxBytes = 0 // one batch a fetch
+			r := fl.read(leader, fp)
+			r.HighWatermark = leaderHW.Load()
+			return &r
+		}
+	})
+	c, _ := followedCluster(t, fl)
+	c.setAssignment(leaderNode, 1)
+	follower := c.hosted()
+	// One batch a fetch (MaxBytes 0 with minOne): after the first the
+	// follower holds 0..4, and the leader's high watermark is 3.
+	eventually(t, "the first batch", func() bool { return follower.LogEndOffset() >= 5 })
+	eventually(t, "high watermark 3", func() bool { return follower.HighWatermark() == 3 })
+	eventually(t, "catch-up", func() bool { return follower.LogEndOffset() == 10 })
+	if hw := follower.HighWatermark(); hw != 3 {
+		t.Errorf("high watermark %d past the leader's 3", hw)
+	}
+	leaderHW.Store(10)
+	eventually(t, "high watermark 10", func() bool { return follower.HighWatermark() == 10 })
+
+	if _, err := leader.DeleteRecordsBefore(5); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "log start 5", func() bool { return follower.LogStartOffset() == 5 })
 }
