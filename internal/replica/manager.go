@@ -277,19 +277,18 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 }
 
 // assign gives a hosted partition the image's assignment and role: a
-// partition that stops following (it leads here now, its leader is gone,
-// or it follows another leader or epoch) leaves its fetcher before it
-// takes the assignment, as Kafka's makeLeader and makeFollower remove the
-// fetcher first; a partition led by another live broker is then fetched
-// from it, from its log end with its last epoch, so the leader finds
-// where the logs diverge.
+// partition that stops following (it leads here now, or its leader is
+// gone) leaves its fetcher before it takes the assignment, as Kafka's
+// makeLeader removes the fetcher first; a partition led by another live
+// broker is then fetched from it (follow), in a new leader epoch from its
+// log end with its last epoch, so the leader finds where the logs
+// diverge. Between the new assignment and follow, a fetch of the old
+// epoch may still answer; the partition refuses its records
+// (appendAsFollower checks the epoch).
 func (m *Manager) assign(im *metadata.Image, p *Partition, a metadata.Partition, node int32, cfg log.Config, now time.Time) {
-	tp := TP{p.Topic, p.Index}
 	fetch := m.fetchers != nil && a.Leader != node && leaderLive(im, a.Leader)
-	if m.fetchers != nil {
-		if leader, epoch, ok := m.fetchers.following(tp); ok && (!fetch || leader != a.Leader || epoch != a.LeaderEpoch) {
-			m.fetchers.unfollow(tp)
-		}
+	if !fetch {
+		m.unfollow(TP{p.Topic, p.Index})
 	}
 	p.setAssignment(a, node, now)
 	if fetch {
