@@ -203,6 +203,7 @@ func (l *Log) cleanError(err error) error {
 // cleaner reads without the lock.
 type segmentView struct {
 	s                  *segment
+	cuts               int // s.cuts then
 	base, next, size   int64
 	maxTimestamp       int64
 	offsetIndexEntries int
@@ -245,7 +246,7 @@ func (l *Log) planClean(now time.Time) (*cleanPlan, error) {
 	p := &cleanPlan{cfg: l.cfg, deleteHorizon: l.cleaning.deleteHorizon}
 	for _, s := range l.segments {
 		p.cleanable = append(p.cleanable, segmentView{
-			s: s, base: s.baseOffset, next: s.nextOffset, size: s.size, maxTimestamp: s.maxTimestamp,
+			s: s, cuts: s.cuts, base: s.baseOffset, next: s.nextOffset, size: s.size, maxTimestamp: s.maxTimestamp,
 			offsetIndexEntries: len(s.ix.offsets), timeIndexEntries: len(s.ix.times),
 		})
 	}

@@ -77,7 +77,8 @@ func (l *Log) swapIn(group []segmentView, cleaned *segment, at func(string)) err
 }
 
 // findGroupLocked returns the position of group's segments in the log, or
-// -1 if they are no longer there as a run before the active segment.
+// -1 if they are no longer there, uncut, as a run before the active
+// segment.
 func (l *Log) findGroupLocked(group []segmentView) int {
 	if l.closed || l.failed != nil {
 		return -1
@@ -90,7 +91,7 @@ func (l *Log) findGroupLocked(group []segmentView) int {
 			return -1
 		}
 		for k, v := range group {
-			if l.segments[i+k] != v.s {
+			if l.segments[i+k] != v.s || v.s.cuts != v.cuts {
 				return -1
 			}
 		}

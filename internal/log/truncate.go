@@ -92,6 +92,7 @@ func (l *Log) cutLocked(s *segment, position int64) error {
 	if err := s.file.Truncate(position); err != nil {
 		return fmt.Errorf("%w: cut %s at %d: %v", errLogFailed, s.file.Name(), position, err)
 	}
+	s.cuts++
 	if err := s.sync(); err != nil {
 		return err
 	}
@@ -234,15 +235,9 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	l.unflushed = 0
 	l.readable, l.readableSegment, l.readablePosition = offset, fresh, 0
 	l.readLimit, l.limitSegment, l.limitPosition = offset, fresh, 0
-	if !l.cleaning.loaded {
-		l.loadCleanerCheckpointLocked()
-	}
-	if l.cleaning.firstDirtyOffset != offset {
-		l.cleaning.firstDirtyOffset = offset
-		if err := l.writeCleanerCheckpointLocked(); err != nil {
-			l.logger.Warn("move cleaner checkpoint after full truncation", "dir", l.dir, "err", err)
-		}
-	}
+	// A checkpoint below offset is below the log start too, where the
+	// cleaner starts anyway.
+	l.lowerCleanerCheckpointLocked(offset)
 	l.logger.Info("truncated log fully", "dir", l.dir, "logStartOffset", offset)
 	return nil
 }

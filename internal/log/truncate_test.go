@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,6 +79,18 @@ func TestTruncateTo(t *testing.T) {
 			checkReadsBack(t, l, ws[:k])
 			if _, err := l.Read(end+1, 1<<20, true); !isOutOfRange(err) {
 				t.Fatalf("read past the truncated end: %v", err)
+			}
+			// A crash now, with a recovery point checkpointed before the
+			// truncation, restarts to the same log.
+			crashed := filepath.Join(t.TempDir(), "crashed")
+			copyDir(t, dir, crashed)
+			for _, opts := range []OpenOptions{{RecoveryPoint: ws[n-1].next}, {RecoveryPoint: -1}} {
+				c := mustOpen(t, crashed, smallConfig(), opts)
+				if start, hw, leo := c.Offsets(); start != 0 || hw != end || leo != end {
+					t.Fatalf("after a crash (%+v): offsets %d/%d/%d, want 0/%d/%d", opts, start, hw, leo, end, end)
+				}
+				checkReadsBack(t, c, ws[:k])
+				mustClose(t, c)
 			}
 			// A follower appends the leader's batches after truncating.
 			more := ackedAppends(t, l, 100, 15)
@@ -336,4 +349,40 @@ func readUntilEmpty(t *testing.T, l *Log, offset int64) [][]byte {
 			out, offset, b = append(out, batch), h.NextOffset(), rest
 		}
 	}
+}
+
+// TestTruncateLowersCleanerCheckpoint: offsets truncation removed are
+// dirty again once appends rewrite them: the cleaner checkpoint comes
+// down to the new end, on disk too; full truncation below it moves it to
+// the new start.
+func TestTruncateLowersCleanerCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	l, ws := truncationLog(t, dir, nil, 40)
+	path := filepath.Join(dir, cleanerCheckpointFile)
+	if err := os.WriteFile(path, fmt.Appendf(nil, "%d 77\n", ws[30].base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.TruncateTo(ws[35].base); err != nil {
+		t.Fatal(err)
+	}
+	checkCheckpoint := func(want string) {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil || string(b) != want {
+			t.Fatalf("cleaner checkpoint %q (%v), want %q", b, err, want)
+		}
+	}
+	checkCheckpoint(fmt.Sprintf("%d 77\n", ws[30].base)) // below the cut: stays
+	if err := l.TruncateTo(ws[20].base); err != nil {
+		t.Fatal(err)
+	}
+	checkCheckpoint(fmt.Sprintf("%d 77\n", ws[19].next))
+	if err := l.TruncateFullyAndStartAt(500); err != nil {
+		t.Fatal(err)
+	}
+	checkCheckpoint(fmt.Sprintf("%d 77\n", ws[19].next)) // below the new start
+	if err := l.TruncateFullyAndStartAt(5); err != nil {
+		t.Fatal(err)
+	}
+	checkCheckpoint("5 77\n")
 }
