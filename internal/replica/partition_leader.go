@@ -153,7 +153,7 @@ type leaderState struct {
 	env *isrEnv
 }
 
-// inMaximalISRLocked reports whether id is in the maximal ISR.
+// inMaximalISR reports whether id is in the maximal ISR.
 func (l *leaderState) inMaximalISR(id int32) bool {
 	return slices.Contains(l.isr, id) || l.pending != nil && slices.Contains(l.pending.isr, id)
 }
@@ -340,7 +340,7 @@ func (p *Partition) maybeExpandLocked(id int32, now time.Time) *metadata.AlterPa
 	return p.proposeLocked(inReplicaOrder(l.replicas, append(slices.Clone(l.isr), id)))
 }
 
-// MaybeShrinkISR is the periodic ISR check of a partition led here
+// maybeShrinkISR is the periodic ISR check of a partition led here
 // (Kafka's maybeShrinkIsr): ISR followers not caught up within
 // replica.lag.time.max.ms at now are proposed out, unless an ISR change
 // is in flight. The removed members keep counting for the high watermark

@@ -631,3 +631,32 @@ func TestRunISRSendsAlterPartition(t *testing.T) {
 		t.Errorf("ISR after the answer %v", got)
 	}
 }
+
+// TestShrinkISRsQueues: the ISR loop's pass proposes, for every partition
+// led here, the shrink of followers silent for longer than the lag.
+func TestShrinkISRsQueues(t *testing.T) {
+	c := newTestCluster(t)
+	c.setReplicated(assignment([]int32{1, 2, 3}, testNode, 0, 0))
+	c.reconcile()
+	p, err := c.m.Leader("t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.m.shrinkISRs(time.Now())
+	if q := c.m.isr.take(); len(q) != 0 {
+		t.Fatalf("shrank followers within the lag: %v", q[0].rec.ISR)
+	}
+	c.m.shrinkISRs(time.Now().Add(time.Hour))
+	q := c.m.isr.take()
+	if len(q) != 1 || q[0].p != p || !slices.Equal(q[0].rec.ISR, []int32{testNode}) {
+		t.Fatalf("queued %+v, want the shrink of t-0 to the leader alone", q)
+	}
+}
+
+// setLeader makes p lead alone, as broker leader in epoch, for tests
+// that build a partition outside a Manager (the follower side's fake
+// leaders): setAssignment with an ISR of the leader alone.
+func (p *Partition) setLeader(leader, epoch int32) {
+	p.setAssignment(metadata.Partition{Replicas: []int32{leader}, ISR: []int32{leader}, Leader: leader, LeaderEpoch: epoch},
+		leader, time.Now())
+}
