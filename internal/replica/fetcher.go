@@ -489,11 +489,12 @@ func (f *fetcher) diverged(tp TP, st *fetchState, rp *FetchedPartition) error {
 	f.logger.Info("log diverges from the leader's; truncating",
 		"partition", tp.dirName(), "leaderEpoch", rp.DivergingEpoch, "leaderEndOffset", rp.DivergingEndOffset,
 		"followerEpoch", followerEpoch, "followerEndOffset", followerEnd, "truncateTo", to)
+	lastEpoch := p.epochs.latestEpoch()
 	end, err := p.truncateAsFollower(to, st.leader, st.leaderEpoch)
 	if err != nil {
 		return err
 	}
-	if end >= st.fetchOffset {
+	if end >= st.fetchOffset && p.epochs.latestEpoch() == lastEpoch {
 		// Nothing to cut, yet the leader disagrees: the next fetch would
 		// ask the same question; wait rather than loop.
 		return fmt.Errorf("leader reports a divergence in epoch %d at offset %d that the log does not have",

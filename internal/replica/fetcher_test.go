@@ -370,3 +370,27 @@ func TestFetcherFollowerHighWatermark(t *testing.T) {
 	}
 	eventually(t, "log start 5", func() bool { return follower.LogStartOffset() == 5 })
 }
+
+// TestFetcherEpochLedWithoutRecords: this broker led an epoch without
+// appending, so its cache ends in an epoch the new leader never had; the
+// leader's divergence answer cuts no record, only that cache entry, and
+// the follower goes on at once (no backoff).
+func TestFetcherEpochLedWithoutRecords(t *testing.T) {
+	leader := openLeaderPartition(t, 1)
+	appendN(t, leader, 5)
+	fl := newFakeLeader(t, leader)
+	c := newTestCluster(t)
+	cfg := testFetcherConfig(fl)
+	cfg.Backoff = time.Hour // a backoff would time the test out
+	c.m.SetFetchers(NewFetchers(cfg))
+	c.setAssignment(testNode, 1)
+	follower := c.hosted()
+	appendN(t, follower, 5)
+	c.setAssignment(testNode, 2) // led, nothing appended
+
+	leadIn(leader, 3)
+	appendN(t, leader, 3)
+	c.setAssignment(leaderNode, 3)
+	eventually(t, "catch-up", caughtUp(follower, leader))
+	sameLog(t, follower, leader)
+}

@@ -95,8 +95,8 @@ func (p *Partition) appendAsFollower(records []byte, leader, leaderEpoch int32) 
 // truncateAsFollower cuts the log back to offset, where it agrees with
 // the leader's: every batch at or after offset goes (a batch holding
 // offset goes whole), and with them the epochs that began there and the
-// producer state they made. An offset at or past the log end changes
-// nothing. It returns the log end after the cut.
+// producer state they made. An offset at or past the log end cuts only
+// epochs starting there. It returns the log end after the cut.
 func (p *Partition) truncateAsFollower(offset int64, leader, leaderEpoch int32) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -104,6 +104,10 @@ func (p *Partition) truncateAsFollower(offset int64, leader, leaderEpoch int32) 
 		return p.LogEndOffset(), err
 	}
 	if offset >= p.LogEndOffset() {
+		// The log keeps every record, but the cache may end in an epoch
+		// this broker led without appending, which the leader never had:
+		// it goes, as Kafka truncates the cache even then.
+		p.epochs.truncateFromEnd(offset)
 		return p.LogEndOffset(), nil
 	}
 	if err := p.log.TruncateTo(offset); err != nil {
