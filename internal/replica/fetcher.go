@@ -295,7 +295,9 @@ func (f *fetcher) run() {
 				continue
 			}
 		}
-		resp, err := conn.Fetch(f.ctx, req)
+		ctx, cancel := context.WithTimeout(f.ctx, f.cfg.MaxWait+fetchTimeoutOverhead)
+		resp, err := conn.Fetch(ctx, req)
+		cancel()
 		if err != nil {
 			if f.ctx.Err() != nil {
 				return
@@ -320,6 +322,11 @@ func (f *fetcher) sleep(d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// fetchTimeoutOverhead is how long past replica.fetch.wait.max.ms a
+// fetch may go unanswered before the fetcher gives up on the connection:
+// Kafka's replica.socket.timeout.ms default.
+const fetchTimeoutOverhead = 30 * time.Second
 
 // idleWaitMax bounds a fetcher's sleep when no partition is ready and
 // none backs off (all are being synced, say).
