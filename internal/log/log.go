@@ -522,9 +522,16 @@ func (l *Log) locateLocked(offset int64) (*segment, int64, error) {
 	case offset >= s.nextOffset:
 		return s, s.size, nil
 	}
+	start := int64(s.ix.lookup(s.relative(offset)))
+	if s == l.limitSegment && l.readLimit <= offset && l.limitPosition > start {
+		// Every batch before the read limit's position ends below it, so
+		// below offset: a read limit moving forward walks only the
+		// batches it passes.
+		start = l.limitPosition
+	}
 	buf := headerBuffers.Get().(*[headerReadBytes]byte)
 	defer headerBuffers.Put(buf)
-	w := headerWalker{s: s, pos: int64(s.ix.lookup(s.relative(offset))), limit: s.size, buf: buf[:]}
+	w := headerWalker{s: s, pos: start, limit: s.size, buf: buf[:]}
 	for {
 		h, ok, err := w.next()
 		if err != nil {
