@@ -459,22 +459,24 @@ func (f *fetcher) applyPartition(tp TP, st *fetchState, rp *FetchedPartition, no
 	return appended{tp: tp, st: st, end: end, hw: rp.HighWatermark, logStart: rp.LogStartOffset}, true
 }
 
-// syncAll fsyncs the durable partitions that appended, all at once: each
-// log's fsync runs on its own goroutine and the fetcher waits for them
-// all, so one answer costs one fsync's time. A partition whose fsync
-// failed backs off, and its high watermark stays.
+// syncAll fsyncs the durable partitions that appended, all at once: the
+// logs' fsyncs run in parallel (at most syncParallelMax at a time) and
+// the fetcher waits for them all, so one answer costs about one fsync's
+// time. A partition whose fsync failed backs off, and its high watermark
+// stays.
 func (f *fetcher) syncAll(got []appended, now time.Time) {
 	errs := make([]error, len(got))
+	slots := make(chan struct{}, syncParallelMax)
 	var wg sync.WaitGroup
 	for i, a := range got {
 		if !a.st.durable || a.st.p.log.Durable() >= a.end {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
 			errs[i] = storageError(a.st.p.log.WaitDurable(a.end))
-		}()
+		})
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -485,6 +487,11 @@ func (f *fetcher) syncAll(got []appended, now time.Time) {
 		}
 	}
 }
+
+// syncParallelMax bounds the fsyncs one answer runs at once: enough to
+// keep a disk's queue full, few enough that an answer for thousands of
+// partitions does not start thousands of goroutines.
+const syncParallelMax = 64
 
 // diverged cuts the log back to where it agrees with the leader's: the
 // leader says its log in DivergingEpoch ends at DivergingEndOffset, and
