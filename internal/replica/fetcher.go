@@ -282,9 +282,13 @@ func (f *fetcher) run() {
 		}
 	}()
 	for f.ctx.Err() == nil {
+		select {
+		case <-f.wake: // the request built now holds every partition added
+		default:
+		}
 		req, sent, wait := f.buildRequest(time.Now())
 		if req == nil {
-			f.sleep(wait)
+			f.idle(wait)
 			continue
 		}
 		if conn == nil {
@@ -312,13 +316,24 @@ func (f *fetcher) run() {
 	}
 }
 
-// sleep waits d, or until a partition is added or the fetcher stops.
-func (f *fetcher) sleep(d time.Duration) {
+// idle waits d, or until a partition is added or the fetcher stops.
+func (f *fetcher) idle(d time.Duration) {
 	t := time.NewTimer(max(d, 0))
 	defer t.Stop()
 	select {
 	case <-f.ctx.Done():
 	case <-f.wake:
+	case <-t.C:
+	}
+}
+
+// sleep backs off d, or until the fetcher stops: a partition added
+// meanwhile waits too, as the whole fetch failed.
+func (f *fetcher) sleep(d time.Duration) {
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-f.ctx.Done():
 	case <-t.C:
 	}
 }
