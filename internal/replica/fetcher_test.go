@@ -399,3 +399,45 @@ func TestFetcherEpochLedWithoutRecords(t *testing.T) {
 	eventually(t, "catch-up", caughtUp(follower, leader))
 	sameLog(t, follower, leader)
 }
+
+// TestFetcherStopsBeforeTheLogCloses: a topic deleted while its partition
+// is fetched leaves its fetcher before its log closes and its directory
+// goes; the fetcher then stops.
+func TestFetcherStopsBeforeTheLogCloses(t *testing.T) {
+	leader := openLeaderPartition(t, 1)
+	appendN(t, leader, 3)
+	fl := newFakeLeader(t, leader)
+	c, fs := followedCluster(t, fl)
+	c.setAssignment(leaderNode, 1)
+	follower := c.hosted()
+	eventually(t, "catch-up", caughtUp(follower, leader))
+	for range 3 { // more fetches in flight while the topic goes
+		appendN(t, leader, 1)
+	}
+	c.deleteTopic("t")
+	c.reconcile()
+	if _, _, ok := fs.following(TP{"t", 0}); ok {
+		t.Fatal("a deleted partition is still fetched")
+	}
+	fs.mu.Lock()
+	n := len(fs.fetchers)
+	fs.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d fetchers left", n)
+	}
+}
+
+// TestFetcherRelaxedFlush: with flush.messages above 1 the follower, like
+// the leader, does not fsync each append; it still copies everything and
+// takes the leader's high watermark up to what it has written.
+func TestFetcherRelaxedFlush(t *testing.T) {
+	leader := openLeaderPartition(t, 1)
+	appendN(t, leader, 3, 4)
+	fl := newFakeLeader(t, leader)
+	c, _ := followedCluster(t, fl)
+	c.logConfig.FlushMessages = 1 << 30
+	c.setAssignment(leaderNode, 1)
+	follower := c.hosted()
+	eventually(t, "catch-up", caughtUp(follower, leader))
+	sameLog(t, follower, leader)
+}
