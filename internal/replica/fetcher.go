@@ -99,9 +99,10 @@ func (fs *Fetchers) fetcherID(tp TP) int {
 }
 
 // follow makes p fetched from leader in leaderEpoch. A partition already
-// fetched from that leader in that epoch keeps its state; one fetched
-// from another leader or epoch leaves that fetch first and starts again
-// at its log end with its last epoch, so a divergence is found (KIP-595).
+// fetched from that leader in that epoch keeps its state; one fetched in
+// another epoch gets a new state (in its fetcher, or in another one when
+// the leader changed, after leaving the old) and starts again at its log
+// end with its last epoch, so a divergence is found (KIP-595).
 // durable is flush.messages=1: appended records are fsynced before the
 // next fetch.
 func (fs *Fetchers) follow(p *Partition, leader, leaderEpoch int32, durable bool) {
