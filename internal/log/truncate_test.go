@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/sluice-dev/sluice/internal/record"
@@ -385,4 +386,58 @@ func TestTruncateLowersCleanerCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCheckpoint("5 77\n")
+}
+
+// TestTruncateWhileReadingAndSyncing: truncations, appends, background
+// fsyncs and reads of both kinds run together (for the race detector);
+// reads either succeed or see a file cut under them, and the durable
+// offset never passes the log end.
+func TestTruncateWhileReadingAndSyncing(t *testing.T) {
+	l, _ := truncationLog(t, t.TempDir(), nil, 20)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, toEnd := range []bool{false, true} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start, _, _ := l.Offsets()
+				read := l.ReadSection
+				if toEnd {
+					read = l.ReadSectionToEnd
+				}
+				sec, err := read(start, 1<<20, true)
+				if err != nil {
+					continue // truncated meanwhile: out of range
+				}
+				sec.AppendTo(nil) // may find its file cut
+				sec.Release()
+			}
+		}()
+	}
+	for i := range 30 {
+		for j := range 5 {
+			if _, err := tryAppend(t, l, 100*i+j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.SyncSoon()
+		_, _, end := l.Offsets()
+		if err := l.TruncateTo(end / 2); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, end := l.Offsets(); l.Durable() > end {
+			t.Fatalf("durable %d past the log end %d", l.Durable(), end)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
 }
