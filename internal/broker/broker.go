@@ -19,11 +19,13 @@ import (
 	"github.com/sluice-dev/sluice/internal/admin"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/console"
+	"github.com/sluice-dev/sluice/internal/controller"
 	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/handler"
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
+	"github.com/sluice-dev/sluice/internal/peer"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/server"
 	"github.com/sluice-dev/sluice/internal/topics"
@@ -46,9 +48,12 @@ const (
 
 // Broker is a running broker.
 type Broker struct {
-	cfg       *config.Broker
-	logger    *slog.Logger
-	replicas  *replica.Manager
+	cfg      *config.Broker
+	logger   *slog.Logger
+	replicas *replica.Manager
+	// fetchers copy the partitions led by other brokers; stopped before
+	// the replicas close.
+	fetchers  *replica.Fetchers
 	groups    *group.Coordinator
 	server    *server.Server
 	listeners []net.Listener
@@ -164,6 +169,8 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 		q.close()
 		return err
 	}
+	b.fetchers = b.newFetchers(meta, q.member)
+	b.replicas.SetFetchers(b.fetchers)
 	b.topics = topics.New(topics.Config{NodeID: b.cfg.NodeID(), Broker: b.cfg, Meta: meta, Replicas: b.replicas, Logger: b.logger})
 	start := time.Now()
 	if err := b.topics.Reconcile(); err != nil {
@@ -201,6 +208,23 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 		Metrics:         b.metrics,
 	}, h, b.logger)
 	return nil
+}
+
+// newFetchers builds the replica fetchers from the replica.* configs.
+func (b *Broker) newFetchers(meta *metadata.Store, member *controller.Member) *replica.Fetchers {
+	id := b.cfg.NodeID()
+	return replica.NewFetchers(replica.FetcherConfig{
+		NodeID:           id,
+		BrokerEpoch:      func() int64 { return int64(member.Epoch()) },
+		Transport:        peer.New(peer.Config{NodeID: id, Image: meta.Image}),
+		MaxBytes:         int32(b.cfg.Int("replica.fetch.max.bytes")),
+		ResponseMaxBytes: int32(b.cfg.Int("replica.fetch.response.max.bytes")),
+		MinBytes:         int32(b.cfg.Int("replica.fetch.min.bytes")),
+		MaxWait:          time.Duration(b.cfg.Int64("replica.fetch.wait.max.ms")) * time.Millisecond,
+		Backoff:          time.Duration(b.cfg.Int64("replica.fetch.backoff.ms")) * time.Millisecond,
+		NumFetchers:      b.cfg.Int("num.replica.fetchers"),
+		Logger:           b.logger.With("component", "replica-fetcher"),
+	})
 }
 
 // listen binds every PLAINTEXT listener, and the controller listener.
@@ -388,6 +412,8 @@ func (b *Broker) Close() error {
 			return
 		}
 		b.server.Close()
+		// No fetch may append once the logs begin to close.
+		b.fetchers.Close()
 		b.wg.Wait()
 		b.groups.Close()
 		b.closeErr = errors.Join(b.replicas.Close(), b.quorum.close())

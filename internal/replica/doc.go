@@ -37,14 +37,27 @@
 // (RunISR), checkpoints recovery points and log start offsets, and
 // describes the log dirs (DescribeLogDirs).
 //
+// A partition led by another broker is followed here: the Manager hands
+// it to its Fetchers (fetcher.go), one goroutine per leader and fetcher
+// id (num.replica.fetchers), which fetch it from the leader through a
+// Transport (internal/peer speaks Kafka's replica Fetch), copy the
+// batches as they are (appendAsFollower, partition_follower.go), fsync
+// them before fetching again, so the next FetchOffset is the durable
+// log end the leader counts, and take the leader's high watermark, never
+// past their own durable end. Where the leader says the logs diverge
+// (DivergingEpoch) or the offset is out of its range, the follower cuts
+// its log back, with its epoch cache and producer state (KIP-101,
+// KIP-279), or starts over at the leader's log start.
+//
 // What it must not touch: the wire format (handler turns requests into
 // calls here and results into responses), the metadata (it reads images;
 // its only proposal, AlterPartition, goes through a function the broker
 // gives it), and the bytes of record batches beyond the fields
 // record lets a broker rewrite (base offset, leader epoch, LogAppendTime).
 //
-// Lock order: Partition.mu (appends), then the log's lock, then
-// Partition.stateMu. The log calls back into the partition (OnAdvance)
+// Lock order: Manager.mu, then Fetchers.mu, then a fetcher's mu (held
+// while it applies an answer), then Partition.mu (appends), then the
+// log's lock, then Partition.stateMu. The log calls back into the partition (OnAdvance)
 // with its lock held, so code holding stateMu never calls the log. The
 // epoch cache's lock is a leaf: taken under Partition.mu or alone, never
 // holding another.

@@ -101,6 +101,9 @@ type Manager struct {
 	clean      map[string]bool
 	recovery   map[string]map[TP]int64 // per dir
 	logStart   map[string]map[TP]int64 // per dir
+	// fetchers copy the partitions led elsewhere; nil without
+	// replication. Set before the first Reconcile (SetFetchers).
+	fetchers *Fetchers
 }
 
 // NewManager takes ownership of the log dirs: it notes whether the last
@@ -220,12 +223,15 @@ func (m *Manager) Each(fn func(*Partition)) {
 }
 
 // Reconcile makes the hosted partitions match the image: it opens (and
-// recovers) the partitions whose data this node holds (it is in their
-// ISR), deletes those of deleted topics, and closes those no longer
-// assigned here. Directories found on disk for topics the image does not
-// know are left alone, logged once at start. Every hosted partition takes
-// the image's leader and leader epoch; the broker calls Reconcile on every
-// image change.
+// recovers) the partitions this node is a replica of, deletes those of
+// deleted topics, and closes those no longer assigned here. Directories
+// found on disk for topics the image does not know are left alone, logged
+// once at start. Every hosted partition takes the image's assignment
+// (setAssignment) and leads or follows as it says: a partition led
+// elsewhere by a live broker is fetched from it (SetFetchers), one led
+// here or by nobody live is not, and fetching stops before the partition
+// takes a new role or closes. The broker calls Reconcile on every image
+// change.
 func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*metadata.Topic) log.Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -234,14 +240,17 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 		t, ok := im.Topics[tp.Topic]
 		switch {
 		case !ok || tp.Partition >= t.Partitions || t.ID != p.TopicID:
+			m.unfollow(tp)
 			delete(m.partitions, tp)
 			errs = append(errs, m.remove(p))
 		case !holdsData(t, tp.Partition, node):
+			m.unfollow(tp)
 			delete(m.partitions, tp)
 			m.logger.Warn("closing partition no longer assigned here", "partition", tp.dirName())
 			errs = append(errs, p.close())
 		}
 	}
+	now := time.Now()
 	for _, t := range im.SortedTopics() {
 		cfg := logConfig(t)
 		for i := range t.Partitions {
@@ -249,7 +258,7 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 			a := t.Assignments[i]
 			if p, ok := m.partitions[tp]; ok {
 				p.log.SetConfig(cfg)
-				m.setLeader(p, a, node)
+				m.assign(im, p, a, node, cfg, now)
 				continue
 			}
 			if !holdsData(t, i, node) {
@@ -260,22 +269,66 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 				errs = append(errs, err)
 				continue
 			}
-			m.setLeader(p, a, node)
 			m.partitions[tp] = p
+			m.assign(im, p, a, node, cfg, now)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// setLeader gives a partition the image's assignment.
-func (m *Manager) setLeader(p *Partition, a metadata.Partition, node int32) {
-	p.setAssignment(a, node, time.Now())
+// assign gives a hosted partition the image's assignment and role: a
+// partition that stops following (it leads here now, or its leader is
+// gone) leaves its fetcher before it takes the assignment, as Kafka's
+// makeLeader removes the fetcher first; a partition led by another live
+// broker is then fetched from it (follow), in a new leader epoch from its
+// log end with its last epoch, so the leader finds where the logs
+// diverge. Between the new assignment and follow, a fetch of the old
+// epoch may still answer; the partition refuses its records
+// (appendAsFollower checks the epoch).
+func (m *Manager) assign(im *metadata.Image, p *Partition, a metadata.Partition, node int32, cfg log.Config, now time.Time) {
+	fetch := m.fetchers != nil && a.Leader != node && leaderLive(im, a.Leader)
+	if !fetch {
+		m.unfollow(TP{p.Topic, p.Index})
+	}
+	p.setAssignment(a, node, now)
+	if fetch {
+		m.fetchers.follow(p, a.Leader, a.LeaderEpoch, cfg.FlushMessages <= 1)
+	}
 }
 
-// holdsData reports whether node keeps partition p's records: it is an
-// ISR member (until data replication, the leader is the only one).
+// unfollow stops fetching tp, if the Manager has fetchers.
+func (m *Manager) unfollow(tp TP) {
+	if m.fetchers != nil {
+		m.fetchers.unfollow(tp)
+	}
+}
+
+// leaderLive reports whether leader is a registered, unfenced broker:
+// a partition led by nobody, or by a broker the image fenced, is not
+// fetched until an image names a live leader.
+func leaderLive(im *metadata.Image, leader int32) bool {
+	if leader == metadata.NoLeader {
+		return false
+	}
+	b, ok := im.Brokers[leader]
+	return ok && !b.Fenced
+}
+
+// SetFetchers gives the Manager the fetchers that copy the partitions it
+// follows from their leaders. Call it before the first Reconcile; the
+// Manager closes them before its logs. Without fetchers (a lone broker,
+// tests) every partition keeps its role in the image but nothing is
+// fetched.
+func (m *Manager) SetFetchers(f *Fetchers) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fetchers = f
+}
+
+// holdsData reports whether node keeps partition p's records: it is one
+// of its replicas, leading or following.
 func holdsData(t *metadata.Topic, p, node int32) bool {
-	return slices.Contains(t.Assignments[p].ISR, node)
+	return t.Hosts(node, p)
 }
 
 // open opens or creates a partition's log and rebuilds its producer state.
@@ -414,6 +467,9 @@ func (m *Manager) ApplyRetention(now time.Time) {
 // of that worked.
 func (m *Manager) Close() error {
 	m.mu.Lock()
+	if m.fetchers != nil {
+		m.fetchers.Close() // no append may follow a log's close
+	}
 	var errs []error
 	for _, p := range m.partitions {
 		errs = append(errs, p.close())
