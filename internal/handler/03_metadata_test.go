@@ -19,11 +19,11 @@ func TestMetadataPartition(t *testing.T) {
 		3: {ID: 3},
 	}}
 	for _, tc := range []struct {
-		name    string
-		p       metadata.Partition
-		version int16
-		leader  int32
-		code    int16
+		name                   string
+		p                      metadata.Partition
+		version                int16
+		leader                 int32
+		code                   int16
 		replicas, isr, offline []int32
 	}{
 		{"healthy", metadata.Partition{Replicas: []int32{1, 3}, ISR: []int32{1, 3}, Leader: 1, LeaderEpoch: 4},
