@@ -160,6 +160,32 @@ func ISRChanges(prev, next *metadata.Image, node int32) (shrinks, expands int) {
 	return shrinks, expands
 }
 
+// ControllerSource is the metrics.Source of a node that is a controller
+// and not a broker: the cluster as its metadata sees it (the controller
+// metrics: active controller, brokers, topics, offline partitions), and
+// no partitions or groups, which it does not host.
+type ControllerSource struct {
+	Meta   *metadata.Store
+	NodeID int32
+}
+
+// HasTopic reports whether a topic exists.
+func (c ControllerSource) HasTopic(name string) bool {
+	_, ok := c.Meta.Image().Topics[name]
+	return ok
+}
+
+// Partitions calls fn for none: a controller hosts no partition.
+func (c ControllerSource) Partitions(fn func(metrics.PartitionState)) {}
+
+// GroupOffsets returns nothing: a controller coordinates no group.
+func (c ControllerSource) GroupOffsets(context.Context) []metrics.GroupOffset { return nil }
+
+// Cluster counts brokers, topics and leaderless partitions.
+func (c ControllerSource) Cluster() metrics.ClusterState {
+	return clusterState(c.Meta.Image(), c.NodeID, c.Meta.Leader() == c.NodeID)
+}
+
 // GroupOffsets returns every group's committed offsets (metrics.Source).
 func (a *Admin) GroupOffsets(ctx context.Context) []metrics.GroupOffset {
 	groups, code := a.b.Groups.ListGroups(ctx, nil)

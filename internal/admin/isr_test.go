@@ -1,6 +1,9 @@
 package admin
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"slices"
 	"testing"
 
@@ -102,5 +105,33 @@ func TestPartitionInfoHealth(t *testing.T) {
 			t.Errorf("partitionInfo(%+v) = %+v; want leader %d, offline %v, under-replicated %v",
 				tc.p, pi, tc.leader, tc.offline, tc.underReplicated)
 		}
+	}
+}
+
+// TestControllerSource: a controller-only node reports the controller
+// metrics from its metadata and hosts nothing.
+func TestControllerSource(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	meta, err := metadata.OpenMemory(1, "127.0.0.1", 9092, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := meta.CreateTopic(context.Background(), "t", 3, 1, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var src metrics.Source = ControllerSource{Meta: meta, NodeID: 1}
+	if !src.HasTopic("t") || src.HasTopic("u") {
+		t.Errorf("HasTopic(t) = %v, HasTopic(u) = %v", src.HasTopic("t"), src.HasTopic("u"))
+	}
+	src.Partitions(func(p metrics.PartitionState) { t.Errorf("a controller hosts partition %+v", p) })
+	if got := src.GroupOffsets(context.Background()); got != nil {
+		t.Errorf("a controller reports group offsets %v", got)
+	}
+	want := metrics.ClusterState{ActiveController: true, ActiveBrokers: 1, Topics: 1, Partitions: 3, Leaders: 3}
+	if got := src.Cluster(); got != want {
+		t.Errorf("Cluster() = %+v, want %+v", got, want)
+	}
+	if got := (ControllerSource{Meta: meta, NodeID: 2}).Cluster(); got.ActiveController || got.Leaders != 0 {
+		t.Errorf("Cluster() of another node = %+v, want not active, no leaders", got)
 	}
 }

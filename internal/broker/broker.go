@@ -109,6 +109,7 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 			return nil, err
 		}
 		b.Addrs = []string{b.controllerLn.Addr().String()}
+		b.metrics.SetSource(admin.ControllerSource{Meta: b.quorum.store, NodeID: cfg.NodeID()})
 		b.http.SetControllerOnly(func() bool { return b.quorum.store.Leader() >= 0 })
 		return b, nil
 	}
