@@ -96,10 +96,14 @@ func (a *Admin) Partitions(fn func(metrics.PartitionState)) {
 }
 
 // Cluster counts brokers, topics and leaderless partitions in this node's
-// metadata (metrics.Source).
+// metadata, and the partitions this node leads (metrics.Source).
 func (a *Admin) Cluster() metrics.ClusterState {
-	im := a.b.Meta.Image()
-	cs := metrics.ClusterState{ActiveController: a.b.Meta.Leader() == a.b.NodeID, Topics: len(im.Topics)}
+	return clusterState(a.b.Meta.Image(), a.b.NodeID, a.b.Meta.Leader() == a.b.NodeID)
+}
+
+// clusterState is Cluster over one image, for node.
+func clusterState(im *metadata.Image, node int32, activeController bool) metrics.ClusterState {
+	cs := metrics.ClusterState{ActiveController: activeController, Topics: len(im.Topics)}
 	for _, b := range im.Brokers {
 		if b.Fenced {
 			cs.FencedBrokers++
@@ -110,12 +114,76 @@ func (a *Admin) Cluster() metrics.ClusterState {
 	for _, t := range im.Topics {
 		cs.Partitions += int(t.Partitions)
 		for _, p := range t.Assignments {
-			if p.Leader == metadata.NoLeader {
+			switch {
+			case p.Leader == metadata.NoLeader:
 				cs.NoLeaderParts++
+			case p.Leader == node:
+				cs.Leaders++
+				if underReplicated(p) {
+					cs.UnderReplicated++
+				}
 			}
 		}
 	}
 	return cs
+}
+
+// underReplicated reports whether a partition's ISR is smaller than its
+// replica set, as Kafka's UnderReplicatedPartitions counts.
+func underReplicated(p metadata.Partition) bool { return len(p.ISR) < len(p.Replicas) }
+
+// ISRChanges counts the ISR changes between two images of the partitions
+// node leads in both under one leader epoch: a partition whose ISR lost
+// members counts one shrink, one that gained members one expansion. A
+// leader change is not counted (the new leader did not change the ISR).
+// The broker calls it on every image it observes; images it did not see
+// (several changes between two looks) are not counted apart.
+func ISRChanges(prev, next *metadata.Image, node int32) (shrinks, expands int) {
+	for name, t := range next.Topics {
+		pt, ok := prev.Topics[name]
+		if !ok || pt == t || pt.ID != t.ID {
+			continue // new, unchanged or recreated
+		}
+		for i := range min(len(pt.Assignments), len(t.Assignments)) {
+			before, after := pt.Assignments[i], t.Assignments[i]
+			if before.Leader != node || after.Leader != node || before.LeaderEpoch != after.LeaderEpoch {
+				continue
+			}
+			if slices.ContainsFunc(before.ISR, func(r int32) bool { return !slices.Contains(after.ISR, r) }) {
+				shrinks++
+			}
+			if slices.ContainsFunc(after.ISR, func(r int32) bool { return !slices.Contains(before.ISR, r) }) {
+				expands++
+			}
+		}
+	}
+	return shrinks, expands
+}
+
+// ControllerSource is the metrics.Source of a node that is a controller
+// and not a broker: the cluster as its metadata sees it (the controller
+// metrics: active controller, brokers, topics, offline partitions), and
+// no partitions or groups, which it does not host.
+type ControllerSource struct {
+	Meta   *metadata.Store
+	NodeID int32
+}
+
+// HasTopic reports whether a topic exists.
+func (c ControllerSource) HasTopic(name string) bool {
+	_, ok := c.Meta.Image().Topics[name]
+	return ok
+}
+
+// Partitions calls fn for none: a controller hosts no partition.
+func (c ControllerSource) Partitions(fn func(metrics.PartitionState)) {}
+
+// GroupOffsets returns nothing: a controller coordinates no group.
+func (c ControllerSource) GroupOffsets(context.Context) []metrics.GroupOffset { return nil }
+
+// Cluster counts brokers, topics and leaderless partitions.
+func (c ControllerSource) Cluster() metrics.ClusterState {
+	return clusterState(c.Meta.Image(), c.NodeID, c.Meta.Leader() == c.NodeID)
 }
 
 // GroupOffsets returns every group's committed offsets (metrics.Source).
@@ -146,16 +214,27 @@ type TopicInfo struct {
 	Internal   bool            `json:"internal"`
 	Partitions []PartitionInfo `json:"partitions"`
 	Configs    []ConfigEntry   `json:"configs,omitempty"`
+	// UnderReplicated counts the partitions whose ISR is smaller than
+	// their replica set, Offline those without a leader.
+	UnderReplicated int `json:"underReplicated"`
+	Offline         int `json:"offline"`
 }
 
-// PartitionInfo is one partition's offsets and size on disk.
+// PartitionInfo is one partition's placement from the metadata, and its
+// offsets and size on disk when this broker hosts it (-1 otherwise).
 type PartitionInfo struct {
-	Partition      int32 `json:"partition"`
-	Leader         int32 `json:"leader"`
-	LogStartOffset int64 `json:"logStartOffset"`
-	HighWatermark  int64 `json:"highWatermark"`
-	LogEndOffset   int64 `json:"logEndOffset"`
-	SizeBytes      int64 `json:"sizeBytes"`
+	Partition int32   `json:"partition"`
+	Leader    int32   `json:"leader"` // -1: none (offline)
+	Replicas  []int32 `json:"replicas"`
+	ISR       []int32 `json:"isr"`
+	// OfflineReplicas are the replicas whose broker is fenced or not
+	// registered.
+	OfflineReplicas []int32 `json:"offlineReplicas"`
+	UnderReplicated bool    `json:"underReplicated"`
+	LogStartOffset  int64   `json:"logStartOffset"`
+	HighWatermark   int64   `json:"highWatermark"`
+	LogEndOffset    int64   `json:"logEndOffset"`
+	SizeBytes       int64   `json:"sizeBytes"`
 }
 
 // ConfigEntry is one topic config with where its value came from.
@@ -175,18 +254,19 @@ func (a *Admin) Topics() []TopicInfo {
 	im := a.b.Meta.Image()
 	out := make([]TopicInfo, 0, len(im.Topics))
 	for _, t := range im.SortedTopics() {
-		out = append(out, a.topicInfo(t.Name, t.ID.String(), t.Partitions))
+		out = append(out, a.topicInfo(im, t))
 	}
 	return out
 }
 
 // Topic describes one topic with its configs.
 func (a *Admin) Topic(name string) (TopicInfo, error) {
-	t, ok := a.b.Meta.Image().Topics[name]
+	im := a.b.Meta.Image()
+	t, ok := im.Topics[name]
 	if !ok {
 		return TopicInfo{}, ErrUnknownTopic
 	}
-	info := a.topicInfo(t.Name, t.ID.String(), t.Partitions)
+	info := a.topicInfo(im, t)
 	info.Configs = []ConfigEntry{}
 	a.b.Topics.Settings(t).Config.Each(func(d *config.Def, value string, source config.Source) {
 		e := ConfigEntry{Name: d.Name, Value: value, Source: source.String(), Sensitive: d.Sensitive}
@@ -198,17 +278,45 @@ func (a *Admin) Topic(name string) (TopicInfo, error) {
 	return info, nil
 }
 
-func (a *Admin) topicInfo(name, id string, partitions int32) TopicInfo {
-	info := TopicInfo{Name: name, ID: id, Internal: group.IsInternalTopic(name), Partitions: []PartitionInfo{}}
-	for i := range partitions {
-		pi := PartitionInfo{Partition: i, Leader: a.b.NodeID, LogStartOffset: -1, HighWatermark: -1, LogEndOffset: -1}
-		if p, ok := a.b.Replicas.Get(name, i); ok {
+func (a *Admin) topicInfo(im *metadata.Image, t *metadata.Topic) TopicInfo {
+	info := TopicInfo{Name: t.Name, ID: t.ID.String(), Internal: group.IsInternalTopic(t.Name), Partitions: []PartitionInfo{}}
+	for i, as := range t.Assignments {
+		pi := partitionInfo(im, int32(i), as)
+		if pi.UnderReplicated {
+			info.UnderReplicated++
+		}
+		if pi.Leader == metadata.NoLeader {
+			info.Offline++
+		}
+		if p, ok := a.b.Replicas.Get(t.Name, pi.Partition); ok {
 			pi.LogStartOffset, pi.HighWatermark, pi.LogEndOffset = p.LogStartOffset(), p.HighWatermark(), p.LogEndOffset()
 			pi.SizeBytes = p.Size()
 		}
 		info.Partitions = append(info.Partitions, pi)
 	}
 	return info
+}
+
+// partitionInfo is a partition's placement and ISR health in im, without
+// offsets. A leader that is not live counts as none, as Metadata answers.
+func partitionInfo(im *metadata.Image, index int32, p metadata.Partition) PartitionInfo {
+	pi := PartitionInfo{Partition: index, Leader: p.Leader, Replicas: slices.Clone(p.Replicas), ISR: slices.Clone(p.ISR),
+		OfflineReplicas: []int32{}, UnderReplicated: underReplicated(p), LogStartOffset: -1, HighWatermark: -1, LogEndOffset: -1}
+	if pi.Replicas == nil {
+		pi.Replicas = []int32{}
+	}
+	if pi.ISR == nil {
+		pi.ISR = []int32{}
+	}
+	if !im.Live(p.Leader) {
+		pi.Leader = metadata.NoLeader
+	}
+	for _, r := range p.Replicas {
+		if !im.Live(r) {
+			pi.OfflineReplicas = append(pi.OfflineReplicas, r)
+		}
+	}
+	return pi
 }
 
 // CreateTopic creates a topic as a CreateTopics request would; -1

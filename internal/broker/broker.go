@@ -114,6 +114,7 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 			return nil, err
 		}
 		b.Addrs = []string{b.controllerLn.Addr().String()}
+		b.metrics.SetSource(admin.ControllerSource{Meta: b.quorum.store, NodeID: cfg.NodeID()})
 		b.http.SetControllerOnly(func() bool { return b.quorum.store.Leader() >= 0 })
 		return b, nil
 	}
@@ -384,14 +385,20 @@ func (b *Broker) closeListeners() {
 }
 
 // reconcileLoop opens and removes partitions as the metadata changes:
-// topics created or deleted through other brokers, and leaders moved.
+// topics created or deleted through other brokers, and leaders moved. It
+// also counts the ISR changes of the partitions led here between the
+// images it sees.
 func (b *Broker) reconcileLoop() {
 	defer b.wg.Done()
+	seen := b.quorum.store.Image()
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-b.quorum.store.Changed():
+			im := b.quorum.store.Image()
+			b.metrics.ISRChanged(admin.ISRChanges(seen, im, b.cfg.NodeID()))
+			seen = im
 			if err := b.topics.Reconcile(); err != nil {
 				b.logger.Error("reconcile partitions with the metadata", "err", err)
 			}

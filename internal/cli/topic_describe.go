@@ -1,6 +1,10 @@
 // sluice topic describe: partitions with leader, replicas and ISR (Metadata),
 // watermarks (ListOffsets earliest and latest), size on disk
 // (DescribeLogDirs) and configs with their source (DescribeConfigs).
+// A partition without a leader is flagged OFFLINE, one whose ISR is
+// smaller than its replicas UNDER-REPLICATED; the STATUS column and the
+// topic's counts appear only when some partition is flagged, so a
+// healthy topic prints as it always did.
 
 package cli
 
@@ -45,13 +49,17 @@ func showTopics(ctx context.Context, cl *client, w io.Writer, asJSON bool, topic
 
 // describedTopic is topic describe's output; the JSON form is this struct.
 type describedTopic struct {
-	Topic      string               `json:"topic"`
-	ID         string               `json:"id,omitempty"`
-	Internal   bool                 `json:"internal"`
-	Replicas   int                  `json:"replicas"`
-	SizeBytes  int64                `json:"size_bytes"` // -1 if unknown
-	Partitions []describedPartition `json:"partitions"`
-	Configs    []describedConfig    `json:"configs,omitempty"`
+	Topic     string `json:"topic"`
+	ID        string `json:"id,omitempty"`
+	Internal  bool   `json:"internal"`
+	Replicas  int    `json:"replicas"`
+	SizeBytes int64  `json:"size_bytes"` // -1 if unknown
+	// UnderReplicated counts the partitions whose ISR is smaller than
+	// their replicas, Offline those without a leader.
+	UnderReplicated int                  `json:"under_replicated_partitions"`
+	Offline         int                  `json:"offline_partitions"`
+	Partitions      []describedPartition `json:"partitions"`
+	Configs         []describedConfig    `json:"configs,omitempty"`
 }
 
 type describedPartition struct {
@@ -61,6 +69,8 @@ type describedPartition struct {
 	Replicas        []int32 `json:"replicas"`
 	ISR             []int32 `json:"isr"`
 	OfflineReplicas []int32 `json:"offline_replicas"`
+	UnderReplicated bool    `json:"under_replicated"` // ISR smaller than replicas
+	Offline         bool    `json:"offline"`          // no leader
 	LogStartOffset  int64   `json:"log_start_offset"` // -1 if unknown
 	HighWatermark   int64   `json:"high_watermark"`   // -1 if unknown
 	SizeBytes       int64   `json:"size_bytes"`       // -1 if unknown
@@ -116,6 +126,14 @@ func describeTopics(ctx context.Context, cl *client, topics []string, withConfig
 				LogStartOffset:  listedOffset(starts, t, p.Partition),
 				HighWatermark:   listedOffset(ends, t, p.Partition),
 				SizeBytes:       partitionSize(logDirs, p),
+				UnderReplicated: len(p.ISR) < len(p.Replicas),
+				Offline:         p.Leader < 0,
+			}
+			if dp.UnderReplicated {
+				dt.UnderReplicated++
+			}
+			if dp.Offline {
+				dt.Offline++
 			}
 			if p.Err != nil {
 				dp.Error = kafkaReason(p.Err, "")
@@ -191,6 +209,12 @@ func printTopicDescriptions(w io.Writer, topics []describedTopic, withConfigs bo
 			row(tw, "INTERNAL", "yes")
 		}
 		row(tw, "PARTITIONS", len(t.Partitions))
+		if t.Offline > 0 {
+			row(tw, "OFFLINE", t.Offline)
+		}
+		if t.UnderReplicated > 0 {
+			row(tw, "UNDER-REPLICATED", t.UnderReplicated)
+		}
 		row(tw, "REPLICAS", t.Replicas)
 		row(tw, "SIZE", humanBytes(t.SizeBytes))
 		tw.Flush()
@@ -217,16 +241,21 @@ func printTopicDescriptions(w io.Writer, topics []describedTopic, withConfigs bo
 }
 
 func printPartitionTable(w io.Writer, partitions []describedPartition) {
-	offline := false
+	offline, flagged := false, false
 	for _, p := range partitions {
 		offline = offline || len(p.OfflineReplicas) > 0
+		flagged = flagged || p.status() != ""
 	}
 	tw := newTable(w)
 	header := []any{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR"}
 	if offline {
 		header = append(header, "OFFLINE-REPLICAS")
 	}
-	row(tw, append(header, "LOG-START-OFFSET", "HIGH-WATERMARK", "SIZE")...)
+	header = append(header, "LOG-START-OFFSET", "HIGH-WATERMARK", "SIZE")
+	if flagged {
+		header = append(header, "STATUS")
+	}
+	row(tw, header...)
 	sort.Slice(partitions, func(i, j int) bool { return partitions[i].Partition < partitions[j].Partition })
 	for _, p := range partitions {
 		leader := fmt.Sprint(p.Leader)
@@ -238,10 +267,25 @@ func printPartitionTable(w io.Writer, partitions []describedPartition) {
 			cells = append(cells, orDash(int32List(p.OfflineReplicas)))
 		}
 		cells = append(cells, offsetOrDash(p.LogStartOffset), offsetOrDash(p.HighWatermark), humanBytes(p.SizeBytes))
+		if flagged {
+			cells = append(cells, orDash(p.status()))
+		}
 		if p.Error != "" {
 			cells = append(cells, p.Error)
 		}
 		row(tw, cells...)
 	}
 	tw.Flush()
+}
+
+// status is a partition's ISR health flag: OFFLINE without a leader,
+// UNDER-REPLICATED with an ISR smaller than its replicas, else empty.
+func (p describedPartition) status() string {
+	switch {
+	case p.Offline:
+		return "OFFLINE"
+	case p.UnderReplicated:
+		return "UNDER-REPLICATED"
+	}
+	return ""
 }

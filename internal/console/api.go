@@ -139,16 +139,20 @@ type overviewBody struct {
 		ClusterID string `json:"clusterId"`
 		Endpoint  string `json:"endpoint"`
 	} `json:"broker"`
-	Version       string   `json:"version"`
-	GoVersion     string   `json:"goVersion"`
-	StartedAt     string   `json:"startedAt"`
-	UptimeSeconds int64    `json:"uptimeSeconds"`
-	Topics        int      `json:"topics"`
-	Partitions    int      `json:"partitions"`
-	SizeBytes     int64    `json:"sizeBytes"`
-	Totals        totals   `json:"totals"`
-	Rates         rates    `json:"rates"`
-	History       []sample `json:"history"`
+	Version       string `json:"version"`
+	GoVersion     string `json:"goVersion"`
+	StartedAt     string `json:"startedAt"`
+	UptimeSeconds int64  `json:"uptimeSeconds"`
+	Topics        int    `json:"topics"`
+	Partitions    int    `json:"partitions"`
+	// UnderReplicated and Offline count the partitions whose ISR is
+	// smaller than their replicas, and those without a leader.
+	UnderReplicated int      `json:"underReplicated"`
+	Offline         int      `json:"offline"`
+	SizeBytes       int64    `json:"sizeBytes"`
+	Totals          totals   `json:"totals"`
+	Rates           rates    `json:"rates"`
+	History         []sample `json:"history"`
 }
 
 type totals struct {
@@ -166,6 +170,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, b Broker) {
 	for _, t := range b.Topics() {
 		body.Topics++
 		body.Partitions += len(t.Partitions)
+		body.UnderReplicated += t.UnderReplicated
+		body.Offline += t.Offline
 		for _, p := range t.Partitions {
 			body.SizeBytes += p.SizeBytes
 		}

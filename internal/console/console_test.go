@@ -39,9 +39,11 @@ func (f *fakeBroker) Topic(name string) (admin.TopicInfo, error) {
 	if name != "orders" {
 		return admin.TopicInfo{}, admin.ErrUnknownTopic
 	}
-	return admin.TopicInfo{Name: "orders", ID: "id", Partitions: []admin.PartitionInfo{
-		{Partition: 0, LogStartOffset: 10, HighWatermark: 110, LogEndOffset: 110, SizeBytes: 1000},
-		{Partition: 1, LogStartOffset: 0, HighWatermark: 5, LogEndOffset: 5, SizeBytes: 50},
+	return admin.TopicInfo{Name: "orders", ID: "id", UnderReplicated: 1, Partitions: []admin.PartitionInfo{
+		{Partition: 0, Leader: 1, Replicas: []int32{1, 2}, ISR: []int32{1, 2}, OfflineReplicas: []int32{},
+			LogStartOffset: 10, HighWatermark: 110, LogEndOffset: 110, SizeBytes: 1000},
+		{Partition: 1, Leader: 1, Replicas: []int32{1, 2}, ISR: []int32{1}, OfflineReplicas: []int32{2}, UnderReplicated: true,
+			LogStartOffset: 0, HighWatermark: 5, LogEndOffset: 5, SizeBytes: 50},
 	}, Configs: []admin.ConfigEntry{{Name: "retention.ms", Value: "1000", Source: "DYNAMIC_TOPIC_CONFIG"}}}, nil
 }
 func (f *fakeBroker) CreateTopic(name string, partitions int32, configs map[string]string) error {
@@ -169,6 +171,9 @@ func TestTopicsAPI(t *testing.T) {
 	}{
 		{"GET", "/api/v1/topics", "", "", 200, `"messages": 105`},
 		{"GET", "/api/v1/topics/orders", "", "", 200, `"retention.ms"`},
+		{"GET", "/api/v1/topics", "", "", 200, `"underReplicated": 1`},
+		{"GET", "/api/v1/topics/orders", "", "", 200, `"underReplicated": true`},
+		{"GET", "/api/v1/overview", "", "", 200, `"underReplicated": 1`},
 		{"GET", "/api/v1/topics/missing", "", "", 404, `"UNKNOWN_TOPIC_OR_PARTITION"`},
 		{"POST", "/api/v1/topics", "application/json", `{"name":"new","partitions":3,"configs":{"retention.ms":"5"}}`, 404, ""}, // created, then not found by the fake
 		{"POST", "/api/v1/topics", "application/json", `{"name":"orders"}`, 409, `"TOPIC_ALREADY_EXISTS"`},

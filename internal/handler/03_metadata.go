@@ -10,6 +10,14 @@ package handler
 // exist or not, so their existence is not disclosed; auto-creation also
 // needs CREATE (authorize.go).
 //
+// Partitions are answered from the metadata image as Kafka's
+// KRaftMetadataCache answers them: the replicas, the ISR, the offline
+// replicas (those whose broker is fenced or not registered) and the
+// leader epoch. A partition without a live leader has leader -1 and
+// LEADER_NOT_AVAILABLE. Version 0 lists only the live replicas and ISR
+// members, and answers REPLICA_NOT_AVAILABLE when it left some out
+// (Kafka's errorUnavailableEndpoints, which exists for v0 only).
+//
 // Not implemented: authorized operations (no ACLs yet).
 
 import (
@@ -40,7 +48,7 @@ func (h *Handler) metadata(ctx context.Context, who protocol.Principal, req *kms
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
 		for _, t := range im.SortedTopics() {
 			if h.allowedTopic(ctx, who, kmsg.ACLOperationDescribe, t.Name) {
-				resp.Topics = append(resp.Topics, h.metadataTopic(im, t))
+				resp.Topics = append(resp.Topics, h.metadataTopic(im, t, req.Version))
 			}
 		}
 		return resp
@@ -66,7 +74,7 @@ func (h *Handler) metadata(ctx context.Context, who protocol.Principal, req *kms
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
-		resp.Topics = append(resp.Topics, h.metadataTopic(im, t))
+		resp.Topics = append(resp.Topics, h.metadataTopic(im, t, req.Version))
 	}
 	return resp
 }
@@ -112,26 +120,59 @@ func (h *Handler) metadataLookup(im *metadata.Image, name string, autoCreate boo
 	return t, err
 }
 
-func (h *Handler) metadataTopic(im *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseTopic {
+func (h *Handler) metadataTopic(im *metadata.Image, t *metadata.Topic, version int16) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID = &name, t.ID
 	st.IsInternal = group.IsInternalTopic(t.Name)
 	for i, a := range t.Assignments {
-		sp := kmsg.NewMetadataResponseTopicPartition()
-		sp.Partition, sp.Leader, sp.LeaderEpoch = int32(i), a.Leader, a.LeaderEpoch
-		sp.Replicas, sp.ISR, sp.OfflineReplicas = a.Replicas, a.ISR, []int32{}
-		for _, r := range a.Replicas {
-			if !im.Live(r) {
-				sp.OfflineReplicas = append(sp.OfflineReplicas, r)
-			}
-		}
-		if a.Leader == metadata.NoLeader {
-			sp.ErrorCode = kerr.LeaderNotAvailable.Code
-		}
-		st.Partitions = append(st.Partitions, sp)
+		st.Partitions = append(st.Partitions, metadataPartition(im, int32(i), a, version))
 	}
 	return st
+}
+
+// metadataPartition answers one partition of the image. The leader is
+// answered only while it is live; the controller takes leadership from a
+// fenced broker, so a fenced leader would be a moment's race, and naming
+// a broker the response does not list would send clients nowhere.
+func metadataPartition(im *metadata.Image, index int32, a metadata.Partition, version int16) kmsg.MetadataResponseTopicPartition {
+	sp := kmsg.NewMetadataResponseTopicPartition()
+	sp.Partition, sp.Leader, sp.LeaderEpoch = index, a.Leader, a.LeaderEpoch
+	sp.Replicas, sp.ISR, sp.OfflineReplicas = a.Replicas, a.ISR, offlineReplicas(im, a.Replicas)
+	if version == 0 {
+		sp.Replicas, sp.ISR = liveOnly(im, a.Replicas), liveOnly(im, a.ISR)
+	}
+	switch {
+	case a.Leader == metadata.NoLeader || !im.Live(a.Leader):
+		sp.Leader = metadata.NoLeader
+		sp.ErrorCode = kerr.LeaderNotAvailable.Code
+	case len(sp.Replicas) < len(a.Replicas) || len(sp.ISR) < len(a.ISR):
+		sp.ErrorCode = kerr.ReplicaNotAvailable.Code
+	}
+	return sp
+}
+
+// offlineReplicas lists the replicas whose broker is fenced or not
+// registered, never nil (librdkafka reads the array).
+func offlineReplicas(im *metadata.Image, replicas []int32) []int32 {
+	out := []int32{}
+	for _, r := range replicas {
+		if !im.Live(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// liveOnly returns the brokers of ids that are registered and unfenced.
+func liveOnly(im *metadata.Image, ids []int32) []int32 {
+	out := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		if im.Live(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // liveBroker is a broker as Metadata and DescribeCluster list it.

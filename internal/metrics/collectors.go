@@ -40,7 +40,11 @@ var (
 	leaderCountDesc = prometheus.NewDesc("kafka_server_replicamanager_leadercount",
 		"Partitions this broker leads.", nil, nil)
 	underReplicatedDesc = prometheus.NewDesc("kafka_server_replicamanager_underreplicatedpartitions",
-		"Partitions led here whose ISR is smaller than their replica set (always 0 until replication exists).", nil, nil)
+		"Partitions led here whose ISR is smaller than their replica set.", nil, nil)
+	isrShrinksDesc = prometheus.NewDesc("kafka_server_replicamanager_isrshrinks_total",
+		"ISR shrinks of partitions led here: changes that removed replicas from the ISR.", nil, nil)
+	isrExpandsDesc = prometheus.NewDesc("kafka_server_replicamanager_isrexpands_total",
+		"ISR expansions of partitions led here: changes that added replicas to the ISR.", nil, nil)
 	logSizeDesc = prometheus.NewDesc("kafka_log_log_size",
 		"Bytes of the partition's log segments.", partitionLabels, nil)
 	logStartDesc = prometheus.NewDesc("kafka_log_log_logstartoffset",
@@ -65,7 +69,7 @@ var (
 	globalPartitionsDesc = prometheus.NewDesc("kafka_controller_kafkacontroller_globalpartitioncount",
 		"Partitions in the cluster.", nil, nil)
 	offlinePartitionsDesc = prometheus.NewDesc("kafka_controller_kafkacontroller_offlinepartitionscount",
-		"Partitions without a leader.", nil, nil)
+		"Partitions without a leader, on the active controller; 0 on every other node.", nil, nil)
 	groupLagSumDesc = prometheus.NewDesc("kafka_consumergroup_lag_sum",
 		"The group's lag summed over the topic's partitions.", []string{"consumergroup", "topic"}, nil)
 )
@@ -75,7 +79,7 @@ type countersCollector Metrics
 
 func (c *countersCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{messagesInDesc, bytesInDesc, bytesOutDesc,
-		produceRequestsDesc, fetchRequestsDesc, requestsDesc, totalTimeDesc} {
+		produceRequestsDesc, fetchRequestsDesc, requestsDesc, totalTimeDesc, isrShrinksDesc, isrExpandsDesc} {
 		ch <- d
 	}
 }
@@ -97,6 +101,8 @@ func (c *countersCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(fetchRequestsDesc, prometheus.CounterValue, float64(tc.fetches.Load()), topic)
 		return true
 	})
+	ch <- prometheus.MustNewConstMetric(isrShrinksDesc, prometheus.CounterValue, float64(m.isrShrinks.Load()))
+	ch <- prometheus.MustNewConstMetric(isrExpandsDesc, prometheus.CounterValue, float64(m.isrExpands.Load()))
 	for key := range m.requests {
 		r := &m.requests[key]
 		count, sum, buckets := r.snapshot()
@@ -140,21 +146,20 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(logEndDesc, prometheus.GaugeValue, float64(p.LogEndOffset), p.Topic, part)
 		ch <- prometheus.MustNewConstMetric(highWatermarkDesc, prometheus.GaugeValue, float64(p.HighWatermark), p.Topic, part)
 	})
-	n := float64(len(highWatermarks))
-	ch <- prometheus.MustNewConstMetric(partitionCountDesc, prometheus.GaugeValue, n)
-	ch <- prometheus.MustNewConstMetric(leaderCountDesc, prometheus.GaugeValue, n)
-	ch <- prometheus.MustNewConstMetric(underReplicatedDesc, prometheus.GaugeValue, 0)
 	cs := src.Cluster()
-	active := 0.0
+	ch <- prometheus.MustNewConstMetric(partitionCountDesc, prometheus.GaugeValue, float64(len(highWatermarks)))
+	ch <- prometheus.MustNewConstMetric(leaderCountDesc, prometheus.GaugeValue, float64(cs.Leaders))
+	ch <- prometheus.MustNewConstMetric(underReplicatedDesc, prometheus.GaugeValue, float64(cs.UnderReplicated))
+	active, offline := 0.0, 0.0
 	if cs.ActiveController {
-		active = 1
+		active, offline = 1, float64(cs.NoLeaderParts)
 	}
 	ch <- prometheus.MustNewConstMetric(activeControllerDesc, prometheus.GaugeValue, active)
 	ch <- prometheus.MustNewConstMetric(activeBrokersDesc, prometheus.GaugeValue, float64(cs.ActiveBrokers))
 	ch <- prometheus.MustNewConstMetric(fencedBrokersDesc, prometheus.GaugeValue, float64(cs.FencedBrokers))
 	ch <- prometheus.MustNewConstMetric(globalTopicsDesc, prometheus.GaugeValue, float64(cs.Topics))
 	ch <- prometheus.MustNewConstMetric(globalPartitionsDesc, prometheus.GaugeValue, float64(cs.Partitions))
-	ch <- prometheus.MustNewConstMetric(offlinePartitionsDesc, prometheus.GaugeValue, float64(cs.NoLeaderParts))
+	ch <- prometheus.MustNewConstMetric(offlinePartitionsDesc, prometheus.GaugeValue, offline)
 
 	ctx, cancel := context.WithTimeout(context.Background(), groupOffsetsTimeout)
 	defer cancel()

@@ -41,6 +41,10 @@ type Metrics struct {
 
 	requests [apiKeysMax]requestCounters // by API key
 
+	// isrShrinks and isrExpands count the ISR changes of partitions this
+	// broker leads, as it observes them in metadata images (ISRChanged).
+	isrShrinks, isrExpands atomic.Int64
+
 	source atomic.Pointer[sourceBox] // nil until the broker is ready
 }
 
@@ -139,6 +143,22 @@ func (m *Metrics) Request(key int16, elapsed time.Duration) {
 	m.requests[i].observe(elapsed)
 }
 
+// ISRChanged counts ISR changes of partitions this broker leads:
+// shrinks (members left) and expands (members joined), one per partition
+// per observed change, as Kafka's leader marks IsrShrinksPerSec and
+// IsrExpandsPerSec once per committed ISR change.
+func (m *Metrics) ISRChanged(shrinks, expands int) {
+	if m == nil {
+		return
+	}
+	if shrinks > 0 {
+		m.isrShrinks.Add(int64(shrinks))
+	}
+	if expands > 0 {
+		m.isrExpands.Add(int64(expands))
+	}
+}
+
 // TopicTotals are one topic's counters since the broker started.
 type TopicTotals struct {
 	MessagesIn, BytesIn, BytesOut int64
@@ -184,11 +204,19 @@ type Source interface {
 	Cluster() ClusterState
 }
 
-// ClusterState is what Kafka's controller metrics count.
+// ClusterState is what Kafka's controller metrics count, and the
+// partitions this node leads.
 type ClusterState struct {
-	ActiveController                  bool // this node is the active controller
-	ActiveBrokers, FencedBrokers      int
-	Topics, Partitions, NoLeaderParts int
+	ActiveController             bool // this node is the active controller
+	ActiveBrokers, FencedBrokers int
+	Topics, Partitions           int
+	// NoLeaderParts counts the partitions without a leader in the whole
+	// cluster; only the active controller reports them (offline
+	// partitions), as only Kafka's active controller does.
+	NoLeaderParts int
+	// Leaders counts the partitions this node leads, UnderReplicated
+	// those of them whose ISR is smaller than their replica set.
+	Leaders, UnderReplicated int
 }
 
 // PartitionState is one partition's offsets and size.

@@ -15,6 +15,7 @@ type fakeSource struct {
 	topics     map[string]bool
 	partitions []PartitionState
 	offsets    []GroupOffset
+	cluster    ClusterState
 }
 
 func (f *fakeSource) HasTopic(name string) bool { return f.topics[name] }
@@ -24,9 +25,7 @@ func (f *fakeSource) Partitions(fn func(PartitionState)) {
 	}
 }
 func (f *fakeSource) GroupOffsets(context.Context) []GroupOffset { return f.offsets }
-func (f *fakeSource) Cluster() ClusterState {
-	return ClusterState{ActiveController: true, ActiveBrokers: 1, Topics: len(f.topics)}
-}
+func (f *fakeSource) Cluster() ClusterState                      { return f.cluster }
 
 // gather returns every sample as "name{label=value,...}" -> value, with
 // histograms as their _count and _sum.
@@ -182,8 +181,45 @@ func TestStateMetrics(t *testing.T) {
 	}
 }
 
+// TestReplicationMetrics: leaders and under-replicated partitions are this
+// node's, offline partitions are reported by the active controller only,
+// and ISR changes are counted as reported.
+func TestReplicationMetrics(t *testing.T) {
+	m := New()
+	src := &fakeSource{cluster: ClusterState{ActiveController: true, ActiveBrokers: 2, FencedBrokers: 1,
+		Topics: 2, Partitions: 9, NoLeaderParts: 2, Leaders: 5, UnderReplicated: 3}}
+	m.SetSource(src)
+	m.ISRChanged(1, 0)
+	m.ISRChanged(2, 3)
+	m.ISRChanged(0, 0)
+	got := gather(t, m)
+	want := map[string]float64{
+		"kafka_server_replicamanager_leadercount{}":                 5,
+		"kafka_server_replicamanager_underreplicatedpartitions{}":   3,
+		"kafka_server_replicamanager_isrshrinks_total{}":            3,
+		"kafka_server_replicamanager_isrexpands_total{}":            3,
+		"kafka_controller_kafkacontroller_offlinepartitionscount{}": 2,
+		"kafka_controller_kafkacontroller_activecontrollercount{}":  1,
+		"kafka_controller_kafkacontroller_globalpartitioncount{}":   9,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	src.cluster.ActiveController = false
+	got = gather(t, m)
+	if g, ok := got["kafka_controller_kafkacontroller_offlinepartitionscount{}"]; !ok || g != 0 {
+		t.Errorf("offline partitions on a node that is not the active controller = %v (present %v), want 0", g, ok)
+	}
+	if g := got["kafka_server_replicamanager_underreplicatedpartitions{}"]; g != 3 {
+		t.Errorf("under-replicated partitions on a node that is not the controller = %v, want 3", g)
+	}
+}
+
 func TestNilMetrics(t *testing.T) {
 	var m *Metrics
+	m.ISRChanged(1, 1)
 	m.Produced("t", 1, 1)
 	m.Fetched("t", 1)
 	m.Request(0, time.Millisecond)

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/group"
 	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/replica"
@@ -75,10 +76,11 @@ func (r *Registry) logConfig(t *metadata.Topic) log.Config {
 const ChangeWaitMax = 5 * time.Second
 
 // CreateInternalTopic creates a topic the broker itself writes, such as
-// the offsets topic, with replication factor 1, and opens its partitions.
-// A topic that already exists is left as it is.
+// the offsets topic, with the replication factor internalReplicationFactor
+// gives, and opens its partitions. A topic that already exists is left as
+// it is.
 func (r *Registry) CreateInternalTopic(name string, partitions int32, configs map[string]string) error {
-	spec, err := r.Check(name, partitions, 1, configs)
+	spec, err := r.Check(name, partitions, r.internalReplicationFactor(name), configs)
 	if err != nil {
 		return err
 	}
@@ -88,4 +90,21 @@ func (r *Registry) CreateInternalTopic(name string, partitions int32, configs ma
 		return err
 	}
 	return nil
+}
+
+// internalReplicationFactor is the replication factor an internal topic
+// is created with: offsets.topic.replication.factor for the offsets topic
+// (Kafka's default 3), default.replication.factor for any other, capped at
+// the live brokers. Kafka refuses to create the offsets topic until that
+// many brokers are live; capping instead lets one node, or a cluster
+// still starting, serve groups at once, at the price of fewer replicas
+// for the topic's life when it is created before the other brokers
+// register (a reassignment is the way to add them).
+func (r *Registry) internalReplicationFactor(name string) int16 {
+	key := "default.replication.factor"
+	if name == group.OffsetsTopic {
+		key = "offsets.topic.replication.factor"
+	}
+	live := len(r.cfg.Meta.Image().LiveBrokers())
+	return int16(max(1, min(r.cfg.Broker.Int(key), live)))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/sluice-dev/sluice/internal/config"
@@ -16,8 +18,16 @@ import (
 // and a temporary log dir.
 func newRegistry(t *testing.T) *Registry {
 	t.Helper()
+	return newRegistryWith(t, nil)
+}
+
+// newRegistryWith is newRegistry with broker config flags.
+func newRegistryWith(t *testing.T, flags map[string]string) *Registry {
+	t.Helper()
 	dir := t.TempDir()
-	cfg, _, err := config.Load("", nil, map[string]string{"log.dirs": dir, "offsets.topic.num.partitions": "3"})
+	all := map[string]string{"log.dirs": dir, "offsets.topic.num.partitions": "3"}
+	maps.Copy(all, flags)
+	cfg, _, err := config.Load("", nil, all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,5 +112,53 @@ func TestGroupCoordinatorCreatesOffsetsTopic(t *testing.T) {
 	}
 	if err := r.CreateInternalTopic("__x", 0, nil); err == nil {
 		t.Errorf("an internal topic of 0 partitions was created")
+	}
+}
+
+// TestInternalTopicReplicationFactor: the offsets topic takes
+// offsets.topic.replication.factor capped at the live brokers (fenced ones
+// do not count); other internal topics take default.replication.factor.
+func TestInternalTopicReplicationFactor(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		flags         map[string]string
+		others        []int32 // brokers registered beside this node
+		fenced        int32   // one of others to fence, -1 for none
+		offsets, rest int     // replicas of the offsets topic and of another internal topic
+	}{
+		{"one node", nil, nil, -1, 1, 1},
+		{"two brokers", nil, []int32{2}, -1, 2, 1},
+		{"four brokers", nil, []int32{2, 3, 4}, -1, 3, 1},
+		{"four brokers, one fenced", nil, []int32{2, 3, 4}, 3, 3, 1},
+		{"three brokers, one fenced", nil, []int32{2, 3}, 3, 2, 1},
+		{"configured", map[string]string{"offsets.topic.replication.factor": "2", "default.replication.factor": "3"},
+			[]int32{2, 3, 4}, -1, 2, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegistryWith(t, tc.flags)
+			ctx := context.Background()
+			for _, id := range tc.others {
+				epoch, err := r.cfg.Meta.RegisterBroker(ctx, metadata.RegisterBrokerRecord{ID: id,
+					Endpoints: []metadata.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092 + id}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if id == tc.fenced {
+					if err := r.cfg.Meta.FenceBroker(ctx, id, epoch, true); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for name, want := range map[string]int{group.OffsetsTopic: tc.offsets, "__other": tc.rest} {
+				if err := r.CreateInternalTopic(name, 3, nil); err != nil {
+					t.Fatalf("create %s: %v", name, err)
+				}
+				for i, p := range r.cfg.Meta.Image().Topics[name].Assignments {
+					if len(p.Replicas) != want || slices.Contains(p.Replicas, tc.fenced) {
+						t.Errorf("%s partition %d replicas %v, want %d live ones", name, i, p.Replicas, want)
+					}
+				}
+			}
+		})
 	}
 }

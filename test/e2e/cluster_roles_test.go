@@ -73,6 +73,18 @@ func TestClusterRoles(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "controller only") {
 		t.Fatalf("/readyz of the controller-only node: %s %q", resp.Status, body)
 	}
+	// It serves the controller metrics, as Kafka's controllers do.
+	resp, err = http.Get("http://" + controllerHTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"kafka_controller_kafkacontroller_activecontrollercount", "kafka_controller_kafkacontroller_offlinepartitionscount"} {
+		if !strings.Contains(string(body), "\n"+name+" ") {
+			t.Errorf("/metrics of the controller-only node lacks %s", name)
+		}
+	}
 
 	// A topic created through the broker that does not vote.
 	observer := kadm.NewClient(clusterClient(t, []string{c.nodes[3].Addr}))

@@ -459,8 +459,8 @@ func TestHTTPConsoleBrowser(t *testing.T) {
 		want       []string
 	}{
 		{"overview", "#/overview", []string{"Node 1", b.Addr, "since start"}},
-		{"topics", "#/topics", []string{"orders", "audit-log", "43"}},
-		{"topic", "#/topics/orders", []string{"retention.ms", "604800000", "DYNAMIC_TOPIC_CONFIG"}},
+		{"topics", "#/topics", []string{"orders", "audit-log", "43", "in sync"}},
+		{"topic", "#/topics/orders", []string{"retention.ms", "604800000", "DYNAMIC_TOPIC_CONFIG", "in sync"}},
 		{"messages", "#/messages/orders/0", []string{"customer-1", `"order": 1,`, "0001feff", "source: </b>web"}},
 		{"groups", "#/groups", []string{"billing", "Stable", ">5<"}},
 		{"group", "#/groups/billing", []string{"billing-service", ">20<", ">25<", ">5<"}},

@@ -107,7 +107,7 @@ function overviewView() {
         node: "Node " + o.broker.nodeId, endpoint: o.broker.endpoint,
         version: o.version, go: o.goVersion,
         uptime: fmtDuration(o.uptimeSeconds), started: "since " + new Date(o.startedAt).toLocaleString(),
-        topics: o.topics + " \u00B7 " + o.partitions, size: fmtBytes(o.sizeBytes) + " on disk",
+        topics: o.topics + " \u00B7 " + o.partitions, size: fmtBytes(o.sizeBytes) + " on disk", health: topicHealth(o).text,
         msgRate: fmtRate(o.rates.messagesInPerSec), msgTotal: fmtNum(o.totals.messagesIn) + " since start",
         inRate: fmtBytes(o.rates.bytesInPerSec), inTotal: fmtBytes(o.totals.bytesIn) + " since start",
         outRate: fmtBytes(o.rates.bytesOutPerSec), outTotal: fmtBytes(o.totals.bytesOut) + " since start",
@@ -155,7 +155,7 @@ function topicsView() {
         const name = el("td", {}, el("a", { href: "#/topics/" + encodeURIComponent(t.name), text: t.name }));
         if (t.internal) name.append(" ", el("span", { class: "tag internal", text: "internal" }));
         return el("tr", {}, name,
-          td(t.partitions.length, "num"), td(fmtNum(t.messages), "num"), td(fmtBytes(t.sizeBytes), "num"),
+          td(t.partitions.length, "num"), healthCell(t), td(fmtNum(t.messages), "num"), td(fmtBytes(t.sizeBytes), "num"),
           td(fmtRate(t.messagesInPerSec), "num"), td(fmtBytes(t.bytesInPerSec), "num"), td(fmtBytes(t.bytesOutPerSec), "num"),
           el("td", { class: "actions" },
             el("a", { class: "button small", href: "#/messages/" + encodeURIComponent(t.name), text: "Browse" }), " ",
@@ -164,6 +164,28 @@ function topicsView() {
     },
   };
   return v;
+}
+
+// topicHealth sums up a topic's ISR health: its offline partitions (no
+// leader) and under-replicated ones (ISR smaller than the replicas).
+function topicHealth(t) {
+  const parts = [];
+  if (t.offline) parts.push(t.offline + " offline");
+  if (t.underReplicated) parts.push(t.underReplicated + " under-replicated");
+  if (!parts.length) return { text: "in sync", cls: "health-ok" };
+  return { text: parts.join(" \u00B7 "), cls: t.offline ? "health-offline" : "health-under" };
+}
+
+function healthCell(t) {
+  const h = topicHealth(t);
+  return td(h.text, h.cls);
+}
+
+// partitionStatus is one partition's ISR health.
+function partitionStatus(p) {
+  if (p.leader < 0) return td("offline", "health-offline");
+  if (p.underReplicated) return td("under-replicated", "health-under");
+  return td("in sync", "health-ok");
 }
 
 async function deleteTopic(name, then) {
@@ -184,9 +206,11 @@ function topicView(name) {
   const v = {
     async refresh() {
       const t = await api("/topics/" + encodeURIComponent(name));
-      fill(main, { name: t.name, partitions: t.partitions.length, messages: fmtNum(t.messages), size: fmtBytes(t.sizeBytes), rate: fmtRate(t.messagesInPerSec) });
+      fill(main, { name: t.name, partitions: t.partitions.length, health: topicHealth(t).text, messages: fmtNum(t.messages), size: fmtBytes(t.sizeBytes), rate: fmtRate(t.messagesInPerSec) });
       replaceRows(document.getElementById("partition-rows"), t.partitions.map(p => el("tr", {},
-        td(p.partition, "num"), td(p.leader, "num"), td(fmtNum(p.logStartOffset), "num"), td(fmtNum(p.highWatermark), "num"),
+        td(p.partition, "num"), td(p.leader < 0 ? "none" : p.leader, "num"),
+        td(p.replicas.join(", "), "mono"), td(p.isr.join(", "), "mono"), partitionStatus(p),
+        td(fmtNum(p.logStartOffset), "num"), td(fmtNum(p.highWatermark), "num"),
         td(fmtNum(p.logEndOffset), "num"), td(fmtBytes(p.sizeBytes), "num"),
         el("td", { class: "actions" }, el("a", { class: "button small", text: "Browse",
           href: "#/messages/" + encodeURIComponent(name) + "/" + p.partition })))));
