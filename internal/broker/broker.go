@@ -167,6 +167,7 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	gcfg := group.ConfigFrom(b.cfg)
 	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, b.topics.CreateInternalTopic)
 	gcfg.Owns = b.topics.OwnsGroup
+	gcfg.Leads = b.topics.LeadsOffsetsPartition
 	gcfg.Logger = b.logger
 	if b.groups, err = group.Start(gcfg); err != nil {
 		b.replicas.Close()
@@ -363,6 +364,7 @@ func (b *Broker) reconcileLoop() {
 			if err := b.topics.Reconcile(); err != nil {
 				b.logger.Error("reconcile partitions with the metadata", "err", err)
 			}
+			b.groups.Reconcile()
 		}
 	}
 }
