@@ -126,12 +126,16 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 			}
 		}()
 	}
-	b.wg.Add(3)
+	b.wg.Add(4)
 	go b.background()
 	go b.reconcileLoop()
 	go func() {
 		defer b.wg.Done()
 		b.quorum.member.Run(b.stop)
+	}()
+	go func() {
+		defer b.wg.Done()
+		b.replicas.RunISR(b.stop)
 	}()
 	// Ready: partitions loaded, Kafka listeners bound and accepting.
 	b.metrics.SetSource(b.admin)
@@ -152,7 +156,11 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	}
 	b.quorum = q
 	meta := q.store
-	if b.replicas, err = replica.NewManager(replica.Config{Dirs: b.DataDirs, NodeID: b.cfg.NodeID(), Image: meta.Image, Logger: b.logger}); err != nil {
+	if b.replicas, err = replica.NewManager(replica.Config{
+		Dirs: b.DataDirs, NodeID: b.cfg.NodeID(), Image: meta.Image, Logger: b.logger,
+		AlterPartition: meta.AlterPartition, BrokerEpoch: q.member.Epoch,
+		LagTimeMax: time.Duration(b.cfg.Int64("replica.lag.time.max.ms")) * time.Millisecond,
+	}); err != nil {
 		q.close()
 		return err
 	}

@@ -135,6 +135,7 @@ func (c *cluster) startController(b *Broker) error {
 		LegacyFile:            legacy,
 		LegacyProducerIDsFile: filepath.Join(b.DataDirs[0], legacyProducerIDsFile),
 		SessionTimeout:        time.Duration(b.cfg.Int64("broker.session.timeout.ms")) * time.Millisecond,
+		UncleanLeaderElection: b.cfg.Bool("unclean.leader.election.enable"),
 	})
 	election := time.Duration(b.cfg.Int64("controller.quorum.election.timeout.ms")) * time.Millisecond
 	node, err := quorum.Start(quorum.Config{
@@ -243,13 +244,22 @@ func (c *cluster) tickLoop() {
 	}
 }
 
-// shutdownWait bounds the controlled shutdown: telling the active
-// controller that this broker stops.
-const shutdownWait = 2 * time.Second
+const (
+	// shutdownWait bounds the controlled shutdown: telling the active
+	// controller that this broker stops, then waiting until the metadata
+	// moved every leadership away from it.
+	shutdownWait = 5 * time.Second
+	// shutdownPoll is how often that wait reads the image. It polls
+	// rather than taking Store.Changed, which the reconcile loop needs.
+	shutdownPoll = 20 * time.Millisecond
+)
 
 // shutdown tells the active controller that this broker is stopping, so
 // it is fenced at once and a restart registers without waiting out its
-// session. A controller that cannot be reached is not waited for long.
+// session, and waits until the image shows it leads no partition: until
+// then clients are still sent here, and after it they are sent to the new
+// leaders and hear only retriable errors from this broker. A controller
+// that cannot be reached is not waited for long.
 func (c *cluster) shutdown() {
 	if c == nil || c.member == nil {
 		return
@@ -258,7 +268,40 @@ func (c *cluster) shutdown() {
 	defer cancel()
 	if err := c.member.Shutdown(ctx); err != nil {
 		c.logger.Warn("controlled shutdown: the controller was not told", "err", err)
+		return
 	}
+	if err := waitLeadsNothing(ctx, c.store, shutdownPoll); err != nil {
+		c.logger.Warn("controlled shutdown: stopping while still leading partitions",
+			"partitions", ledBy(c.store.Image(), c.store.NodeID()), "err", err)
+	}
+}
+
+// waitLeadsNothing waits until store's image shows its node leading no
+// partition, looking every poll, or until ctx ends.
+func waitLeadsNothing(ctx context.Context, store *metadata.Store, poll time.Duration) error {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for ledBy(store.Image(), store.NodeID()) > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// ledBy counts the partitions node leads in im.
+func ledBy(im *metadata.Image, node int32) int {
+	n := 0
+	for _, t := range im.Topics {
+		for _, p := range t.Assignments {
+			if p.Leader == node {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // close stops the controller duties, the controller listener and the Raft

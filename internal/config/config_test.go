@@ -185,6 +185,11 @@ func TestValidate(t *testing.T) {
 		{"listener.security.protocol.map", "CONTROLLER:PLAINTEXT,X:TLS",
 			`listener.security.protocol.map: "TLS" is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL`},
 		{"http.listeners", "127.0.0.1", `http.listeners: "127.0.0.1" is not host:port`},
+		{"num.replica.fetchers", "0", "num.replica.fetchers: 0 is below the minimum 1"},
+		{"leader.imbalance.per.broker.percentage", "101", "leader.imbalance.per.broker.percentage: 101 is above the maximum 100"},
+		{"replica.selector.class", "", ""}, // null: fetch from the leader
+		{"replica.selector.class", "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+			`replica.selector.class: "org.apache.kafka.common.replica.RackAwareReplicaSelector" is not supported: consumers fetch from the partition leader, so only null is accepted`},
 	}
 	for _, tt := range tests {
 		d, ok := Lookup(tt.key)
@@ -225,6 +230,8 @@ func TestLoadErrors(t *testing.T) {
 			"advertised.listeners: listener OTHER is not one of the names in listeners"},
 		{"broker compaction window", "log.cleaner.min.compaction.lag.ms=9\nlog.cleaner.max.compaction.lag.ms=8", nil, nil,
 			"as topic defaults, min.compaction.lag.ms: 9 is above max.compaction.lag.ms 8"},
+		{"fetch wait above lag", "replica.lag.time.max.ms=400", nil, nil,
+			"replica.fetch.wait.max.ms: 500 is above replica.lag.time.max.ms 400; a waiting follower would leave the ISR"},
 		{"bad escape", "a=\\uZZZZ", nil, nil, `line 1: malformed \uXXXX escape "\\uZZZZ"`},
 	}
 	for _, tt := range tests {
@@ -371,6 +378,7 @@ func TestTopic(t *testing.T) {
 		{"flush.messages", "1", SourceDefault},
 		{"compression.type", "producer", SourceDefault},
 		{"min.cleanable.dirty.ratio", "0.5", SourceDefault},
+		{"unclean.leader.election.enable", "false", SourceDefault},
 	}
 	for _, tt := range tests {
 		if got := topic.String(tt.key); got != tt.want {
@@ -398,6 +406,23 @@ func TestTopic(t *testing.T) {
 	}
 	if got := plain.Int64("flush.ms"); got != 1<<63-1 {
 		t.Errorf("flush.ms with log.flush.interval.ms null = %d, want Long.MAX", got)
+	}
+
+	// unclean.leader.election.enable: the broker's value is every topic's
+	// default, a topic's override wins.
+	unclean, _ := mustLoad(t, "", []string{"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=true"}, nil)
+	for overrides, want := range map[string]bool{"": true, "false": false, "true": true} {
+		o := map[string]string{}
+		if overrides != "" {
+			o["unclean.leader.election.enable"] = overrides
+		}
+		topic, err := unclean.Topic(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := topic.Bool("unclean.leader.election.enable"); got != want {
+			t.Errorf("unclean.leader.election.enable with override %q = %v, want %v", overrides, got, want)
+		}
 	}
 }
 

@@ -1,6 +1,9 @@
 package config
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Kafka's Long.MAX_VALUE and Integer.MAX_VALUE as printed defaults.
 var (
@@ -79,6 +82,32 @@ var brokerDefs = []*Def{
 		Doc: "The replicas that must acknowledge a write with acks=all."},
 	{Name: "compression.type", Type: TypeString, Default: "producer", Enum: compressionTypes, Dynamic: true,
 		Doc: "The codec stored batches use; producer keeps the producer's codec."},
+
+	// Data replication.
+	{Name: "replica.lag.time.max.ms", Type: TypeLong, Default: "30000", Min: bound(1), // bound ours
+		Doc: "How long a follower may go without catching up to the leader's log end before it leaves the ISR."},
+	{Name: "replica.fetch.max.bytes", Type: TypeInt, Default: "1048576", Min: bound(0),
+		Doc: "The bytes a follower asks for per partition in one fetch; a larger first batch is still returned."},
+	{Name: "replica.fetch.wait.max.ms", Type: TypeInt, Default: "500", Min: bound(0), // bound ours
+		Doc: "How long the leader holds a follower's fetch that has less than replica.fetch.min.bytes to return."},
+	{Name: "replica.fetch.min.bytes", Type: TypeInt, Default: "1", Min: bound(1), // bound ours
+		Doc: "The bytes a follower's fetch waits for, up to replica.fetch.wait.max.ms."},
+	{Name: "replica.fetch.response.max.bytes", Type: TypeInt, Default: "10485760", Min: bound(0),
+		Doc: "The bytes a follower asks for in one fetch over all its partitions."},
+	{Name: "replica.fetch.backoff.ms", Type: TypeInt, Default: "1000", Min: bound(0),
+		Doc: "How long a follower waits after a failed fetch before it fetches from that leader again."},
+	{Name: "num.replica.fetchers", Type: TypeInt, Default: "1", Min: bound(1), // bound ours
+		Doc: "The fetcher connections a follower keeps to each leader broker."},
+	{Name: "unclean.leader.election.enable", Type: TypeBool, Default: "false", Dynamic: true,
+		Doc: "Whether a replica outside the ISR may lead when no ISR member is live, at the cost of losing acknowledged records."},
+	{Name: "auto.leader.rebalance.enable", Type: TypeBool, Default: "true",
+		Doc: "Whether the controller moves leadership back to each partition's preferred (first) replica."},
+	{Name: "leader.imbalance.check.interval.seconds", Type: TypeLong, Default: "300", Min: bound(1),
+		Doc: "How often the controller checks whether partition leadership is balanced."},
+	{Name: "leader.imbalance.per.broker.percentage", Type: TypeInt, Default: "10", Min: bound(0), Max: bound(100), // bound ours
+		Doc: "The share of a broker's preferred partitions led elsewhere above which the controller rebalances."},
+	{Name: "replica.selector.class", Type: TypeString, Nullable: true, check: checkReplicaSelector,
+		Doc: "The class choosing a replica for consumers to fetch from; only null (the leader) is supported."},
 
 	// Log directories and segments.
 	{Name: "log.dirs", Type: TypeList,
@@ -161,4 +190,12 @@ var brokerDefs = []*Def{
 		Doc: "How long the committed offsets of a group without members are kept."},
 	{Name: "group.max.size", Type: TypeInt, Default: intMax, Min: bound(1),
 		Doc: "The most members a consumer group may have."},
+}
+
+// checkReplicaSelector is Def.check for replica.selector.class: consumers
+// fetch from leaders only (KIP-392 is not implemented), so a selector
+// would be ignored; refusing it says so. check never sees null.
+func checkReplicaSelector(value string) error {
+	return &Error{Key: "replica.selector.class",
+		Reason: fmt.Sprintf("%q is not supported: consumers fetch from the partition leader, so only null is accepted", value)}
 }

@@ -193,6 +193,9 @@ func newBroker(set map[string]layer) (*Broker, error) {
 	if err := b.checkQuorum(); err != nil {
 		return nil, err
 	}
+	if err := b.checkReplication(); err != nil {
+		return nil, err
+	}
 	// The broker keys are every topic's defaults; a topic without
 	// overrides must be valid, or every topic would fail to load.
 	if _, err := b.Topic(nil); err != nil {
@@ -214,6 +217,18 @@ func resolveNodeID(set map[string]layer) error {
 		set["broker.id"] = node
 	case brokerSet && !nodeSet:
 		set["node.id"] = broker
+	}
+	return nil
+}
+
+// checkReplication enforces Kafka's rule that a follower's fetch is held
+// no longer than it may lag: a follower whose fetches wait longer would
+// drop out of the ISR while it is up to date.
+func (b *Broker) checkReplication() error {
+	wait, lag := b.Int64("replica.fetch.wait.max.ms"), b.Int64("replica.lag.time.max.ms")
+	if wait > lag {
+		return &Error{Key: "replica.fetch.wait.max.ms",
+			Reason: fmt.Sprintf("%d is above replica.lag.time.max.ms %d; a waiting follower would leave the ISR", wait, lag)}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +19,11 @@ import (
 
 // Controller carries out the active controller's duties on a voter. Only
 // the Raft leader acts; the others keep quiet until they lead. Its duties:
-// name a new cluster, and track broker heartbeats, fencing a broker that
+// name a new cluster, track broker heartbeats, fencing a broker that
 // stopped (its partitions lose their leader) and unfencing it when it
-// heartbeats again.
+// heartbeats again, and, where unclean.leader.election.enable allows it,
+// give a leaderless partition whose ISR is down a leader from outside its
+// ISR.
 //
 // Time comes from the caller (Tick and Heartbeat take now), so tests drive
 // it with a fake clock.
@@ -30,6 +33,7 @@ type Controller struct {
 	legacyFile     string // a single-node snapshot of an earlier version to import, if present
 	legacyIDsFile  string // that version's producer id block end
 	sessionTimeout time.Duration
+	unclean        bool // unclean.leader.election.enable of this node's broker config
 
 	mu sync.Mutex // guards lastSeen, sessions and leading
 	// lastSeen is when each broker last heartbeated, or when this node
@@ -58,12 +62,16 @@ type ControllerConfig struct {
 	// version; ids below it are never handed out again.
 	LegacyProducerIDsFile string
 	SessionTimeout        time.Duration
+	// UncleanLeaderElection is the broker's unclean.leader.election.enable:
+	// whether a leaderless partition whose ISR members are all down is
+	// given a leader from outside its ISR. A topic's override wins.
+	UncleanLeaderElection bool
 }
 
 // NewController returns the controller duties for store.
 func NewController(store *metadata.Store, cfg ControllerConfig) *Controller {
 	return &Controller{store: store, clusterID: cfg.ClusterID, legacyFile: cfg.LegacyFile, legacyIDsFile: cfg.LegacyProducerIDsFile,
-		sessionTimeout: cfg.SessionTimeout, lastSeen: map[int32]time.Time{}, sessions: map[int32]session{}}
+		sessionTimeout: cfg.SessionTimeout, unclean: cfg.UncleanLeaderElection, lastSeen: map[int32]time.Time{}, sessions: map[int32]session{}}
 }
 
 // isLeader reports whether this node is the active controller.
@@ -111,7 +119,57 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 			c.store.Logger().Warn("fence broker", "broker", b.ID, "err", err)
 		}
 	}
+	c.electUnclean(ctx)
 }
+
+// uncleanPerTickMax bounds the unclean elections one tick proposes, so a
+// tick stays short when a whole rack of ISRs went down; the next tick
+// takes the rest.
+const uncleanPerTickMax = 100
+
+// electUnclean proposes an unclean election for every leaderless
+// partition with a live replica, in topics where
+// unclean.leader.election.enable is true. Apply elects from the ISR
+// whenever a member is live, so a leaderless partition has none: its new
+// leader is a replica outside the ISR, and records acknowledged only by
+// the ISR are lost. Store.ElectLeaders logs each one as a warning.
+func (c *Controller) electUnclean(ctx context.Context) {
+	im := c.store.Image()
+	proposed := 0
+	for _, t := range im.SortedTopics() {
+		if !c.uncleanAllowed(t) {
+			continue
+		}
+		for i, p := range t.Assignments {
+			if p.Leader != metadata.NoLeader || !slices.ContainsFunc(p.Replicas, im.Live) {
+				continue
+			}
+			if proposed == uncleanPerTickMax {
+				return
+			}
+			proposed++
+			c.store.Logger().Info("proposing an unclean leader election (unclean.leader.election.enable is true): no ISR member is live",
+				"topic", t.Name, "partition", i, "isr", p.ISR)
+			if _, err := c.store.ElectLeaders(ctx, t.ID, int32(i), true); err != nil {
+				c.store.Logger().Warn("unclean leader election", "topic", t.Name, "partition", i, "err", err)
+			}
+		}
+	}
+}
+
+// uncleanAllowed is t's unclean.leader.election.enable: its override, else
+// the broker's.
+func (c *Controller) uncleanAllowed(t *metadata.Topic) bool {
+	if v, ok := t.Configs[uncleanKey]; ok {
+		if allowed, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+			return allowed
+		}
+	}
+	return c.unclean
+}
+
+// uncleanKey is Kafka's name of the setting, for brokers and topics.
+const uncleanKey = "unclean.leader.election.enable"
 
 // initCluster names the cluster: cluster.id, or the id of an earlier
 // version's single-node metadata file, or a new random id.

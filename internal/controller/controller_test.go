@@ -106,3 +106,24 @@ type followerLog struct{}
 func (followerLog) Propose(context.Context, []byte) error { return errors.New("not the leader") }
 
 func (followerLog) Leader() int32 { return 3 }
+
+// TestMemberEpoch: a member's epoch is its registration's, and moves when
+// it registers again.
+func TestMemberEpoch(t *testing.T) {
+	s := newTestStore(t, 1)
+	c := NewController(s, ControllerConfig{SessionTimeout: time.Second})
+	m := NewMember(s, MemberConfig{HeartbeatInterval: time.Second, Local: c})
+	if m.Epoch() != 0 {
+		t.Fatalf("epoch %d before registering", m.Epoch())
+	}
+	var last uint64
+	for range 2 {
+		if err := m.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := m.Epoch(), s.Image().Brokers[1].Epoch; got != want || got == last {
+			t.Fatalf("member epoch %d, image %d, before %d", got, want, last)
+		}
+		last = m.Epoch()
+	}
+}

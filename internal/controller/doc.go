@@ -4,7 +4,9 @@
 //
 //   - the active controller's duties on a voter (Controller): naming a new
 //     cluster, broker registration and heartbeats, fencing a broker whose
-//     session expired and unfencing it when it heartbeats again;
+//     session expired and unfencing it when it heartbeats again, and the
+//     unclean leader elections unclean.leader.election.enable allows
+//     (apply itself makes the clean ones);
 //   - their JSON-over-HTTP RPC on the controller listener (ServeHTTP) and
 //     its client, a broker's membership (Member);
 //   - the log of a broker that is not a voter (Observer), which fetches

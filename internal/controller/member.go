@@ -103,6 +103,10 @@ func (m *Member) register(ctx context.Context) (uint64, error) {
 	return resp.Epoch, err
 }
 
+// Epoch is the broker's current registration epoch, 0 before it first
+// registered. It changes when the broker registers again.
+func (m *Member) Epoch() uint64 { return m.epoch.Load() }
+
 // Run heartbeats every interval until stop is closed.
 func (m *Member) Run(stop <-chan struct{}) {
 	t := time.NewTicker(m.interval)

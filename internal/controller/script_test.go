@@ -26,7 +26,8 @@ import (
 //
 // Commands:
 //
-//	nodes n=3                      start nodes 1..n, node 1 leading
+//	nodes n=3 [unclean=true]       start nodes 1..n, node 1 leading, with
+//	                               unclean.leader.election.enable
 //	register id=1 [rack=a] [incarnation=x]
 //	                               a process of broker id registers
 //	heartbeat id=1 [shutdown=true] broker id heartbeats to the leader
@@ -34,6 +35,12 @@ import (
 //	leader id=2                    make node id the active controller
 //	create name=t replicas=1,2;2   create a topic with these assignments
 //	delete name=t
+//	config name=t [key=value]      replace a topic's config overrides
+//	elect name=t partition=0 [unclean=true]
+//	                               a preferred (or unclean) election
+//	alter id=1 topic=t partition=0 isr=1,2 [brokerEpoch=N] [leaderEpoch=N] [partitionEpoch=N]
+//	                               leader id proposes an ISR; the epochs
+//	                               default to the current ones
 //	image [node=2]                 print a node's image
 func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/scripts", func(t *testing.T, path string) {
@@ -105,7 +112,8 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 			s.SetLog(h.log)
 			h.log.stores = append(h.log.stores, s)
 			h.stores[i] = s
-			h.controllers[i] = NewController(s, ControllerConfig{ClusterID: "script", SessionTimeout: 9 * time.Second})
+			h.controllers[i] = NewController(s, ControllerConfig{ClusterID: "script", SessionTimeout: 9 * time.Second,
+				UncleanLeaderElection: arg("unclean") == "true"})
 		}
 		h.controllers[1].Tick(ctx, h.now) // names the cluster
 		return "cluster " + h.stores[1].Image().ClusterID
@@ -149,15 +157,31 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 	case "create":
 		var replicas [][]int32
 		for _, p := range strings.Split(arg("replicas"), ";") {
-			var rs []int32
-			for _, r := range strings.Split(p, ",") {
-				n, _ := strconv.Atoi(r)
-				rs = append(rs, int32(n))
-			}
-			replicas = append(replicas, rs)
+			replicas = append(replicas, ints(p))
 		}
 		_, err := leader().CreateTopic(ctx, arg("name"), int32(len(replicas)), int16(len(replicas[0])), replicas, nil)
 		return result(err)
+	case "alter":
+		return h.alter(t, d, ctx, arg, id())
+	case "config":
+		configs := map[string]string{}
+		for _, a := range d.CmdArgs {
+			if a.Key != "name" && len(a.Vals) > 0 {
+				configs[a.Key] = a.Vals[0]
+			}
+		}
+		return result(leader().SetConfigs(ctx, arg("name"), configs))
+	case "elect":
+		top, ok := leader().Image().Topics[arg("name")]
+		if !ok {
+			d.Fatalf(t, "no topic %q", arg("name"))
+		}
+		part, _ := strconv.Atoi(arg("partition"))
+		p, err := leader().ElectLeaders(ctx, top.ID, int32(part), arg("unclean") == "true")
+		if err != nil {
+			return result(err)
+		}
+		return fmt.Sprintf("isr %v leader %d leaderEpoch %d partitionEpoch %d", p.ISR, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
 	case "delete":
 		return result(leader().DeleteTopic(ctx, arg("name")))
 	case "image":
@@ -170,6 +194,50 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 	}
 	d.Fatalf(t, "unknown command %q", d.Cmd)
 	return ""
+}
+
+// alter runs the alter command: leader proposes an AlterPartition, with
+// the current epochs unless the script names others.
+func (h *scriptHarness) alter(t *testing.T, d *datadriven.TestData, ctx context.Context, arg func(string) string, leader int32) string {
+	s := h.stores[h.log.leader]
+	im := s.Image()
+	top, ok := im.Topics[arg("topic")]
+	if !ok {
+		d.Fatalf(t, "no topic %q", arg("topic"))
+	}
+	part, _ := strconv.Atoi(arg("partition"))
+	r := metadata.AlterPartitionRecord{TopicID: top.ID, Partition: int32(part), Leader: leader, ISR: ints(arg("isr"))}
+	if b, ok := im.Brokers[leader]; ok {
+		r.BrokerEpoch = b.Epoch
+	}
+	if part < len(top.Assignments) {
+		r.LeaderEpoch, r.PartitionEpoch = top.Assignments[part].LeaderEpoch, top.Assignments[part].PartitionEpoch
+	}
+	for key, field := range map[string]*int32{"leaderEpoch": &r.LeaderEpoch, "partitionEpoch": &r.PartitionEpoch} {
+		if v := arg(key); v != "" {
+			n, _ := strconv.Atoi(v)
+			*field = int32(n)
+		}
+	}
+	if v := arg("brokerEpoch"); v != "" {
+		r.BrokerEpoch, _ = strconv.ParseUint(v, 10, 64)
+	}
+	p, err := s.AlterPartition(ctx, r)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return fmt.Sprintf("isr %v leader %d leaderEpoch %d partitionEpoch %d", p.ISR, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
+}
+
+// ints parses a comma-separated list of broker ids.
+func ints(list string) []int32 {
+	var out []int32
+	for _, f := range strings.Split(list, ",") {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, int32(n))
+		}
+	}
+	return out
 }
 
 // printImage is the image as the scripts show it.
@@ -186,7 +254,8 @@ func printImage(im *metadata.Image) string {
 	for _, t := range im.SortedTopics() {
 		fmt.Fprintf(&b, "topic %s\n", t.Name)
 		for i, p := range t.Assignments {
-			fmt.Fprintf(&b, "  %d replicas %v isr %v leader %d epoch %d\n", i, p.Replicas, p.ISR, p.Leader, p.LeaderEpoch)
+			fmt.Fprintf(&b, "  %d replicas %v isr %v leader %d leaderEpoch %d partitionEpoch %d\n",
+				i, p.Replicas, p.ISR, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
 		}
 	}
 	return strings.TrimSuffix(b.String(), "\n")

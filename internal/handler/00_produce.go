@@ -4,8 +4,16 @@ package handler
 //
 // Every partition of a request is appended in request order on the
 // connection's reader goroutine, so pipelined requests of one idempotent
-// producer keep their order; the wait for fsync (acks 1 and -1) runs off it,
-// in parallel across partitions, sharing fsyncs with concurrent producers.
+// producer keep their order; the waits run off it, in parallel across
+// partitions, sharing fsyncs with concurrent producers. acks=1 waits for
+// the leader's fsync. acks=-1 (all) first checks min.insync.replicas
+// against the ISR (NOT_ENOUGH_REPLICAS, nothing appended), then waits for
+// the high watermark to cover the batch: fsynced on the leader and on
+// every ISR member. That wait is bounded by the request's TimeoutMillis
+// (REQUEST_TIMED_OUT; zero or less: until the connection closes), and
+// ends with NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below
+// min.insync.replicas meanwhile. With an ISR of the leader alone it is
+// the fsync wait of acks=1.
 //
 // Internal topics (__consumer_offsets) are refused with
 // INVALID_TOPIC_EXCEPTION, as Kafka refuses them.
@@ -18,8 +26,10 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -30,11 +40,15 @@ import (
 	"github.com/sluice-dev/sluice/internal/topics"
 )
 
-// durableWait is one partition's pending fsync wait.
+// durableWait is one partition's pending acknowledgement wait.
 type durableWait struct {
 	p          *replica.Partition
 	next       int64
 	topic, idx int
+	// all is acks=-1, whose wait is for the high watermark with
+	// min.insync.replicas minISR; acks=1 waits for the local fsync.
+	all    bool
+	minISR int
 }
 
 func (h *Handler) produce(ctx context.Context, who protocol.Principal, req *kmsg.ProduceRequest) Reply {
@@ -67,7 +81,7 @@ func (h *Handler) produce(ctx context.Context, who protocol.Principal, req *kmsg
 				err = fmt.Errorf("%w: Cannot append to internal topic %s", kerr.InvalidTopicException, rt.Topic)
 			default:
 				var w *durableWait
-				w, err = h.appendPartition(t.Name, h.settings(t), rp, &sp, now)
+				w, err = h.appendPartition(t.Name, h.settings(t), req.Acks, rp, &sp, now)
 				if w != nil {
 					w.topic, w.idx = ti, len(st.Partitions)
 					waits = append(waits, *w)
@@ -97,18 +111,28 @@ func (h *Handler) produce(ctx context.Context, who protocol.Principal, req *kmsg
 	if len(waits) == 0 {
 		return Reply{Msg: resp}
 	}
+	var deadline time.Time
+	if req.Acks == -1 && req.TimeoutMillis > 0 {
+		deadline = time.Now().Add(time.Duration(req.TimeoutMillis) * time.Millisecond)
+	}
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
-		waitDurable(ctx, resp, waits)
+		waitAcks(ctx, deadline, resp, waits)
 		return resp
 	}}
 }
 
 // appendPartition appends one partition's records and fills its response.
-// It returns the fsync wait the acknowledgement needs, if any.
-func (h *Handler) appendPartition(topic string, s *topics.Settings, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
+// It returns the wait the acknowledgement needs. acks=-1 is refused
+// before the append when the ISR is smaller than min.insync.replicas.
+func (h *Handler) appendPartition(topic string, s *topics.Settings, acks int16, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now int64) (*durableWait, error) {
 	p, err := h.b.Replicas.Leader(topic, rp.Partition)
 	if err != nil {
 		return nil, err
+	}
+	if acks == -1 {
+		if err := p.CheckMinISR(s.MinInsyncReplicas); err != nil {
+			return nil, err
+		}
 	}
 	res, err := p.Append(rp.Records, replica.AppendOptions{
 		LogAppendTime: s.LogAppendTime, MaxMessageBytes: s.MaxMessageBytes, Now: now,
@@ -121,19 +145,26 @@ func (h *Handler) appendPartition(topic string, s *topics.Settings, rp kmsg.Prod
 	}
 	sp.BaseOffset, sp.LogAppendTime = res.BaseOffset, res.LogAppendTime
 	sp.LogStartOffset = p.LogStartOffset()
-	return &durableWait{p: p, next: res.NextOffset}, nil
+	return &durableWait{p: p, next: res.NextOffset, all: acks == -1, minISR: s.MinInsyncReplicas}, nil
 }
 
-// waitDurable waits for every partition's fsync, in parallel, and turns
-// failures into KAFKA_STORAGE_ERROR for that partition. A connection that
-// closes ends the waits (its answer is never sent).
-func waitDurable(ctx context.Context, resp *kmsg.ProduceResponse, waits []durableWait) {
+// waitAcks waits for every partition's acknowledgement, in parallel, and
+// turns failures into that partition's error. A connection that closes
+// ends the waits (its answer is never sent); the deadline, when set,
+// ends the acks=-1 waits with REQUEST_TIMED_OUT.
+func waitAcks(ctx context.Context, deadline time.Time, resp *kmsg.ProduceResponse, waits []durableWait) {
 	fail := func(w durableWait, err error) {
 		sp := &resp.Topics[w.topic].Partitions[w.idx]
 		sp.ErrorCode, sp.ErrorMessage, sp.BaseOffset = errorCode(err), errorMessage(err), -1
 	}
+	waitCtx := ctx
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	if len(waits) == 1 {
-		if err := waits[0].p.WaitDurable(ctx, waits[0].next); err != nil {
+		if err := waitAck(ctx, waitCtx, waits[0]); err != nil {
 			fail(waits[0], err)
 		}
 		return
@@ -144,7 +175,7 @@ func waitDurable(ctx context.Context, resp *kmsg.ProduceResponse, waits []durabl
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = w.p.WaitDurable(ctx, w.next)
+			errs[i] = waitAck(ctx, waitCtx, w)
 		}()
 	}
 	wg.Wait()
@@ -153,4 +184,18 @@ func waitDurable(ctx context.Context, resp *kmsg.ProduceResponse, waits []durabl
 			fail(waits[i], err)
 		}
 	}
+}
+
+// waitAck is one partition's wait: the local fsync for acks=1, the high
+// watermark for acks=-1 under waitCtx, whose end while the connection
+// (ctx) is still open is Kafka's DelayedProduce expiry.
+func waitAck(ctx, waitCtx context.Context, w durableWait) error {
+	if !w.all {
+		return w.p.WaitDurable(ctx, w.next)
+	}
+	err := w.p.WaitReplicated(waitCtx, w.next, w.minISR)
+	if err != nil && ctx.Err() == nil && waitCtx.Err() != nil && errors.Is(err, waitCtx.Err()) {
+		return fmt.Errorf("%w: the in-sync replicas did not have the records within the request timeout", kerr.RequestTimedOut)
+	}
+	return err
 }

@@ -7,11 +7,22 @@ package handler
 // stored: the response names them as log Sections (01_fetch_sections.go),
 // which the server sends with sendfile on plaintext TCP. Topic ids are
 // used from v13 on; the client's current leader epoch is checked from v9
-// on (KIP-320).
+// on (KIP-320). Consumers read below the high watermark only.
+//
+// A fetch from a replica (v15+ ReplicaState.ID >= 0, before that
+// ReplicaID >= 0) is a follower's: it needs CLUSTER_ACTION on the cluster
+// (else every partition is TOPIC_AUTHORIZATION_FAILED, as Kafka answers),
+// the broker must be a registered, unfenced replica of each partition
+// with the broker epoch it sends (replica.Manager.Follower), and each
+// partition is read up to the log end (replica.Partition.FetchForFollower),
+// which records the follower's offset: the high watermark and the ISR
+// follow it. A follower whose log diverges (its LastFetchedEpoch, v12+)
+// gets DivergingEpoch and no records, at once. Its long poll wakes on
+// appends, not only on high watermark moves. Its bytes are not counted
+// as the topic's bytes out (Kafka counts them as replication).
 //
 // Not implemented: fetch sessions (KIP-227; the broker answers session id
-// 0, which tells clients to send full fetches), read replicas (KIP-392),
-// follower fetching (replication issue).
+// 0, which tells clients to send full fetches), read replicas (KIP-392).
 
 import (
 	"context"
@@ -52,14 +63,37 @@ func (h *Handler) fetch(who protocol.Principal, req *kmsg.FetchRequest) Reply {
 	}
 	return Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := h.fetchWait(ctx, who, req)
-		resp.count(h.b.Metrics)
+		if from := fetcherOf(req); !from.isReplica() {
+			resp.count(h.b.Metrics)
+		}
 		return resp
 	}}
 }
 
+// fetcher is who sends a fetch: a consumer, or a follower broker with its
+// registration epoch (-1 before Fetch v15).
+type fetcher struct {
+	replica     int32
+	brokerEpoch int64
+}
+
+// isReplica reports whether the fetch is a follower's. Consumers send
+// -1, and Kafka's debug consumer -2.
+func (f fetcher) isReplica() bool { return f.replica >= 0 }
+
+// fetcherOf reads who fetches: ReplicaState from v15 on (KIP-903),
+// ReplicaID before.
+func fetcherOf(req *kmsg.FetchRequest) fetcher {
+	if req.Version >= 15 {
+		return fetcher{replica: req.ReplicaState.ID, brokerEpoch: req.ReplicaState.Epoch}
+	}
+	return fetcher{replica: req.ReplicaID, brokerEpoch: -1}
+}
+
 // fetchWait reads, and if there is not enough yet, waits for the high
-// watermark of any requested partition to move, until MaxWaitMillis. The
-// sections of every pass but the one answered are released.
+// watermark of any requested partition to move (for a follower: for an
+// append too), until MaxWaitMillis. The sections of every pass but the
+// one answered are released.
 func (h *Handler) fetchWait(ctx context.Context, who protocol.Principal, req *kmsg.FetchRequest) *FetchResponse {
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitMax)
 	deadline := time.Now().Add(wait)
@@ -69,8 +103,8 @@ func (h *Handler) fetchWait(ctx context.Context, who protocol.Principal, req *km
 	defer waiter.Close()
 	watching := false
 	for {
-		resp, bytes, failed := h.fetchOnce(ctx, who, req)
-		if bytes >= int(req.MinBytes) || failed || time.Until(deadline) <= 0 {
+		resp, bytes, answerNow := h.fetchOnce(ctx, who, req)
+		if bytes >= int(req.MinBytes) || answerNow || time.Until(deadline) <= 0 {
 			return resp
 		}
 		if !watching {
@@ -89,17 +123,23 @@ func (h *Handler) fetchWait(ctx context.Context, who protocol.Principal, req *km
 	}
 }
 
-// watch makes waiter watch every requested partition led here.
+// watch makes waiter watch every requested partition led here: its high
+// watermark for a consumer, its log end too for a follower.
 func (h *Handler) watch(req *kmsg.FetchRequest, waiter *replica.Waiter) {
 	im := h.b.Meta.Image()
+	from := fetcherOf(req)
 	for _, rt := range req.Topics {
 		t, ok := fetchTopic(im, req.Version, rt)
 		if !ok {
 			continue
 		}
 		for _, rp := range rt.Partitions {
-			if p, err := h.b.Replicas.Leader(t.Name, rp.Partition); err == nil {
-				waiter.Watch(p)
+			if !from.isReplica() {
+				if p, err := h.b.Replicas.Leader(t.Name, rp.Partition); err == nil {
+					waiter.Watch(p)
+				}
+			} else if p, err := h.b.Replicas.Follower(t.Name, rp.Partition, from.replica, from.brokerEpoch); err == nil {
+				waiter.WatchLogEnd(p)
 			}
 		}
 	}
@@ -115,11 +155,15 @@ func fetchTopic(im *metadata.Image, version int16, rt kmsg.FetchRequestTopic) (*
 }
 
 // fetchOnce builds a response from what is readable now. It reports the
-// record bytes gathered and whether any partition failed (which answers
-// the fetch at once, as Kafka does).
-func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *kmsg.FetchRequest) (resp *FetchResponse, bytes int, failed bool) {
+// record bytes gathered and whether to answer now: a partition failed or
+// diverges, which answers the fetch at once, as Kafka does.
+func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *kmsg.FetchRequest) (resp *FetchResponse, bytes int, answerNow bool) {
 	resp = newFetchResponse(req)
 	im := h.b.Meta.Image()
+	from := fetcherOf(req)
+	// A follower's fetch is the cluster's (Kafka's CLUSTER_ACTION),
+	// whatever the topics' ACLs say.
+	replicaAllowed := from.isReplica() && h.allowedCluster(ctx, who, kmsg.ACLOperationClusterAction)
 	budget := fetchBytesMax
 	if req.MaxBytes > 0 {
 		budget = min(budget, int(req.MaxBytes))
@@ -128,14 +172,18 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		t, known := fetchTopic(im, req.Version, rt)
-		readable := !known && h.allowedTopic(ctx, who, kmsg.ACLOperationRead, rt.Topic) ||
-			known && h.allowedTopic(ctx, who, kmsg.ACLOperationRead, t.Name)
+		readable := replicaAllowed
+		if !from.isReplica() {
+			readable = !known && h.allowedTopic(ctx, who, kmsg.ACLOperationRead, rt.Topic) ||
+				known && h.allowedTopic(ctx, who, kmsg.ACLOperationRead, t.Name)
+		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.RecordBatches = []byte{}
 			var sec replica.Section
 			var err error
+			maxBytes := min(budget, int(rp.PartitionMaxBytes))
 			switch {
 			case !known && req.Version >= 13:
 				err = kerr.UnknownTopicID
@@ -143,12 +191,16 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 				err = kerr.TopicAuthorizationFailed
 			case !known:
 				err = kerr.UnknownTopicOrPartition
+			case from.isReplica():
+				var diverging bool
+				sec, diverging, err = h.fetchForFollower(t.Name, from, rp, &sp, req.Version, maxBytes, bytes == 0)
+				answerNow = answerNow || diverging
 			default:
-				sec, err = h.fetchPartition(t.Name, rp, &sp, req.Version, min(budget, int(rp.PartitionMaxBytes)), bytes == 0)
+				sec, err = h.fetchPartition(t.Name, rp, &sp, req.Version, maxBytes, bytes == 0)
 			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
-				failed = true
+				answerNow = true
 			}
 			if sec.Len() > 0 {
 				resp.sections = append(resp.sections, fetchSection{topic: len(resp.Topics), partition: len(st.Partitions), sec: sec})
@@ -164,7 +216,7 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 		}
 		resp.topicNames = append(resp.topicNames, name)
 	}
-	return resp, bytes, failed
+	return resp, bytes, answerNow
 }
 
 // fetchPartition fills sp's offsets and returns the section of the
@@ -185,4 +237,35 @@ func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartitio
 	f, err := p.Fetch(rp.FetchOffset, maxBytes, minOne)
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = f.HighWatermark, f.HighWatermark, f.LogStartOffset
 	return f.Records, err
+}
+
+// fetchForFollower answers one partition of a follower's fetch: the
+// partition must be led here with from as a valid replica
+// (replica.Manager.Follower); the read goes up to the log end and records
+// the follower's offset. The current leader epoch counts from v9 on, the
+// last fetched epoch from v12 on; it reports whether the follower's log
+// diverges (DivergingEpoch set, no records).
+func (h *Handler) fetchForFollower(topic string, from fetcher, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, version int16, maxBytes int, minOne bool) (replica.Section, bool, error) {
+	p, err := h.b.Replicas.Follower(topic, rp.Partition, from.replica, from.brokerEpoch)
+	if err != nil {
+		return replica.Section{}, false, err
+	}
+	f := replica.FollowerFetch{
+		Replica: from.replica, FetchOffset: rp.FetchOffset, LastFetchedEpoch: -1, CurrentLeaderEpoch: -1,
+		MaxBytes: maxBytes, MinOne: minOne, Now: time.Now(),
+	}
+	if version >= 9 {
+		f.CurrentLeaderEpoch = rp.CurrentLeaderEpoch
+	}
+	if version >= 12 {
+		f.LastFetchedEpoch = rp.LastFetchedEpoch
+	}
+	got, err := p.FetchForFollower(f)
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = got.HighWatermark, got.HighWatermark, got.LogStartOffset
+	if got.Diverging != nil {
+		d := kmsg.NewFetchResponseTopicPartitionDivergingEpoch()
+		d.Epoch, d.EndOffset = got.Diverging.Epoch, got.Diverging.EndOffset
+		sp.DivergingEpoch = d
+	}
+	return got.Records, got.Diverging != nil, err
 }

@@ -156,3 +156,42 @@ func benchReadLog(b *testing.B) (*Log, []int64, int) {
 	}
 	return l, bases, len(batch)
 }
+
+// BenchmarkSetReadLimit moves the read limit one small batch at a time
+// through a warm log whose end is further on, as followers' fetches move
+// a leader's high watermark: each move locates a batch boundary with the
+// offset index and a walk of at most index.interval.bytes of headers.
+func BenchmarkSetReadLimit(b *testing.B) {
+	l, err := Open(b.TempDir(), relaxedConfig(), OpenOptions{Logger: quietLogger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	l.OnAdvance(func(int64) int64 { return 0 })
+	batch := newBatch(b, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1, ValueBytes: 100})
+	h, err := record.Validate(batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batches = 100_000
+	for range batches {
+		if _, err := l.Append(batch, h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	next := int64(0)
+	for b.Loop() {
+		if next == batches {
+			l.mu.Lock() // start over: only truncation moves the limit back
+			next, l.readLimit, l.limitSegment, l.limitPosition = 0, 0, l.segments[0], 0
+			l.mu.Unlock()
+		}
+		next++
+		l.SetReadLimit(next)
+	}
+	if _, hw, _ := l.Offsets(); hw != next {
+		b.Fatalf("read limit %d, want %d", hw, next)
+	}
+}

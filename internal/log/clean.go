@@ -203,6 +203,7 @@ func (l *Log) cleanError(err error) error {
 // cleaner reads without the lock.
 type segmentView struct {
 	s                  *segment
+	cuts               int // s.cuts then
 	base, next, size   int64
 	maxTimestamp       int64
 	offsetIndexEntries int
@@ -245,14 +246,14 @@ func (l *Log) planClean(now time.Time) (*cleanPlan, error) {
 	p := &cleanPlan{cfg: l.cfg, deleteHorizon: l.cleaning.deleteHorizon}
 	for _, s := range l.segments {
 		p.cleanable = append(p.cleanable, segmentView{
-			s: s, base: s.baseOffset, next: s.nextOffset, size: s.size, maxTimestamp: s.maxTimestamp,
+			s: s, cuts: s.cuts, base: s.baseOffset, next: s.nextOffset, size: s.size, maxTimestamp: s.maxTimestamp,
 			offsetIndexEntries: len(s.ix.offsets), timeIndexEntries: len(s.ix.times),
 		})
 	}
 	p.active, p.cleanable = p.cleanable[len(p.cleanable)-1], p.cleanable[:len(p.cleanable)-1]
 	// Only what readers may see is cleaned; sealed segments are fsynced,
 	// so this trims nothing unless a flush failed.
-	for len(p.cleanable) > 0 && p.cleanable[len(p.cleanable)-1].next > l.highWatermark {
+	for len(p.cleanable) > 0 && p.cleanable[len(p.cleanable)-1].next > l.readLimit {
 		p.cleanable = p.cleanable[:len(p.cleanable)-1]
 	}
 	if len(p.cleanable) == 0 {
@@ -391,8 +392,17 @@ func (l *Log) saveCleanerCheckpoint(firstDirty, horizon int64) error {
 	if l.closed {
 		return ErrClosed
 	}
+	// A truncation while the clean ran (TruncateTo) made the active
+	// segment start at or below the offsets it removed, which are dirty
+	// again: the clean's end never passes the active segment otherwise.
+	firstDirty = min(firstDirty, l.activeLocked().baseOffset)
 	l.cleaning.firstDirtyOffset, l.cleaning.deleteHorizon = firstDirty, horizon
-	data := fmt.Appendf(nil, "%d %d\n", firstDirty, horizon)
+	return l.writeCleanerCheckpointLocked()
+}
+
+// writeCleanerCheckpointLocked writes the checkpoint in l.cleaning, durably.
+func (l *Log) writeCleanerCheckpointLocked() error {
+	data := fmt.Appendf(nil, "%d %d\n", l.cleaning.firstDirtyOffset, l.cleaning.deleteHorizon)
 	if err := vfs.WriteFileSync(l.fs, filepath.Join(l.dir, cleanerCheckpointFile), data); err != nil {
 		return fmt.Errorf("write cleaner checkpoint: %w", err)
 	}

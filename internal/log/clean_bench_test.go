@@ -32,7 +32,7 @@ func BenchmarkClean(b *testing.B) {
 				appendKV(b, l, codec, recs)
 			}
 			l.mu.Lock()
-			if _, err := l.rollLocked(); err != nil { // all of it cleanable
+			if _, err := l.rollLocked(l.activeLocked().nextOffset); err != nil { // all of it cleanable
 				b.Fatal(err)
 			}
 			l.mu.Unlock()

@@ -59,10 +59,14 @@ func (l *Log) swapIn(group []segmentView, cleaned *segment, at func(string)) err
 		f.Close() // open under their old names; fresh has the final ones
 	}
 	for _, v := range group {
-		if v.s == l.hwSegment {
-			// The high watermark sat at the end of a sealed segment: it
-			// sits at the end of its replacement.
-			l.hwSegment, l.hwPosition = fresh, fresh.size
+		// The read limit or readable sat at the end of a sealed segment
+		// (the group lies below both): it sits at the end of its
+		// replacement.
+		if v.s == l.limitSegment {
+			l.limitSegment, l.limitPosition = fresh, fresh.size
+		}
+		if v.s == l.readableSegment {
+			l.readableSegment, l.readablePosition = fresh, fresh.size
 		}
 	}
 	segments := append([]*segment{}, l.segments[:i]...)
@@ -73,7 +77,8 @@ func (l *Log) swapIn(group []segmentView, cleaned *segment, at func(string)) err
 }
 
 // findGroupLocked returns the position of group's segments in the log, or
-// -1 if they are no longer there as a run before the active segment.
+// -1 if they are no longer there, uncut, as a run before the active
+// segment.
 func (l *Log) findGroupLocked(group []segmentView) int {
 	if l.closed || l.failed != nil {
 		return -1
@@ -86,7 +91,7 @@ func (l *Log) findGroupLocked(group []segmentView) int {
 			return -1
 		}
 		for k, v := range group {
-			if l.segments[i+k] != v.s {
+			if l.segments[i+k] != v.s || v.s.cuts != v.cuts {
 				return -1
 			}
 		}

@@ -23,9 +23,18 @@
 // Durability: Append writes to the page cache; WaitDurable returns once a
 // single fsync covers the caller's offset. Callers that wait concurrently
 // share fsyncs (group commit): while one fsync runs, later callers queue, and
-// the next fsync covers all of them. The high watermark a reader may see is
-// the durable offset in the default mode, so a consumer never reads a record
-// that a power loss could take back.
+// the next fsync covers all of them. Readers see the offsets below the
+// read limit, which the owner (the partition) sets to its high watermark:
+// OnAdvance's callback answers it at every durable move, SetReadLimit moves
+// it when followers catch up. It never passes the durable offset in the
+// default mode (the log end with relaxed flushing), so a consumer never
+// reads a record that a power loss could take back; with a single replica
+// the owner answers the durable offset itself.
+//
+// Replication: a follower's log takes the leader's batches as they are
+// (AppendReplicated keeps their offsets and leader epochs), reads for
+// followers go to the log end (ReadSectionToEnd), and a diverged follower
+// cuts its tail (TruncateTo) or starts over (TruncateFullyAndStartAt).
 //
 // Indexes are written lazily (on sync, roll and close) because they are
 // derived data: after an unclean shutdown every segment from the recovery

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,10 @@ var (
 	errLogFailed = kafkaerr.New("log failed", kerr.KafkaStorageError)
 	// ErrClosed is returned by operations on a closed log.
 	ErrClosed = kafkaerr.New("log closed", kerr.KafkaStorageError)
+	// ErrBelowLogEnd is returned by AppendReplicated for a batch whose
+	// offsets the log already has: the follower must truncate or fetch
+	// from its log end.
+	ErrBelowLogEnd = kafkaerr.New("replicated batch below the log end", kerr.OffsetOutOfRange)
 )
 
 // IsStorageError reports whether err comes from the disk rather than from
@@ -102,16 +108,25 @@ type Log struct {
 	logStartOffset int64
 	failed         error
 	closed         bool
-	// highWatermark is the first offset readers may not see. hwSegment
-	// and hwPosition locate it in the files so readers never read bytes
-	// beyond it, which may still be being written.
-	highWatermark int64
-	hwSegment     *segment
-	hwPosition    int64
+	// readable is the first offset the log itself would not let readers
+	// see: the durable offset, or the log end with relaxed flushing.
+	// readableSegment and readablePosition locate it in the files.
+	readable         int64
+	readableSegment  *segment
+	readablePosition int64
+	// readLimit is the first offset readers may not see: the owner's high
+	// watermark (OnAdvance, SetReadLimit), never past readable. It is a
+	// batch boundary; limitSegment and limitPosition locate it in the
+	// files, so readers never read bytes beyond it, which may still be
+	// being written or may be truncated away.
+	readLimit     int64
+	limitSegment  *segment
+	limitPosition int64
 	unflushed     int64 // records appended since the last fsync
 	lastSync      time.Time
-	// onAdvance hears of every high watermark move; see OnAdvance.
-	onAdvance func(highWatermark int64)
+	// onAdvance hears of every move of readable and returns the read
+	// limit; see OnAdvance.
+	onAdvance func(durable int64) (readLimit int64)
 
 	// syncTurn serialises fsyncs: whoever holds its one slot may fsync. A
 	// caller that waits for its turn finds, when it comes, that the fsync
@@ -143,11 +158,12 @@ func (l *Log) SetConfig(cfg Config) {
 
 func (l *Log) activeLocked() *segment { return l.segments[len(l.segments)-1] }
 
-// Offsets returns the log start offset, high watermark and log end offset.
+// Offsets returns the log start offset, the high watermark (the read
+// limit: readers see the offsets below it) and the log end offset.
 func (l *Log) Offsets() (logStart, highWatermark, logEnd int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.logStartOffset, l.highWatermark, l.activeLocked().nextOffset
+	return l.logStartOffset, l.readLimit, l.activeLocked().nextOffset
 }
 
 // Size returns the bytes of all segments.
@@ -173,21 +189,66 @@ func (l *Log) Append(batch []byte, h record.Header) (int64, error) {
 	if l.failed != nil {
 		return 0, l.failed
 	}
-	active := l.activeLocked()
-	base := active.nextOffset
+	base := l.activeLocked().nextOffset
 	h.BaseOffset = base
 	record.SetBaseOffset(batch, base)
-	if l.shouldRollLocked(active, h) {
-		var err error
-		if active, err = l.rollLocked(); err != nil {
-			return 0, l.failLocked(err)
-		}
+	if err := l.appendLocked(batch, h); err != nil {
+		return 0, err
+	}
+	return base, nil
+}
+
+// AppendReplicated appends one batch copied from the leader, keeping its
+// base offset and partitionLeaderEpoch. h is the batch's header as
+// record.ValidateStored returns it. The base offset must be at or past
+// the log end (a gap is fine: the leader compacted it away); the CRC is
+// checked again, as recovery would cut the log at a batch whose CRC does
+// not match. Segments roll, indexes and flushing work as for Append; with
+// the durable default the batch is durable after WaitDurable.
+func (l *Log) AppendReplicated(batch []byte, h record.Header) error {
+	stored, err := record.ValidateIntact(batch)
+	if err != nil {
+		return err
+	}
+	if stored != h || h.LastOffsetDelta < 0 {
+		return fmt.Errorf("%w: replicated batch header %+v does not match its bytes %+v", kerr.CorruptMessage, h, stored)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.failed != nil {
+		return l.failed
+	}
+	if end := l.activeLocked().nextOffset; h.BaseOffset < end {
+		return fmt.Errorf("%w: batch %d..%d, log end %d", ErrBelowLogEnd, h.BaseOffset, h.LastOffset(), end)
+	}
+	return l.appendLocked(batch, h)
+}
+
+// appendLocked writes a batch whose base offset is set, at or past the log
+// end, rolling first if the active segment is done: the new segment starts
+// at the batch's base offset. An empty active segment whose 32-bit
+// relative offsets cannot reach the batch (a replicated batch far past a
+// gap) is replaced by one at the batch's base offset.
+func (l *Log) appendLocked(batch []byte, h record.Header) error {
+	active := l.activeLocked()
+	var err error
+	switch {
+	case l.shouldRollLocked(active, h):
+		active, err = l.rollLocked(h.BaseOffset)
+	case active.size == 0 && !active.fits(h.LastOffset(), h.Size()):
+		active, err = l.replaceEmptyActiveLocked(h.BaseOffset)
+	}
+	if err != nil {
+		return l.failLocked(err)
 	}
 	if err := active.append(batch, h, l.cfg.IndexIntervalBytes); err != nil {
 		if errors.Is(err, errLogFailed) {
-			return 0, l.failLocked(err)
+			return l.failLocked(err)
 		}
-		return 0, err
+		return err
 	}
 	l.unflushed += int64(h.NumRecords)
 	if !l.cfg.durable() {
@@ -196,7 +257,7 @@ func (l *Log) Append(batch []byte, h record.Header) (int64, error) {
 			l.SyncSoon()
 		}
 	}
-	return base, nil
+	return nil
 }
 
 // shouldRollLocked applies Kafka's roll rules: size, age, a full index, or
@@ -212,9 +273,10 @@ func (l *Log) shouldRollLocked(s *segment, h record.Header) bool {
 }
 
 // rollLocked seals and fsyncs the active segment and starts a new one at
-// the log end offset. Every segment but the active one is therefore
-// durable, which WaitDurable relies on.
-func (l *Log) rollLocked() (*segment, error) {
+// base, the log end offset or, for a replicated batch after a gap, past
+// it. Every segment but the active one is therefore durable, which
+// WaitDurable relies on.
+func (l *Log) rollLocked(base int64) (*segment, error) {
 	old := l.activeLocked()
 	old.seal()
 	if err := old.flushIndex(); err != nil {
@@ -223,7 +285,7 @@ func (l *Log) rollLocked() (*segment, error) {
 	if err := old.sync(); err != nil {
 		return nil, err
 	}
-	next, err := openSegment(l.fs, l.dir, old.nextOffset, true)
+	next, err := openSegment(l.fs, l.dir, base, true)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +293,42 @@ func (l *Log) rollLocked() (*segment, error) {
 	l.noteDurableLocked(old.nextOffset, old, old.size)
 	l.logger.Debug("rolled segment", "dir", l.dir, "baseOffset", next.baseOffset)
 	return next, nil
+}
+
+// replaceEmptyActiveLocked replaces the empty active segment with one at
+// base, past its reach. The new one is created first: a crash in between
+// leaves an empty segment, which recovery keeps as it is.
+func (l *Log) replaceEmptyActiveLocked(base int64) (*segment, error) {
+	old := l.activeLocked()
+	next, err := openSegment(l.fs, l.dir, base, true)
+	if err != nil {
+		return nil, err
+	}
+	l.segments[len(l.segments)-1] = next
+	if l.readableSegment == old {
+		l.readableSegment, l.readablePosition = next, 0
+	}
+	if l.limitSegment == old {
+		l.limitSegment, l.limitPosition = next, 0
+	}
+	if err := old.close(); err != nil {
+		l.logger.Warn("close replaced empty segment", "dir", l.dir, "baseOffset", old.baseOffset, "err", err)
+	}
+	l.removeSegmentFiles(old.baseOffset)
+	l.logger.Info("replaced the empty active segment", "dir", l.dir, "baseOffset", old.baseOffset, "newBaseOffset", base)
+	return next, nil
+}
+
+// removeSegmentFiles removes the three files of the segment at base,
+// warning about any that will not go (Open removes index files without a
+// log file; an empty log file left behind is an empty segment).
+func (l *Log) removeSegmentFiles(base int64) {
+	stem := filepath.Join(l.dir, segmentName(base))
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if err := l.fs.Remove(stem + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			l.logger.Warn("remove segment file", "file", stem+suffix, "err", err)
+		}
+	}
 }
 
 // failLocked records a disk error; the log then refuses appends until the
@@ -371,15 +469,96 @@ func (l *Log) noteDurableLocked(target int64, s *segment, position int64) {
 	}
 }
 
-// advanceLocked moves the high watermark forward and tells the owner.
-func (l *Log) advanceLocked(hw int64, s *segment, position int64) {
-	if hw <= l.highWatermark {
+// advanceLocked moves what the log considers readable forward to offset,
+// ending at position of s, tells the owner, and moves the read limit to
+// what the owner answers.
+func (l *Log) advanceLocked(offset int64, s *segment, position int64) {
+	if offset <= l.readable {
 		return
 	}
-	l.highWatermark, l.hwSegment, l.hwPosition = hw, s, position
+	l.readable, l.readableSegment, l.readablePosition = offset, s, position
+	limit := offset
 	if l.onAdvance != nil {
-		l.onAdvance(hw)
+		limit = l.onAdvance(offset)
 	}
+	l.moveReadLimitLocked(limit)
+}
+
+// moveReadLimitLocked moves the read limit forward to offset, or to
+// readable if offset is past it. With a single replica the owner answers
+// readable itself, whose position is known: nothing is looked up.
+func (l *Log) moveReadLimitLocked(offset int64) {
+	offset = min(offset, l.readable)
+	if offset <= l.readLimit {
+		return
+	}
+	if offset == l.readable {
+		l.readLimit, l.limitSegment, l.limitPosition = offset, l.readableSegment, l.readablePosition
+		return
+	}
+	s, position, err := l.locateLocked(offset)
+	if err != nil {
+		// The bytes below readable were written whole: a header that
+		// does not read back is a failing disk. Readers keep the old
+		// bound; the next move tries again.
+		l.logger.Error("locate read limit", "dir", l.dir, "offset", offset, "err", err)
+		return
+	}
+	l.readLimit, l.limitSegment, l.limitPosition = offset, s, position
+}
+
+// locateLocked returns where offset lies in the files: the segment and
+// position of the first batch whose last offset is at or past offset, or
+// the end of the segment holding offset when no batch of it reaches
+// offset. For a batch boundary that is where the batches below offset
+// end; an offset inside a batch locates that batch's start, so the batch
+// stays unread, as Kafka does. It reads batch headers from the offset
+// index entry before offset: at most index.interval.bytes and a batch.
+func (l *Log) locateLocked(offset int64) (*segment, int64, error) {
+	s := l.segments[l.segmentForLocked(offset)]
+	switch {
+	case offset <= s.baseOffset:
+		return s, 0, nil
+	case offset >= s.nextOffset:
+		return s, s.size, nil
+	}
+	start := int64(s.ix.lookup(s.relative(offset)))
+	if s == l.limitSegment && l.readLimit <= offset && l.limitPosition > start {
+		// Every batch before the read limit's position ends below it, so
+		// below offset: a read limit moving forward walks only the
+		// batches it passes.
+		start = l.limitPosition
+	}
+	buf := headerBuffers.Get().(*[headerReadBytes]byte)
+	defer headerBuffers.Put(buf)
+	w := headerWalker{s: s, pos: start, limit: s.size, buf: buf[:]}
+	for {
+		h, ok, err := w.next()
+		if err != nil {
+			return nil, 0, err
+		}
+		if !ok || h.LastOffset() >= offset {
+			return s, w.pos, nil
+		}
+		w.skip(h)
+	}
+}
+
+// SetReadLimit moves the readers' bound (the partition's high watermark)
+// without a durable move, e.g. when a follower's fetch advanced the high
+// watermark. It never moves the bound past what the log considers
+// readable (durable, or written with relaxed flushing): a higher offset
+// is taken up to there now, and the owner answers it again on the next
+// durable move. It never moves the bound backwards; only truncation does.
+// It takes the log's lock, which is held while OnAdvance's callback runs:
+// call it holding no lock the callback takes.
+func (l *Log) SetReadLimit(offset int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	l.moveReadLimitLocked(offset)
 }
 
 // FlushIfDue fsyncs when flush.ms has passed since the last fsync and
@@ -398,12 +577,16 @@ func (l *Log) FlushIfDue(now time.Time) error {
 // recovery point checkpoint.
 func (l *Log) Durable() int64 { return l.durable.Load() }
 
-// OnAdvance makes fn hear of every move of the high watermark: the offset
-// below which records are on disk (or written, with relaxed flushing). The
-// partition that owns the log derives its own high watermark from it. fn
+// OnAdvance makes fn hear of every move of the durable offset: the offset
+// below which records are on disk (or written, with relaxed flushing). fn
+// returns the read limit, the offset readers may read below: the
+// partition's high watermark, which it derives from durable and its
+// followers' offsets. Returning durable itself makes the log readable up to
+// what is durable, as with a single replica. An answer past durable is
+// taken as durable; one below the current read limit moves nothing. fn
 // runs with the log's lock held, so it sees moves in order, and must not
 // call the log.
-func (l *Log) OnAdvance(fn func(highWatermark int64)) {
+func (l *Log) OnAdvance(fn func(durable int64) (readLimit int64)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.onAdvance = fn
@@ -415,12 +598,12 @@ func (l *Log) segmentForLocked(offset int64) int {
 	return max(i-1, 0)
 }
 
-// readableLocked returns how many bytes of s lie below the high watermark.
+// readableLocked returns how many bytes of s lie below the read limit.
 func (l *Log) readableLocked(s *segment) int64 {
 	switch {
-	case s == l.hwSegment:
-		return l.hwPosition
-	case l.hwSegment == nil || s.baseOffset > l.hwSegment.baseOffset:
+	case s == l.limitSegment:
+		return l.limitPosition
+	case l.limitSegment == nil || s.baseOffset > l.limitSegment.baseOffset:
 		return 0
 	default:
 		return s.size

@@ -576,7 +576,7 @@ func TestGroupCommit(t *testing.T) {
 func TestOnAdvance(t *testing.T) {
 	l := mustOpen(t, t.TempDir(), DefaultConfig(), OpenOptions{})
 	var moves []int64 // written under the log's lock, read after calls return
-	l.OnAdvance(func(hw int64) { moves = append(moves, hw) })
+	l.OnAdvance(func(hw int64) int64 { moves = append(moves, hw); return hw })
 	w := appendSpec(t, l, testBatch{Records: 1, ProducerID: -1, BaseSequence: -1})
 	if len(moves) != 0 {
 		t.Fatalf("told of %v by an append that is not yet durable", moves)

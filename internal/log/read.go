@@ -15,17 +15,21 @@ type span struct {
 }
 
 // spansLocked returns the readable spans from the segment holding offset
-// up to the high watermark, at most limit of them.
-func (l *Log) spansLocked(offset int64, limit int) []span {
+// up to the read limit, or up to the log end when toEnd is set, at most
+// limit of them.
+func (l *Log) spansLocked(offset int64, limit int, toEnd bool) []span {
 	var spans []span
 	for i := l.segmentForLocked(offset); i < len(l.segments) && len(spans) < limit; i++ {
 		s := l.segments[i]
-		if l.hwSegment != nil && s.baseOffset > l.hwSegment.baseOffset {
+		if !toEnd && l.limitSegment != nil && s.baseOffset > l.limitSegment.baseOffset {
 			break
 		}
-		stop := l.readableLocked(s)
+		stop := s.size
+		if !toEnd {
+			stop = l.readableLocked(s)
+		}
 		if stop == 0 {
-			continue // an empty segment below the high watermark: a gap
+			continue // an empty segment below the bound: a gap
 		}
 		var start int64
 		if offset > s.baseOffset {
@@ -120,7 +124,7 @@ func (l *Log) OffsetForTimestamp(timestamp int64) (offset, recordTimestamp int64
 		if s.maxTimestamp < timestamp {
 			continue // whole segment older; keep looking
 		}
-		if l.hwSegment != nil && s.baseOffset > l.hwSegment.baseOffset {
+		if l.limitSegment != nil && s.baseOffset > l.limitSegment.baseOffset {
 			break
 		}
 		if stop := l.readableLocked(s); stop > 0 {
@@ -159,7 +163,7 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
 	l.mu.Lock()
 	var best *segment
 	for _, s := range l.segments {
-		if s.maxTimestampOffset >= 0 && s.maxTimestampOffset < l.highWatermark &&
+		if s.maxTimestampOffset >= 0 && s.maxTimestampOffset < l.readLimit &&
 			(best == nil || s.maxTimestamp > best.maxTimestamp) {
 			best = s
 		}

@@ -72,7 +72,8 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	l.logStartOffset = max(first.baseOffset, min(opts.LogStartOffset, active.nextOffset))
 	// What survived recovery is on disk: it is the durable prefix.
 	l.durable.Store(active.nextOffset)
-	l.highWatermark, l.hwSegment, l.hwPosition = active.nextOffset, active, active.size
+	l.readable, l.readableSegment, l.readablePosition = active.nextOffset, active, active.size
+	l.readLimit, l.limitSegment, l.limitPosition = active.nextOffset, active, active.size
 	return l, nil
 }
 

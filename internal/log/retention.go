@@ -30,8 +30,8 @@ func (l *Log) ApplyRetention(now time.Time) (int, error) {
 	// segment.ms rolls it.
 	if l.cfg.DeleteRetention && l.cfg.RetentionMs >= 0 {
 		active := l.activeLocked()
-		if active.size > 0 && l.expiredLocked(active, now) && active.nextOffset <= l.highWatermark {
-			if _, err := l.rollLocked(); err != nil {
+		if active.size > 0 && l.expiredLocked(active, now) && active.nextOffset <= l.readLimit {
+			if _, err := l.rollLocked(l.activeLocked().nextOffset); err != nil {
 				return 0, l.failLocked(err)
 			}
 		}
@@ -47,7 +47,7 @@ func (l *Log) ApplyRetention(now time.Time) (int, error) {
 		below := next <= l.logStartOffset
 		byTime := l.cfg.DeleteRetention && l.cfg.RetentionMs >= 0 && l.expiredLocked(s, now)
 		bySize := l.cfg.DeleteRetention && l.cfg.RetentionBytes >= 0 && total-s.size >= l.cfg.RetentionBytes
-		if !(below || byTime || bySize) || s.nextOffset > l.highWatermark {
+		if !(below || byTime || bySize) || s.nextOffset > l.readLimit {
 			break
 		}
 		l.deleteFirstLocked()
@@ -112,10 +112,10 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 		return 0, ErrClosed
 	}
 	if offset == -1 {
-		offset = l.highWatermark
+		offset = l.readLimit
 	}
-	if offset < 0 || offset > l.highWatermark {
-		return 0, fmt.Errorf("%w: %d (high watermark %d)", ErrBeyondHighWatermark, offset, l.highWatermark)
+	if offset < 0 || offset > l.readLimit {
+		return 0, fmt.Errorf("%w: %d (high watermark %d)", ErrBeyondHighWatermark, offset, l.readLimit)
 	}
 	if offset > l.logStartOffset {
 		l.logStartOffset = offset

@@ -121,7 +121,7 @@ func TestRetentionDuringRead(t *testing.T) {
 	defer l.Close()
 	l.cfg.SegmentDeleteDelay = time.Hour
 	l.mu.Lock()
-	spans := l.spansLocked(0, 1)
+	spans := l.spansLocked(0, 1, false)
 	l.mu.Unlock()
 	if _, err := l.ApplyRetention(time.Now()); err != nil {
 		t.Fatal(err)

@@ -119,26 +119,43 @@ func (s *segment) dropFile() error {
 // ReadSection is Read without the copy: it finds the whole batches Read
 // would return, from the one holding offset, at most maxBytes of them (the
 // first whole when minOne is set), and returns where they lie. Only batch
-// headers are read, and checked, on the way. A read at or past the high
-// watermark returns the empty Section.
+// headers are read, and checked, on the way. A read at or past the read
+// limit (the high watermark) returns the empty Section.
 func (l *Log) ReadSection(offset int64, maxBytes int, minOne bool) (Section, error) {
+	return l.readSection(offset, maxBytes, minOne, false)
+}
+
+// ReadSectionToEnd is ReadSection bounded by the log end (every complete
+// batch written), not by the read limit: what a follower's fetch reads. A
+// read at the log end returns the empty Section.
+func (l *Log) ReadSectionToEnd(offset int64, maxBytes int, minOne bool) (Section, error) {
+	return l.readSection(offset, maxBytes, minOne, true)
+}
+
+// readSection is ReadSection, bounded by the log end when toEnd is set.
+func (l *Log) readSection(offset int64, maxBytes int, minOne, toEnd bool) (Section, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return Section{}, ErrClosed
 	}
-	if offset < l.logStartOffset || offset > l.activeLocked().nextOffset {
+	end := l.activeLocked().nextOffset
+	if offset < l.logStartOffset || offset > end {
 		l.mu.Unlock()
 		return Section{}, ErrOffsetOutOfRange
 	}
-	if offset >= l.highWatermark {
+	bound := l.readLimit
+	if toEnd {
+		bound = end
+	}
+	if offset >= bound {
 		l.mu.Unlock()
 		return Section{}, nil
 	}
 	// The segment holding offset has it, unless offset lies past its last
 	// batch (compaction leaves such gaps); then the next segment's first
 	// batch, whose offsets are past its base offset, does.
-	spans := l.spansLocked(offset, 2)
+	spans := l.spansLocked(offset, 2, toEnd)
 	for _, sp := range spans {
 		sp.s.holdFile()
 	}

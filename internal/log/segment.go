@@ -65,6 +65,9 @@ type segment struct {
 	bytesSinceIndex int
 	created         time.Time // start of the segment's roll clock
 	indexMissing    bool      // an index file did not exist at open: rebuild it
+	// cuts counts the truncations that cut this segment: a clean planned
+	// before one must not swap in a copy of what was cut.
+	cuts int
 }
 
 // openSegment opens (creating if asked) the three files of a segment.

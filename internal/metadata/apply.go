@@ -19,6 +19,12 @@ type Result struct {
 	ProducerIDStart int64
 	// BrokerEpoch is a registration's epoch.
 	BrokerEpoch uint64
+	// Partition is the partition after an accepted AlterPartition or
+	// leader election.
+	Partition *Partition
+	// Unclean is set when an election made a replica outside the ISR
+	// the leader.
+	Unclean bool
 }
 
 // apply returns the image after record r at log index, and the outcome.
@@ -47,17 +53,33 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 	case r.ProducerIDs != nil:
 		res.ProducerIDStart = next.NextProducerID
 		next.NextProducerID += max(r.ProducerIDs.Count, 0)
+	case r.AlterPartition != nil:
+		res = next.alterPartition(r.AlterPartition)
+	case r.ElectLeader != nil:
+		res = next.electLeader(r.ElectLeader)
 	}
 	return &next, res
 }
 
+// registerBroker registers a broker. A registration of a broker id
+// already known is a new incarnation that may have lost its disk: it
+// leaves the ISRs and leaderships of the old one, as a fencing does, and
+// then leads where it is the sole ISR member (with a new leader epoch).
 func (im *Image) registerBroker(index uint64, r *RegisterBrokerRecord) Result {
+	_, known := im.Brokers[r.ID]
 	im.Brokers = maps.Clone(im.Brokers)
 	im.Brokers[r.ID] = &Broker{ID: r.ID, Epoch: index, Incarnation: r.Incarnation, Endpoints: slices.Clone(r.Endpoints), Rack: r.Rack}
-	im.electLeaders()
+	gone := NoLeader
+	if known {
+		gone = r.ID
+	}
+	im.electLeaders(gone)
 	return Result{BrokerEpoch: index}
 }
 
+// fenceBroker fences or unfences a broker: fencing takes it out of the
+// ISRs and leaderships it holds, unfencing lets it lead where it is the
+// sole ISR member.
 func (im *Image) fenceBroker(r *FenceBrokerRecord) Result {
 	b, ok := im.Brokers[r.ID]
 	if !ok || b.Epoch != r.Epoch {
@@ -70,7 +92,11 @@ func (im *Image) fenceBroker(r *FenceBrokerRecord) Result {
 	nb.Fenced = r.Fenced
 	im.Brokers = maps.Clone(im.Brokers)
 	im.Brokers[r.ID] = &nb
-	im.electLeaders()
+	gone := NoLeader
+	if r.Fenced {
+		gone = r.ID
+	}
+	im.electLeaders(gone)
 	return Result{}
 }
 
@@ -80,25 +106,15 @@ func (im *Image) Live(id int32) bool {
 	return ok && !b.Fenced
 }
 
-// electLeaders moves leadership after brokers changed: a partition whose
-// leader is no longer live loses it, and a leaderless partition takes its
-// first live ISR member. Only ISR members have every acknowledged record,
-// so no other replica is ever elected (no unclean election).
-func (im *Image) electLeaders() {
+// electLeaders moves leadership after brokers changed (see elect), gone
+// being the broker fenced or registered anew, NoLeader for none.
+func (im *Image) electLeaders(gone int32) {
 	changed := map[string]*Topic{}
 	for name, t := range im.Topics {
 		var nt *Topic
 		for i, p := range t.Assignments {
-			leader := p.Leader
-			if leader != NoLeader && !im.Live(leader) {
-				leader = NoLeader
-			}
-			if leader == NoLeader {
-				if j := slices.IndexFunc(p.ISR, im.Live); j >= 0 {
-					leader = p.ISR[j]
-				}
-			}
-			if leader == p.Leader {
+			np, ok := im.elect(p, gone)
+			if !ok {
 				continue
 			}
 			if nt == nil {
@@ -106,8 +122,7 @@ func (im *Image) electLeaders() {
 				c.Assignments = slices.Clone(t.Assignments)
 				nt = &c
 			}
-			nt.Assignments[i].Leader = leader
-			nt.Assignments[i].LeaderEpoch++
+			nt.Assignments[i] = np
 		}
 		if nt != nil {
 			changed[name] = nt
@@ -116,6 +131,50 @@ func (im *Image) electLeaders() {
 	for _, t := range changed {
 		im.putTopic(t)
 	}
+}
+
+// elect returns p after brokers changed, and whether it changed. Broker
+// gone (NoLeader for none) leaves the ISR unless it is its sole member:
+// then it alone may hold the last acknowledged records, so it stays, and
+// the partition waits for it. A leader that is gone or not live loses the
+// leadership; a leaderless partition takes its first live ISR member in
+// replica order. Only ISR members have every acknowledged record, so no
+// other replica is elected here (unclean election is an explicit record).
+// A leader change, or a gone leader elected again, bumps the leader
+// epoch; any change bumps the partition epoch.
+func (im *Image) elect(p Partition, gone int32) (Partition, bool) {
+	isr := p.ISR
+	if gone != NoLeader && len(isr) > 1 && slices.Contains(isr, gone) {
+		isr = slices.DeleteFunc(slices.Clone(isr), func(id int32) bool { return id == gone })
+	}
+	leader := p.Leader
+	if leader != NoLeader && (leader == gone || !im.Live(leader)) {
+		leader = NoLeader
+	}
+	if leader == NoLeader {
+		leader = firstLive(im, p.Replicas, isr)
+	}
+	newLeader := leader != p.Leader || (leader != NoLeader && leader == gone)
+	if !newLeader && len(isr) == len(p.ISR) {
+		return p, false
+	}
+	p.ISR, p.Leader = isr, leader
+	if newLeader {
+		p.LeaderEpoch++
+	}
+	p.PartitionEpoch++
+	return p, true
+}
+
+// firstLive returns the first live member of set in replica order,
+// NoLeader if none is live.
+func firstLive(im *Image, replicas, set []int32) int32 {
+	for _, id := range replicas {
+		if slices.Contains(set, id) && im.Live(id) {
+			return id
+		}
+	}
+	return NoLeader
 }
 
 // putTopic stores t, cloning the maps the previous image shares.
@@ -144,8 +203,10 @@ func (im *Image) createTopic(r *CreateTopicRecord) Result {
 	return Result{Topic: t}
 }
 
-// newPartitions checks an assignment and elects the first live replica of
-// each partition.
+// newPartitions checks an assignment. A new partition holds no record
+// yet, so every live replica is in sync: the ISR is the live replicas in
+// replica order, led by the first. With none live, the first replica is
+// the ISR and the partition waits for it.
 func (im *Image) newPartitions(replicas [][]int32) ([]Partition, error) {
 	if len(replicas) == 0 {
 		return nil, fmt.Errorf("%w: a topic needs at least one partition", kerr.InvalidPartitions)
@@ -164,8 +225,8 @@ func (im *Image) newPartitions(replicas [][]int32) ([]Partition, error) {
 			}
 		}
 		p := Partition{Replicas: slices.Clone(rs), ISR: []int32{rs[0]}, Leader: NoLeader}
-		if j := slices.IndexFunc(rs, im.Live); j >= 0 {
-			p.Leader, p.ISR = rs[j], []int32{rs[j]}
+		if live := slices.DeleteFunc(slices.Clone(rs), func(id int32) bool { return !im.Live(id) }); len(live) > 0 {
+			p.Leader, p.ISR = live[0], live
 		}
 		ps[i] = p
 	}

@@ -60,14 +60,21 @@ func (id *TopicID) UnmarshalText(b []byte) error {
 const NoLeader int32 = -1
 
 // Partition is one partition's placement. Replicas is the assignment;
-// ISR holds the replicas known to have every acknowledged record (only the
-// leader until data replication exists); Leader is NoLeader when no ISR
-// member is live. LeaderEpoch grows with every leader change.
+// ISR holds the replicas known to have every acknowledged record, in
+// replica order; Leader is NoLeader when no ISR member is live.
+// LeaderEpoch grows with every leader change, PartitionEpoch with every
+// change of the leader or the ISR (the version an AlterPartition names).
+//
+// Invariants: ISR is a non-empty subset of Replicas; a leader is a live
+// ISR member; a fenced broker is in the ISR only as its sole member (it
+// alone may hold the last acknowledged records), and then the partition
+// has no leader.
 type Partition struct {
-	Replicas    []int32 `json:"replicas"`
-	ISR         []int32 `json:"isr"`
-	Leader      int32   `json:"leader"`
-	LeaderEpoch int32   `json:"leaderEpoch"`
+	Replicas       []int32 `json:"replicas"`
+	ISR            []int32 `json:"isr"`
+	Leader         int32   `json:"leader"`
+	LeaderEpoch    int32   `json:"leaderEpoch"`
+	PartitionEpoch int32   `json:"partitionEpoch"`
 }
 
 // Topic is one topic in an Image. Images share Topics; never modify one.

@@ -153,6 +153,21 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if _, err := s.AllocateProducerIDs(ctx, 1000); err != nil {
 		t.Fatal(err)
 	}
+	// A partition epoch apart from the leader epoch must survive too.
+	im := s.Image()
+	top := im.Topics["a"]
+	p := top.Assignments[0]
+	isr := p.Replicas
+	if len(p.ISR) > 1 {
+		isr = []int32{p.Leader}
+	}
+	if _, err := s.AlterPartition(ctx, AlterPartitionRecord{TopicID: top.ID, Leader: p.Leader, BrokerEpoch: im.Brokers[p.Leader].Epoch,
+		LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: isr}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Image().Topics["a"].Assignments[0].PartitionEpoch == 0 {
+		t.Fatal("the partition epoch did not move")
+	}
 	index, data, err := s.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +214,8 @@ func FuzzApply(f *testing.F) {
 		{FenceBroker: &FenceBrokerRecord{ID: 2, Epoch: 3, Fenced: true}},
 		{CreatePartitions: &CreatePartitionsRecord{From: 2, Replicas: [][]int32{{2}}}},
 		{ProducerIDs: &ProducerIDsRecord{Broker: 1, Count: 5}},
+		{AlterPartition: &AlterPartitionRecord{Leader: 1, BrokerEpoch: 2, ISR: []int32{1, 2}}},
+		{ElectLeader: &ElectLeaderRecord{Partition: 1, Unclean: true}},
 	} {
 		b, _ := encodeEntry(&Entry{Req: "r", Record: r})
 		f.Add(b)

@@ -36,6 +36,8 @@ type Record struct {
 	CreatePartitions *CreatePartitionsRecord `json:"createPartitions,omitempty"`
 	SetConfigs       *SetConfigsRecord       `json:"setConfigs,omitempty"`
 	ProducerIDs      *ProducerIDsRecord      `json:"producerIds,omitempty"`
+	AlterPartition   *AlterPartitionRecord   `json:"alterPartition,omitempty"`
+	ElectLeader      *ElectLeaderRecord      `json:"electLeader,omitempty"`
 }
 
 // ClusterRecord names the cluster; the first one wins.
@@ -97,6 +99,32 @@ type ProducerIDsRecord struct {
 	Count  int64 `json:"count"`
 }
 
+// AlterPartitionRecord is a partition leader's request to replace the
+// partition's ISR (Kafka's AlterPartition). It names the leader's view
+// (broker epoch, leader epoch, partition epoch) so that apply refuses a
+// request from a leader that was replaced or that saw an older ISR.
+type AlterPartitionRecord struct {
+	TopicID        TopicID `json:"topicId"`
+	Partition      int32   `json:"partition"`
+	Leader         int32   `json:"leader"`         // the proposing leader
+	BrokerEpoch    uint64  `json:"brokerEpoch"`    // its registration epoch
+	LeaderEpoch    int32   `json:"leaderEpoch"`    // the leader epoch it leads in
+	PartitionEpoch int32   `json:"partitionEpoch"` // the partition epoch it last saw
+	ISR            []int32 `json:"isr"`            // proposed ISR, leader included
+}
+
+// ElectLeaderRecord asks for a leader election in one partition, as
+// Kafka's ElectLeaders does: the preferred election makes the first
+// replica lead if it is a live ISR member; the unclean election gives a
+// leaderless partition a leader, from the ISR if one is live, else any
+// live replica (which becomes the whole ISR: records acknowledged only by
+// the old ISR may be lost).
+type ElectLeaderRecord struct {
+	TopicID   TopicID `json:"topicId"`
+	Partition int32   `json:"partition"`
+	Unclean   bool    `json:"unclean,omitempty"`
+}
+
 // encodeEntry encodes a proposal.
 func encodeEntry(e *Entry) ([]byte, error) {
 	b, err := json.Marshal(e)
@@ -119,7 +147,8 @@ func decodeEntry(b []byte) (*Entry, error) {
 	r := &e.Record
 	set := 0
 	for _, present := range []bool{r.Cluster != nil, r.RegisterBroker != nil, r.FenceBroker != nil,
-		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil} {
+		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil,
+		r.AlterPartition != nil, r.ElectLeader != nil} {
 		if present {
 			set++
 		}

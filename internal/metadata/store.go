@@ -341,6 +341,54 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, count int64) (int64, er
 	return res.ProducerIDStart, err
 }
 
+// AlterPartition proposes a leader's ISR change and returns the
+// partition as apply left it. Apply refuses it, with Kafka's error, when
+// the topic or partition is unknown (UNKNOWN_TOPIC_OR_PARTITION), the
+// leader's broker epoch is not current (STALE_BROKER_EPOCH), it no longer
+// leads (NOT_LEADER_OR_FOLLOWER), its leader epoch (FENCED_LEADER_EPOCH)
+// or partition epoch (INVALID_UPDATE_VERSION) is not current, the ISR is
+// malformed (INVALID_REQUEST) or adds a fenced or unregistered broker
+// (INELIGIBLE_REPLICA). The returned ISR is in replica order.
+func (s *Store) AlterPartition(ctx context.Context, r AlterPartitionRecord) (Partition, error) {
+	r.ISR = slices.Clone(r.ISR)
+	res, err := s.change(ctx, Record{AlterPartition: &r})
+	if err != nil {
+		return Partition{}, err
+	}
+	p := *res.Partition
+	p.Replicas, p.ISR = slices.Clone(p.Replicas), slices.Clone(p.ISR) // the image's stay untouched
+	return p, nil
+}
+
+// ElectLeaders runs a leader election in one partition (Kafka's
+// ElectLeaders for one partition) and returns the partition as apply
+// left it. The preferred election (unclean false) moves leadership to the
+// first replica; it fails with ELECTION_NOT_NEEDED where that replica
+// leads and PREFERRED_LEADER_NOT_AVAILABLE where it is not a live ISR
+// member. The unclean election gives a leaderless partition a leader,
+// from the ISR if a member is live, else any live replica, losing what
+// only the old ISR held; it fails with ELECTION_NOT_NEEDED where the
+// partition has a leader and ELIGIBLE_LEADERS_NOT_AVAILABLE where no
+// replica is live. Whether unclean election is allowed for the topic is
+// the caller's decision. An unclean outcome is logged as a warning.
+func (s *Store) ElectLeaders(ctx context.Context, topicID TopicID, partition int32, unclean bool) (Partition, error) {
+	var lastISR []int32
+	if t, ok := s.Image().TopicByID(topicID); ok && partition >= 0 && partition < t.Partitions {
+		lastISR = t.Assignments[partition].ISR
+	}
+	res, err := s.change(ctx, Record{ElectLeader: &ElectLeaderRecord{TopicID: topicID, Partition: partition, Unclean: unclean}})
+	if err != nil {
+		return Partition{}, err
+	}
+	p := *res.Partition
+	if res.Unclean {
+		s.logger.Warn("unclean leader election: a replica outside the ISR leads; records acknowledged only by the last ISR are lost",
+			"topic", res.Topic.Name, "partition", partition, "leader", p.Leader, "leaderEpoch", p.LeaderEpoch, "lastISR", lastISR)
+	}
+	p.Replicas, p.ISR = slices.Clone(p.Replicas), slices.Clone(p.ISR) // the image's stay untouched
+	return p, nil
+}
+
 // ProposeEncoded proposes an entry that another node's Store encoded (an
 // observer forwards its proposals to a voter), refusing bytes that do not
 // decode. It returns once the log accepted the entry: the proposer learns

@@ -8,9 +8,15 @@
 //   - its producer state, checked and updated under the append lock;
 //   - its high watermark: the offset below which consumers may read. The
 //     log reports how far it is on disk (or written, with relaxed
-//     flushing); the partition takes the minimum of that over the ISR.
-//     Until data replication the ISR is the leader alone, so the high
-//     watermark is the leader's own durable offset;
+//     flushing); a leader takes the minimum of that and of its
+//     followers' fetch offsets (each a follower's durable log end) over
+//     the maximal ISR (KIP-497), and gives it back to the log as the
+//     readers' bound (partition_leader.go). With the leader alone in the
+//     ISR it is the leader's own durable offset, as before replication;
+//   - its replication state as leader: each follower's offset and when it
+//     was last caught up, the committed ISR and partition epoch, the
+//     AlterPartition in flight (ISR expansion on a follower's fetch,
+//     shrink after replica.lag.time.max.ms);
 //   - its log start offset, moved by DeleteRecords and retention;
 //   - its leader and leader epoch, taken from the metadata image: every
 //     appended batch is stamped with the epoch, and requests carrying a
@@ -19,18 +25,22 @@
 //     epoch, kept in Kafka's leader-epoch-checkpoint file beside the
 //     log, fitted to the batch headers on open, followed by the log
 //     start; OffsetForLeaderEpoch and ListOffsets answer from it;
-//   - the waits: WaitDurable for acknowledgements, and Waiter for fetch
-//     long polls, woken when the high watermark moves.
+//   - the waits: WaitDurable for acks=1, WaitReplicated for acks=all
+//     (the high watermark), and Waiter for fetch long polls, woken when
+//     the high watermark moves (and, for replica fetches, on appends).
 //
 // The Manager owns the set of partitions and their directories: it opens,
 // closes and deletes them as the metadata image says (Reconcile), answers
 // which partition this broker leads (Leader, checked against the current
-// image at request time), checkpoints recovery points and log start
-// offsets, and describes the log dirs (DescribeLogDirs).
+// image at request time) and to which broker a replica fetch may be
+// answered (Follower), runs the ISR loop that sends AlterPartitions
+// (RunISR), checkpoints recovery points and log start offsets, and
+// describes the log dirs (DescribeLogDirs).
 //
 // What it must not touch: the wire format (handler turns requests into
-// calls here and results into responses), the metadata (it reads images,
-// never writes records), and the bytes of record batches beyond the fields
+// calls here and results into responses), the metadata (it reads images;
+// its only proposal, AlterPartition, goes through a function the broker
+// gives it), and the bytes of record batches beyond the fields
 // record lets a broker rewrite (base offset, leader epoch, LogAppendTime).
 //
 // Lock order: Partition.mu (appends), then the log's lock, then
@@ -39,8 +49,8 @@
 // epoch cache's lock is a leaf: taken under Partition.mu or alone, never
 // holding another.
 //
-// Reads are bounded by the log's own high watermark, which equals the
-// partition's while the ISR is the leader alone. When followers join the
-// ISR, reads for consumers must be bounded by the partition's high
-// watermark instead, which may lag the leader's log.
+// Consumer reads are bounded by the log's read limit, which is the
+// partition's high watermark (OnAdvance's answer, SetReadLimit after a
+// follower's fetch moved it); replica fetches read up to the log end
+// (ReadSectionToEnd).
 package replica

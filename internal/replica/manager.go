@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,6 +70,17 @@ type Config struct {
 	// reconciled earlier.
 	Image  func() *metadata.Image
 	Logger *slog.Logger
+	// AlterPartition proposes an ISR change of a partition led here
+	// (metadata.Store.AlterPartition) and returns the partition after
+	// it. Nil on a broker that never replicates: ISR changes are then
+	// dropped.
+	AlterPartition func(ctx context.Context, r metadata.AlterPartitionRecord) (metadata.Partition, error)
+	// BrokerEpoch returns this broker's current registration epoch,
+	// which every AlterPartition carries. Nil reads as 0.
+	BrokerEpoch func() uint64
+	// LagTimeMax is replica.lag.time.max.ms: a follower not caught up
+	// within it leaves the ISR. Zero is Kafka's default, 30 s.
+	LagTimeMax time.Duration
 }
 
 // Manager owns the partitions hosted on this broker and their directories.
@@ -77,6 +89,11 @@ type Manager struct {
 	node   int32
 	image  func() *metadata.Image
 	logger *slog.Logger
+	// alter, brokerEpoch and isr serve the leader side of replication
+	// (manager_leader.go).
+	alter       func(ctx context.Context, r metadata.AlterPartitionRecord) (metadata.Partition, error)
+	brokerEpoch func() uint64
+	isr         *isrEnv
 
 	mu         sync.RWMutex // guards partitions and located
 	partitions map[TP]*Partition
@@ -92,7 +109,12 @@ type Manager struct {
 // crash interrupted.
 func NewManager(cfg Config) (*Manager, error) {
 	logger := cfg.Logger
+	brokerEpoch := cfg.BrokerEpoch
+	if brokerEpoch == nil {
+		brokerEpoch = func() uint64 { return 0 }
+	}
 	m := &Manager{dirs: cfg.Dirs, node: cfg.NodeID, image: cfg.Image, logger: logger,
+		alter: cfg.AlterPartition, brokerEpoch: brokerEpoch, isr: newISREnv(cfg.LagTimeMax),
 		partitions: map[TP]*Partition{}, located: map[TP]string{},
 		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}, logStart: map[string]map[TP]int64{}}
 	for _, dir := range m.dirs {
@@ -155,8 +177,8 @@ func (m *Manager) Get(topic string, partition int32) (*Partition, bool) {
 // metadata image. A partition led elsewhere, leaderless, or led here but
 // still opening gets NOT_LEADER_OR_FOLLOWER, which tells clients to
 // refresh their metadata and retry. The partition learns the image's
-// leader epoch here too, so a request never meets an epoch older than the
-// image it was checked against.
+// assignment here too (setAssignment), so a request never meets a leader
+// epoch older than the image it was checked against.
 func (m *Manager) Leader(topic string, partition int32) (*Partition, error) {
 	t, ok := m.image().Topics[topic]
 	if !ok || partition < 0 || partition >= t.Partitions {
@@ -172,8 +194,8 @@ func (m *Manager) Leader(topic string, partition int32) (*Partition, error) {
 		// same name that the next reconcile removes.
 		return nil, fmt.Errorf("%w: partition %s-%d is still opening", kerr.NotLeaderForPartition, topic, partition)
 	}
-	p.setLeader(a.Leader, a.LeaderEpoch)
-	p.startLeaderEpoch(a.LeaderEpoch)
+	p.setAssignment(a, m.node, time.Now())
+	p.attach(m.isr)
 	return p, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -51,6 +52,14 @@ type Partition struct {
 	leaderEpoch    int32 // from the metadata image; stamped on every appended batch
 	// watchers hear of high watermark moves (fetch long polls, Waiter).
 	watchers map[chan<- struct{}]struct{}
+	// endWatchers hear of appends (replica fetch long polls,
+	// Waiter.WatchLogEnd); endWatching counts them, so appends skip
+	// stateMu when there are none.
+	endWatchers map[chan<- struct{}]struct{}
+	endWatching atomic.Int32
+	// lead is the replication state: assignment, ISR, followers, the
+	// waits of acks=all produces (partition_leader.go).
+	lead leaderState
 }
 
 // newPartition wraps an opened log. The partition's high watermark and
@@ -59,12 +68,12 @@ type Partition struct {
 func newPartition(tp TP, id metadata.TopicID, l *log.Log, fs vfs.FS, logger *slog.Logger) *Partition {
 	p := &Partition{Topic: tp.Topic, TopicID: id, Index: tp.Partition, log: l, leader: metadata.NoLeader,
 		epochs: newEpochCache(fs, l.Dir(), logger)}
-	l.OnAdvance(p.onLogAdvance)
 	logStart, hw, _ := l.Offsets()
 	p.stateMu.Lock()
 	p.logStartOffset = logStart
+	p.localDurable, p.highWatermark = hw, hw
 	p.stateMu.Unlock()
-	p.onLogAdvance(hw)
+	l.OnAdvance(p.onLogAdvance)
 	return p
 }
 
@@ -179,6 +188,7 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (AppendResult, er
 		}
 		return AppendResult{}, err
 	}
+	p.wakeLogEnd()
 	h.BaseOffset = base
 	p.producers.Update(h, opts.Now)
 	p.maybeExpireLocked(opts.Now)

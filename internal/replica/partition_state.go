@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,25 +51,124 @@ func (p *Partition) LeaderEpoch() int32 {
 	return epoch
 }
 
-// setLeader records the leader and epoch of a metadata image. Epochs only
-// grow, so an older image seen late (a request racing a reconcile) never
-// takes the partition back.
-func (p *Partition) setLeader(leader, leaderEpoch int32) {
-	p.stateMu.Lock()
-	defer p.stateMu.Unlock()
-	if leaderEpoch >= p.leaderEpoch {
-		p.leader, p.leaderEpoch = leader, leaderEpoch
-	}
-}
-
 // setAssignment takes a metadata image's view of the partition: its
-// leader and leader epoch; when this broker leads, the epoch enters the
-// leader epoch cache at the log end.
+// replicas, ISR, leader, leader epoch and partition epoch. An image older
+// than what the partition knows (a request racing a reconcile, or an
+// AlterPartition answer that came first) changes nothing, and an
+// unchanged one costs a compare, so request paths may call it every
+// time.
+//
+// Becoming leader (Kafka's makeLeader): the epoch enters the leader epoch
+// cache at the log end, every follower starts unknown (-1), those in the
+// ISR counted as caught up now, and the high watermark starts where it
+// is: it moves once the ISR's offsets are known. Losing leadership fails
+// pending WaitReplicated calls with NOT_LEADER_OR_FOLLOWER.
 func (p *Partition) setAssignment(a metadata.Partition, node int32, now time.Time) {
-	p.setLeader(a.Leader, a.LeaderEpoch)
+	becoming, changed := p.takeAssignment(a, node, now)
+	if !changed {
+		return
+	}
 	if a.Leader == node {
 		p.startLeaderEpoch(a.LeaderEpoch)
 	}
+	if becoming {
+		start := p.epochStartOffset(a.LeaderEpoch)
+		logEnd := p.LogEndOffset()
+		p.stateMu.Lock()
+		if p.lead.leading && p.leaderEpoch == a.LeaderEpoch {
+			p.lead.epochStart = start
+			for _, fs := range p.lead.followers {
+				fs.lastFetchLeaderEnd = start
+			}
+			// Neither offset may lie past the log, which a follower
+			// may have truncated.
+			p.localDurable = min(p.localDurable, logEnd)
+			p.highWatermark = min(p.highWatermark, p.localDurable)
+		}
+		p.stateMu.Unlock()
+	}
+	// The ISR may be the leader alone now: its durable offset is the
+	// high watermark.
+	p.stateMu.Lock()
+	moved := p.advanceHighWatermarkLocked()
+	hw := p.highWatermark
+	p.stateMu.Unlock()
+	if moved {
+		p.publishHighWatermark(hw)
+	}
+}
+
+// takeAssignment is setAssignment's state change under stateMu. It
+// reports whether this broker becomes leader (or leader in a new epoch)
+// and whether anything changed.
+func (p *Partition) takeAssignment(a metadata.Partition, node int32, now time.Time) (becoming, changed bool) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	l := &p.lead
+	if a.LeaderEpoch < p.leaderEpoch || a.LeaderEpoch == p.leaderEpoch && a.PartitionEpoch < l.partitionEpoch {
+		return false, false
+	}
+	if l.assigned && l.node == node && a.Leader == p.leader && a.LeaderEpoch == p.leaderEpoch && a.PartitionEpoch == l.partitionEpoch {
+		return false, false
+	}
+	leads := a.Leader == node
+	becoming = leads && (!l.leading || a.LeaderEpoch > p.leaderEpoch)
+	if becoming || !leads || a.PartitionEpoch > l.partitionEpoch {
+		l.pending = nil // superseded by the image
+	}
+	wasLeading, oldISR := l.leading, l.isr
+	p.leader, p.leaderEpoch = a.Leader, a.LeaderEpoch
+	l.assigned, l.node, l.leading = true, node, leads
+	l.replicas, l.isr, l.partitionEpoch = slices.Clone(a.Replicas), slices.Clone(a.ISR), a.PartitionEpoch
+	switch {
+	case !leads:
+		l.followers, l.epochStart = nil, -1
+		if wasLeading {
+			p.failReplicatedLocked(fmt.Errorf("%w: %s-%d is now led by broker %d in epoch %d",
+				kerr.NotLeaderForPartition, p.Topic, p.Index, a.Leader, a.LeaderEpoch))
+		}
+	case becoming:
+		l.epochStart, l.retryAfter = -1, time.Time{}
+		l.followers = make(map[int32]*followerState, len(a.Replicas))
+		for _, id := range a.Replicas {
+			if id == node {
+				continue
+			}
+			fs := &followerState{fetchOffset: -1, lastFetchLeaderEnd: -1}
+			if slices.Contains(a.ISR, id) {
+				fs.lastCaughtUp, fs.lastFetchTime, fs.caughtUp = now, now, true
+			}
+			l.followers[id] = fs
+		}
+	default:
+		// Still leading: followers added to or removed from the
+		// replica set (a reassignment) come and go; the others keep
+		// their state.
+		for id := range l.followers {
+			if !slices.Contains(a.Replicas, id) {
+				delete(l.followers, id)
+			}
+		}
+		for _, id := range a.Replicas {
+			if _, ok := l.followers[id]; !ok && id != node {
+				l.followers[id] = &followerState{fetchOffset: -1, lastFetchLeaderEnd: -1}
+			}
+		}
+		l.forgetRemoved(oldISR)
+	}
+	return becoming, true
+}
+
+// epochStartOffset returns the first offset of leader epoch epoch from
+// the cache, the log end when the cache does not hold it.
+func (p *Partition) epochStartOffset(epoch int32) int64 {
+	entries := p.epochs.snapshot()
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Epoch == epoch {
+			return entries[i].StartOffset
+		}
+	}
+	return p.LogEndOffset()
 }
 
 // startLeaderEpoch records that this broker leads the partition in epoch
@@ -136,27 +236,22 @@ func (p *Partition) CheckLeaderEpoch(current int32) error {
 	return nil
 }
 
-// onLogAdvance is the log's OnAdvance callback: the leader's own log moved
-// its durable offset. It runs with the log's lock held.
-func (p *Partition) onLogAdvance(durable int64) {
+// onLogAdvance is the log's OnAdvance callback: the log's durable offset
+// moved. It runs with the log's lock held and returns the offset readers
+// may read below, the high watermark, which the log applies before it
+// lets go of its lock: so the watchers and WaitReplicated calls woken
+// here read the new bound. A leader whose ISR is itself alone moves its
+// high watermark to durable here (the RF=1 path); a follower's high
+// watermark comes from its leader, so durable moves leave it.
+func (p *Partition) onLogAdvance(durable int64) (readLimit int64) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	p.localDurable = max(p.localDurable, durable)
-	p.maybeAdvanceHighWatermarkLocked()
-}
-
-// maybeAdvanceHighWatermarkLocked moves the high watermark to the minimum
-// over the ISR of each member's durable offset, and wakes the watchers if
-// it moved. The ISR is the leader alone until data replication: its
-// minimum is the leader's own. Followers' offsets join the minimum here.
-// REQUIRES: stateMu.
-func (p *Partition) maybeAdvanceHighWatermarkLocked() {
-	hw := p.localDurable
-	if hw <= p.highWatermark {
-		return
+	if p.advanceHighWatermarkLocked() {
+		p.wakeLocked()
+		p.wakeReplicatedLocked()
 	}
-	p.highWatermark = hw
-	p.wakeLocked()
+	return p.highWatermark
 }
 
 // refreshLogStart takes the log start offset from the log after a call
@@ -183,29 +278,67 @@ func (p *Partition) watch(ch chan<- struct{}) {
 	p.watchers[ch] = struct{}{}
 }
 
-// unwatch undoes watch.
+// watchLogEnd registers ch to receive a value, without blocking, whenever
+// a batch is appended or the partition closes.
+func (p *Partition) watchLogEnd(ch chan<- struct{}) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if p.endWatchers == nil {
+		p.endWatchers = map[chan<- struct{}]struct{}{}
+	}
+	p.endWatchers[ch] = struct{}{}
+	p.endWatching.Store(int32(len(p.endWatchers)))
+}
+
+// unwatch undoes watch and watchLogEnd.
 func (p *Partition) unwatch(ch chan<- struct{}) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	delete(p.watchers, ch)
+	delete(p.endWatchers, ch)
+	p.endWatching.Store(int32(len(p.endWatchers)))
 }
 
 // wakeLocked signals every watcher. REQUIRES: stateMu.
 func (p *Partition) wakeLocked() {
 	for ch := range p.watchers {
-		select {
-		case ch <- struct{}{}:
-		default: // a wake-up is already pending there
-		}
+		signal(ch)
 	}
 }
 
-// close closes the log and wakes the watchers, whose next read finds the
-// partition gone.
+// wakeLogEnd signals the log end watchers after an append. Without any
+// (no replica fetch is waiting) it costs one atomic load, so appends of
+// partitions nobody replicates cost what they did.
+func (p *Partition) wakeLogEnd() {
+	if p.endWatching.Load() == 0 {
+		return
+	}
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	for ch := range p.endWatchers {
+		signal(ch)
+	}
+}
+
+// signal sends on ch unless a wake-up is already pending there.
+func signal(ch chan<- struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// close closes the log, wakes every watcher, whose next read finds the
+// partition gone, and fails the WaitReplicated calls.
 func (p *Partition) close() error {
 	err := p.log.Close()
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	p.wakeLocked()
+	for ch := range p.endWatchers {
+		signal(ch)
+	}
+	p.lead.leading = false
+	p.failReplicatedLocked(fmt.Errorf("%w: %s-%d was closed here", kerr.NotLeaderForPartition, p.Topic, p.Index))
 	return err
 }

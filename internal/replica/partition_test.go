@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/record"
 	"github.com/sluice-dev/sluice/internal/testutil"
 )
@@ -267,7 +268,8 @@ func TestLeaderEpochFollowsTheImage(t *testing.T) {
 	if err := p.CheckLeaderEpoch(3); err != nil {
 		t.Errorf("the image's epoch is refused: %v", err)
 	}
-	p.setLeader(testNode, 2) // an old image seen late
+	// An old image seen late.
+	p.setAssignment(metadata.Partition{Replicas: []int32{testNode}, ISR: []int32{testNode}, Leader: testNode, LeaderEpoch: 2}, testNode, time.Now())
 	if got := p.LeaderEpoch(); got != 3 {
 		t.Errorf("epoch went back to %d", got)
 	}

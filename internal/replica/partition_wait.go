@@ -67,3 +67,12 @@ func (w *Waiter) Close() {
 	}
 	w.watched = nil
 }
+
+// WatchLogEnd adds p as Watch does, and makes appends to it wake Wait
+// too: a replica's fetch long poll waits for records past the high
+// watermark.
+func (w *Waiter) WatchLogEnd(p *Partition) {
+	p.watch(w.woken)
+	p.watchLogEnd(w.woken)
+	w.watched = append(w.watched, p)
+}

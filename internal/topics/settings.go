@@ -37,6 +37,9 @@ type Settings struct {
 	// nil for "producer", which keeps them as sent.
 	Recompress  *record.Codec
 	RequireKeys bool // cleanup.policy includes compact
+	// MinInsyncReplicas is min.insync.replicas: the ISR an acks=all
+	// produce needs.
+	MinInsyncReplicas int
 }
 
 // Settings returns the resolved configs of t, cached per immutable Topic.
@@ -54,11 +57,12 @@ func (r *Registry) Settings(t *metadata.Topic) *Settings {
 		cfg, _ = r.cfg.Broker.Topic(nil)
 	}
 	s := &Settings{
-		Config:          cfg,
-		LogAppendTime:   cfg.String("message.timestamp.type") == "LogAppendTime",
-		MaxMessageBytes: cfg.Int("max.message.bytes"),
-		Recompress:      topicCodec(cfg.String("compression.type")),
-		RequireKeys:     slices.Contains(cfg.List("cleanup.policy"), "compact"),
+		Config:            cfg,
+		LogAppendTime:     cfg.String("message.timestamp.type") == "LogAppendTime",
+		MaxMessageBytes:   cfg.Int("max.message.bytes"),
+		Recompress:        topicCodec(cfg.String("compression.type")),
+		RequireKeys:       slices.Contains(cfg.List("cleanup.policy"), "compact"),
+		MinInsyncReplicas: cfg.Int("min.insync.replicas"),
 	}
 	before, after := cfg.Int64("message.timestamp.before.max.ms"), cfg.Int64("message.timestamp.after.max.ms")
 	if before != math.MaxInt64 || after != math.MaxInt64 {
