@@ -173,7 +173,7 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	}
 	b.logger.Debug("partitions opened", "partitions", b.replicas.Len(), "took", time.Since(start))
 	gcfg := group.ConfigFrom(b.cfg)
-	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, b.topics.CreateInternalTopic)
+	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, b.topics.CreateInternalTopic, b.topics.OffsetsMinInsync)
 	gcfg.Owns = b.topics.OwnsGroup
 	gcfg.Leads = b.topics.LeadsOffsetsPartition
 	gcfg.Logger = b.logger

@@ -48,15 +48,18 @@ type ReplicaStorage struct {
 	meta     *metadata.Store
 	replicas *replica.Manager
 	create   func(name string, partitions int32, configs map[string]string) error
+	// minInsync is the offsets topic's min.insync.replicas.
+	minInsync func() int
 
 	mu sync.Mutex // serialises topic creation
 }
 
 // NewReplicaStorage returns Storage over the broker's partitions; create
-// makes a topic (the handler's, so its partitions open like any other's).
+// makes a topic (the handler's, so its partitions open like any other's);
+// minInsync returns the offsets topic's min.insync.replicas.
 func NewReplicaStorage(meta *metadata.Store, replicas *replica.Manager,
-	create func(name string, partitions int32, configs map[string]string) error) *ReplicaStorage {
-	return &ReplicaStorage{meta: meta, replicas: replicas, create: create}
+	create func(name string, partitions int32, configs map[string]string) error, minInsync func() int) *ReplicaStorage {
+	return &ReplicaStorage{meta: meta, replicas: replicas, create: create, minInsync: minInsync}
 }
 
 // OffsetsTopicConfigs are Kafka's overrides for the offsets topic:
@@ -110,15 +113,19 @@ func (r *ReplicaStorage) Append(partition, n int32, batch []byte) (int64, error)
 	return res.NextOffset, nil
 }
 
-// WaitDurable implements Storage.
+// WaitDurable implements Storage: the records are on disk on every ISR
+// member, as an acks=all produce waits (Kafka appends to the offsets
+// topic with acks=-1), refused with NOT_ENOUGH_REPLICAS_AFTER_APPEND when
+// the ISR is smaller than the topic's min.insync.replicas.
 func (r *ReplicaStorage) WaitDurable(partition int32, next int64) error {
 	p, ok := r.replicas.Get(OffsetsTopic, partition)
 	if !ok {
 		return fmt.Errorf("%w: %s-%d is gone", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
 	}
 	// Storage's wait has no context: the coordinator waits for its own
-	// writes in goroutines it tracks, and closing the log ends the wait.
-	return p.WaitDurable(context.Background(), next)
+	// writes in goroutines it tracks; closing the log or losing the
+	// leadership ends the wait.
+	return p.WaitReplicated(context.Background(), next, r.minInsync())
 }
 
 // Replay implements Storage.
@@ -134,9 +141,9 @@ func (r *ReplicaStorage) Replay(partition int32, fn func(key, value []byte)) err
 }
 
 func replayLog(p *replica.Partition, fn func(key, value []byte)) error {
-	next, hw := p.LogStartOffset(), p.HighWatermark()
-	for next < hw {
-		b, err := p.Read(next, replayReadBytes, true)
+	next, end := p.LogStartOffset(), p.LogEndOffset()
+	for next < end {
+		b, err := p.ReadToEnd(next, replayReadBytes, true)
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,15 @@ func (r *Registry) LeadsOffsetsPartition(p int32) bool {
 	return !ok || t.Leader(p) == r.cfg.NodeID
 }
 
+// OffsetsMinInsync is the offsets topic's min.insync.replicas (the
+// broker's when the topic does not exist yet).
+func (r *Registry) OffsetsMinInsync() int {
+	if t, ok := r.cfg.Meta.Image().Topics[group.OffsetsTopic]; ok {
+		return r.Settings(t).MinInsyncReplicas
+	}
+	return r.cfg.Broker.Int("min.insync.replicas")
+}
+
 // OwnsGroup reports whether this broker coordinates groupID: it leads the
 // group's offsets partition, or the offsets topic does not exist yet (the
 // coordinator creates it on its first write).
