@@ -181,8 +181,9 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	}
 	b.logger.Debug("partitions opened", "partitions", b.replicas.Len(), "took", time.Since(start))
 	gcfg := group.ConfigFrom(b.cfg)
-	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, b.topics.CreateInternalTopic)
+	gcfg.Storage = group.NewReplicaStorage(meta, b.replicas, b.topics.CreateInternalTopic, b.topics.OffsetsMinInsync)
 	gcfg.Owns = b.topics.OwnsGroup
+	gcfg.Leads = b.topics.LeadsOffsetsPartition
 	gcfg.Logger = b.logger
 	if b.groups, err = group.Start(gcfg); err != nil {
 		b.replicas.Close()
@@ -402,6 +403,7 @@ func (b *Broker) reconcileLoop() {
 			if err := b.topics.Reconcile(); err != nil {
 				b.logger.Error("reconcile partitions with the metadata", "err", err)
 			}
+			b.groups.Reconcile()
 		}
 	}
 }

@@ -66,6 +66,10 @@ type Config struct {
 	// the broker leading the group's offsets partition does. Nil: every
 	// group is ours.
 	Owns func(groupID string) bool
+	// Leads reports whether this broker leads an offsets partition, so
+	// that it loads that partition's groups (Reconcile). Nil: every
+	// partition, as on a lone broker.
+	Leads func(partition int32) bool
 	// Clock is the time source; nil means the wall clock.
 	Clock  Clock
 	Logger *slog.Logger
@@ -99,6 +103,9 @@ type Coordinator struct {
 	done       chan struct{}
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
+
+	loadMu sync.Mutex  // guards loads
+	loads  []loadState // per offsets partition; see failover.go
 }
 
 // shard owns a subset of the groups. Only its goroutine touches groups.
@@ -142,7 +149,7 @@ func Start(cfg Config) (*Coordinator, error) {
 		c.shards[i] = &shard{c: c, ops: make(chan func(), opsQueueMax), groups: map[string]*group{}}
 	}
 	start := c.clock.Now()
-	if err := c.load(); err != nil {
+	if err := c.loadInitial(); err != nil {
 		return nil, fmt.Errorf("load %s: %w", OffsetsTopic, err)
 	}
 	c.logger.Debug("groups loaded", "groups", c.groups.Load(), "took", c.clock.Now().Sub(start))
@@ -254,15 +261,19 @@ func (s *shard) shutdown() {
 	}
 }
 
-// checkGroup returns INVALID_GROUP_ID for an id Kafka refuses, and
+// checkGroup returns INVALID_GROUP_ID for an id Kafka refuses,
 // NOT_COORDINATOR for a group another broker coordinates (the client looks
-// the coordinator up again), else 0.
+// the coordinator up again), COORDINATOR_LOAD_IN_PROGRESS while its
+// offsets partition loads here (the client retries), else 0.
 func (c *Coordinator) checkGroup(id string, allowEmpty bool) int16 {
 	if err := validGroupID(id, allowEmpty); err != nil {
 		return kerr.InvalidGroupID.Code
 	}
 	if c.cfg.Owns != nil && !c.cfg.Owns(id) {
 		return kerr.NotCoordinator.Code
+	}
+	if c.partitionState(PartitionFor(id, c.partitions)) != loaded {
+		return kerr.CoordinatorLoadInProgress.Code
 	}
 	return 0
 }

@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -108,12 +109,13 @@ func (m *memStorage) WaitDurable(p int32, next int64) error {
 	return nil
 }
 
-func (m *memStorage) Replay(fn func(p int32, key, value []byte)) error {
-	for p := range m.partitions {
-		for _, b := range m.batches[p] {
-			if err := replayBatch(b, func(k, v []byte) { fn(p, k, v) }); err != nil {
-				return err
-			}
+func (m *memStorage) Replay(p int32, fn func(key, value []byte)) error {
+	m.mu.Lock()
+	batches := slices.Clone(m.batches[p])
+	m.mu.Unlock()
+	for _, b := range batches {
+		if err := replayBatch(b, fn); err != nil {
+			return err
 		}
 	}
 	return nil

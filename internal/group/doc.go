@@ -13,8 +13,13 @@
 //     durable. A group lives on the partition of __consumer_offsets that
 //     PartitionFor picks with Kafka's hash, so tools and clients find the
 //     same coordinator partition as with Kafka.
-//   - Replay of __consumer_offsets at start (load.go): the latest record
-//     per key wins and a tombstone deletes.
+//   - Replay of __consumer_offsets (load.go): the latest record per key
+//     wins and a tombstone deletes. At start the partitions led here are
+//     replayed; later, as leadership of offsets partitions moves
+//     (failover.go, Reconcile), a partition that arrives is replayed in
+//     the background (its groups answer COORDINATOR_LOAD_IN_PROGRESS
+//     meanwhile) and the groups of one that leaves are dropped (their
+//     parked requests answer NOT_COORDINATOR).
 //
 // # One owner per group
 //

@@ -1,6 +1,8 @@
 package group
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -11,12 +13,12 @@ type loadedGroup struct {
 	offsets map[topicPartition]offset
 }
 
-// load replays the offsets topic into the shards' maps before the shard
-// goroutines start: the latest record per key wins, tombstones delete.
-func (c *Coordinator) load() error {
+// replayPartition reads one partition of the offsets topic and returns
+// its groups: the latest record per key wins, tombstones delete.
+func (c *Coordinator) replayPartition(partition int32) (map[string]*loadedGroup, error) {
 	state := map[string]*loadedGroup{}
 	skipped := 0
-	err := c.storage.Replay(func(_ int32, key, value []byte) {
+	err := c.storage.Replay(partition, func(key, value []byte) {
 		k, ok, err := decodeKey(key)
 		if err != nil || !ok {
 			skipped++
@@ -52,11 +54,18 @@ func (c *Coordinator) load() error {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s-%d: %w", OffsetsTopic, partition, err)
 	}
 	if skipped > 0 {
-		c.logger.Warn("skipped unreadable records of the offsets topic", "records", skipped)
+		c.logger.Warn("skipped unreadable records of the offsets topic", "partition", partition, "records", skipped)
 	}
+	return state, nil
+}
+
+// install adds replayed groups to their shard and returns them. It runs
+// before the shard goroutines start, or on the shard's goroutine.
+func (c *Coordinator) install(state map[string]*loadedGroup) []*group {
+	var out []*group
 	for id, l := range state {
 		if l.meta == nil && len(l.offsets) == 0 {
 			continue
@@ -71,8 +80,9 @@ func (c *Coordinator) load() error {
 		if l.meta != nil {
 			g.restore(l.meta)
 		}
+		out = append(out, g)
 	}
-	return nil
+	return out
 }
 
 // restore applies a loaded GroupMetadataValue: a group with members comes

@@ -26,9 +26,11 @@ type Storage interface {
 	Append(partition, n int32, batch []byte) (next int64, err error)
 	// WaitDurable waits until offsets below next are on disk.
 	WaitDurable(partition int32, next int64) error
-	// Replay calls fn for every record of every partition, in offset
-	// order within a partition.
-	Replay(fn func(partition int32, key, value []byte)) error
+	// Replay calls fn for every record of one partition led here, in
+	// offset order, up to its log end: a new leader's high watermark may
+	// still lag records the previous leader acknowledged. A partition of
+	// an offsets topic that does not exist yet has no records.
+	Replay(partition int32, fn func(key, value []byte)) error
 }
 
 const (
@@ -46,15 +48,18 @@ type ReplicaStorage struct {
 	meta     *metadata.Store
 	replicas *replica.Manager
 	create   func(name string, partitions int32, configs map[string]string) error
+	// minInsync is the offsets topic's min.insync.replicas.
+	minInsync func() int
 
 	mu sync.Mutex // serialises topic creation
 }
 
 // NewReplicaStorage returns Storage over the broker's partitions; create
-// makes a topic (the handler's, so its partitions open like any other's).
+// makes a topic (the handler's, so its partitions open like any other's);
+// minInsync returns the offsets topic's min.insync.replicas.
 func NewReplicaStorage(meta *metadata.Store, replicas *replica.Manager,
-	create func(name string, partitions int32, configs map[string]string) error) *ReplicaStorage {
-	return &ReplicaStorage{meta: meta, replicas: replicas, create: create}
+	create func(name string, partitions int32, configs map[string]string) error, minInsync func() int) *ReplicaStorage {
+	return &ReplicaStorage{meta: meta, replicas: replicas, create: create, minInsync: minInsync}
 }
 
 // OffsetsTopicConfigs are Kafka's overrides for the offsets topic:
@@ -71,9 +76,11 @@ func (r *ReplicaStorage) Partitions() int32 {
 	return 0
 }
 
+// partition returns an offsets partition led here, creating the topic
+// with n partitions first when it does not exist.
 func (r *ReplicaStorage) partition(partition, n int32) (*replica.Partition, error) {
-	if p, ok := r.replicas.Get(OffsetsTopic, partition); ok {
-		return p, nil
+	if r.Partitions() > 0 {
+		return r.replicas.Leader(OffsetsTopic, partition)
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("%w: %s-%d is not hosted here", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
@@ -86,10 +93,7 @@ func (r *ReplicaStorage) partition(partition, n int32) (*replica.Partition, erro
 			return nil, fmt.Errorf("%w: create %s: %w", kerr.CoordinatorNotAvailable, OffsetsTopic, err)
 		}
 	}
-	if p, ok := r.replicas.Get(OffsetsTopic, partition); ok {
-		return p, nil
-	}
-	return nil, fmt.Errorf("%w: %s-%d is not hosted here", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
+	return r.replicas.Leader(OffsetsTopic, partition)
 }
 
 // Append implements Storage.
@@ -109,39 +113,37 @@ func (r *ReplicaStorage) Append(partition, n int32, batch []byte) (int64, error)
 	return res.NextOffset, nil
 }
 
-// WaitDurable implements Storage.
+// WaitDurable implements Storage: the records are on disk on every ISR
+// member, as an acks=all produce waits (Kafka appends to the offsets
+// topic with acks=-1), refused with NOT_ENOUGH_REPLICAS_AFTER_APPEND when
+// the ISR is smaller than the topic's min.insync.replicas.
 func (r *ReplicaStorage) WaitDurable(partition int32, next int64) error {
 	p, ok := r.replicas.Get(OffsetsTopic, partition)
 	if !ok {
 		return fmt.Errorf("%w: %s-%d is gone", kerr.CoordinatorNotAvailable, OffsetsTopic, partition)
 	}
 	// Storage's wait has no context: the coordinator waits for its own
-	// writes in goroutines it tracks, and closing the log ends the wait.
-	return p.WaitDurable(context.Background(), next)
+	// writes in goroutines it tracks; closing the log or losing the
+	// leadership ends the wait.
+	return p.WaitReplicated(context.Background(), next, r.minInsync())
 }
 
-// Replay implements Storage: every batch of every partition, from the log
-// start to the high watermark.
-func (r *ReplicaStorage) Replay(fn func(partition int32, key, value []byte)) error {
-	for i := range r.Partitions() {
-		p, ok := r.replicas.Get(OffsetsTopic, i)
-		if !ok {
-			if t := r.meta.Image().Topics[OffsetsTopic]; t != nil && t.Leader(i) != r.meta.NodeID() {
-				continue // another broker coordinates this partition's groups
-			}
-			return fmt.Errorf("%s-%d is not open", OffsetsTopic, i)
-		}
-		if err := replayLog(p, func(key, value []byte) { fn(i, key, value) }); err != nil {
-			return fmt.Errorf("%s-%d: %w", OffsetsTopic, i, err)
-		}
+// Replay implements Storage.
+func (r *ReplicaStorage) Replay(partition int32, fn func(key, value []byte)) error {
+	if r.Partitions() == 0 {
+		return nil
 	}
-	return nil
+	p, err := r.replicas.Leader(OffsetsTopic, partition)
+	if err != nil {
+		return err
+	}
+	return replayLog(p, fn)
 }
 
 func replayLog(p *replica.Partition, fn func(key, value []byte)) error {
-	next, hw := p.LogStartOffset(), p.HighWatermark()
-	for next < hw {
-		b, err := p.Read(next, replayReadBytes, true)
+	next, end := p.LogStartOffset(), p.LogEndOffset()
+	for next < end {
+		b, err := p.ReadToEnd(next, replayReadBytes, true)
 		if err != nil {
 			return err
 		}

@@ -702,7 +702,7 @@ func groupHandler(t *testing.T) *Handler {
 	t.Helper()
 	p := brokertest.Open(t, map[string]string{"offsets.topic.num.partitions": "1"})
 	gcfg := group.ConfigFrom(p.Config)
-	gcfg.Storage = group.NewReplicaStorage(p.Meta, p.Replicas, p.Topics.CreateInternalTopic)
+	gcfg.Storage = group.NewReplicaStorage(p.Meta, p.Replicas, p.Topics.CreateInternalTopic, p.Topics.OffsetsMinInsync)
 	gcfg.Owns, gcfg.Logger = p.Topics.OwnsGroup, p.Logger
 	groups, err := group.Start(gcfg)
 	if err != nil {

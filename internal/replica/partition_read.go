@@ -53,6 +53,20 @@ func (p *Partition) Read(offset int64, maxBytes int, minOne bool) ([]byte, error
 	return b, readError(err)
 }
 
+// ReadToEnd is Read bounded by the log end instead of the high
+// watermark: a new leader's high watermark may still lag records its
+// predecessor acknowledged, and the group coordinator that takes over
+// the partition must replay them (Kafka loads groups to the log end).
+func (p *Partition) ReadToEnd(offset int64, maxBytes int, minOne bool) ([]byte, error) {
+	sec, err := p.log.ReadSectionToEnd(offset, maxBytes, minOne)
+	if err != nil {
+		return nil, readError(err)
+	}
+	defer sec.Release()
+	b, err := sec.AppendTo(nil)
+	return b, readError(err)
+}
+
 // OffsetForTimestamp returns the first offset below the high watermark
 // whose record timestamp is >= timestamp, with that record's timestamp
 // (ListOffsets by timestamp). found is false when no record is that new.

@@ -31,6 +31,23 @@ func (r *Registry) GroupCoordinator(groupID string) (int32, metadata.Endpoint, e
 	return leader, e, nil
 }
 
+// LeadsOffsetsPartition reports whether this broker leads partition p
+// of the offsets topic, and so coordinates its groups, or the offsets
+// topic does not exist yet.
+func (r *Registry) LeadsOffsetsPartition(p int32) bool {
+	t, ok := r.cfg.Meta.Image().Topics[group.OffsetsTopic]
+	return !ok || t.Leader(p) == r.cfg.NodeID
+}
+
+// OffsetsMinInsync is the offsets topic's min.insync.replicas (the
+// broker's when the topic does not exist yet).
+func (r *Registry) OffsetsMinInsync() int {
+	if t, ok := r.cfg.Meta.Image().Topics[group.OffsetsTopic]; ok {
+		return r.Settings(t).MinInsyncReplicas
+	}
+	return r.cfg.Broker.Int("min.insync.replicas")
+}
+
 // OwnsGroup reports whether this broker coordinates groupID: it leads the
 // group's offsets partition, or the offsets topic does not exist yet (the
 // coordinator creates it on its first write).
