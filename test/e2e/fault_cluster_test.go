@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,20 +207,60 @@ func (fc *faultCluster) outputs() string {
 	return sb.String()
 }
 
-// activeController is the controller that says, on its /metrics, that it
-// is active; 0 when none does within d.
+// activeController is the running controller that says, on its /metrics,
+// that it is active, or else the one the running controllers' latest
+// "quorum: new leader" log line names (a controller-only node does not
+// serve the controller metrics yet); 0 when none within d.
 func (fc *faultCluster) activeController(d time.Duration) int32 {
 	var active int32
 	testutil.WaitForEvery(d, clusterPollEvery, func() bool {
+		var running []*Broker
 		for _, b := range fc.controllers {
+			if b.running() {
+				running = append(running, b)
+			}
+		}
+		for _, b := range running {
 			if isActiveController(fc.httpAddr[b]) {
 				active = fc.id(b)
 				return true
 			}
 		}
-		return false
+		active = quorumLeader(running)
+		return active != 0 && slices.Contains(running, fc.node(active))
 	})
 	return active
+}
+
+// quorumLeaderLine is the quorum's log line for a leader change.
+var quorumLeaderLine = regexp.MustCompile(`msg="quorum: new leader" node=\d+ leader=(\d+) term=(\d+)`)
+
+// quorumLeader is the leader named by the highest term in what the
+// controllers printed (terms only grow, so the highest is the latest
+// leader they know), 0 if none.
+func quorumLeader(controllers []*Broker) int32 {
+	var leader int32
+	term := -1
+	for _, b := range controllers {
+		for _, m := range quorumLeaderLine.FindAllStringSubmatch(b.Output(), -1) {
+			l, _ := strconv.Atoi(m[1])
+			tm, _ := strconv.Atoi(m[2])
+			if tm > term && l > 0 {
+				leader, term = int32(l), tm
+			}
+		}
+	}
+	return leader
+}
+
+// running reports whether the process launched last still runs.
+func (b *Broker) running() bool {
+	select {
+	case <-b.exited:
+		return false
+	default:
+		return b.exited != nil
+	}
 }
 
 // isActiveController reads kafka_controller_kafkacontroller_activecontrollercount
