@@ -57,6 +57,11 @@ const (
 	// faultDown is how long a killed broker stays down: past its fencing,
 	// so the cluster must go on without it.
 	faultDown = faultSession + 5*time.Second
+	// faultPause is how long a leader stays paused: past its fencing and
+	// past the clients' wait for its answers (faultProduceTimeout +
+	// faultRequestOverhead), so that the partition must make progress on
+	// a new leader while the old one is frozen.
+	faultPause = faultSession + faultProduceTimeout + faultRequestOverhead + 3*time.Second
 	// faultHealMax bounds the return to health after the fault ends.
 	faultHealMax = 30 * time.Second
 	// faultAfterHealAcks is how many acknowledgements of every partition
@@ -300,7 +305,7 @@ func pauseLeader(r *faultRun) {
 	r.fc.pause(leader)
 	r.t.Logf("paused node %d, leader of %s[0], with SIGSTOP", r.fc.id(leader), r.topic)
 	r.expectFailover(0, leader, r.liveBrokers(leader), at)
-	time.Sleep(time.Until(at.Add(faultDown))) // the fault's length
+	time.Sleep(time.Until(at.Add(faultPause))) // the fault's length
 	r.fc.resume(leader)
 	r.t.Logf("resumed node %d with SIGCONT after %v", r.fc.id(leader), time.Since(at).Round(time.Millisecond))
 }

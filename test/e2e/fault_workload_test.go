@@ -40,6 +40,14 @@ const (
 	faultProducePace = 2 * time.Millisecond
 	// faultRecordsMax bounds the records one goroutine writes.
 	faultRecordsMax = 200_000
+	// faultProduceTimeout is the produce request's timeout (how long an
+	// acks=all produce may wait for the ISR), and faultRequestOverhead
+	// what the client adds before it gives up on a silent broker: a
+	// paused leader holds a client's in-flight requests, and with them
+	// every later batch of the partition, for their sum (Kafka's clients:
+	// request.timeout.ms, 30 s).
+	faultProduceTimeout  = 4 * time.Second
+	faultRequestOverhead = 2 * time.Second
 	// faultDeliveryMax is how long a record may wait for its
 	// acknowledgement before the client fails it: beyond any one fault.
 	faultDeliveryMax = 45 * time.Second
@@ -93,6 +101,8 @@ func startFaultWorkload(t *testing.T, seeds []string, topic string, partitions i
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.ProducerBatchCompression(kgo.NoCompression()),
 			kgo.ProducerLinger(time.Millisecond),
+			kgo.ProduceRequestTimeout(faultProduceTimeout),
+			kgo.RequestTimeoutOverhead(faultRequestOverhead),
 			kgo.RecordDeliveryTimeout(faultDeliveryMax)))
 	}
 	w.consumer = clusterClient(t, seeds, kgo.ConsumerGroup(faultGroup), kgo.ConsumeTopics(topic),
