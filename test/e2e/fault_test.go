@@ -157,9 +157,9 @@ func runFault(t *testing.T, name string, inject func(*faultRun)) {
 	f := r.w.figures(name)
 	f.Report = rep
 	t.Log(f.row())
-	t.Logf("%s: %d attempted; longest acknowledgement gap %v on partition %d (%v on all); produce errors %v; consume errors %v",
+	t.Logf("%s: %d attempted; longest acknowledgement gap %v on partition %d (%v on all); records failed %v; errors retried %v; consume errors %v",
 		name, f.Attempted, f.Gap.Round(time.Millisecond), f.GapPartition, f.GapAny.Round(time.Millisecond),
-		formatCounts(f.ProduceErrors), formatCounts(f.ConsumeErrors))
+		formatCounts(f.ProduceErrors), formatCounts(f.ClientErrors), formatCounts(f.ConsumeErrors))
 	if rep.Acknowledged == 0 {
 		t.Errorf("nothing was acknowledged")
 	}

@@ -83,8 +83,9 @@ type faultWorkload struct {
 	lastAckAny    time.Time
 	gap           time.Duration // longest pause between two acknowledgements of one partition
 	gapPartition  int32
-	gapAny        time.Duration // longest pause between two acknowledgements of any partition
-	produceErrors map[string]int
+	gapAny        time.Duration  // longest pause between two acknowledgements of any partition
+	produceErrors map[string]int // failed records by error kind
+	clientErrors  map[string]int // errors the clients logged and retried, by kind
 	consumeErrors map[string]int
 	acksByPart    map[int32]int
 }
@@ -94,7 +95,8 @@ func startFaultWorkload(t *testing.T, seeds []string, topic string, partitions i
 	t.Helper()
 	w := &faultWorkload{t: t, topic: topic, partitions: partitions, checker: checker,
 		lastAck: map[int32]time.Time{}, produceErrors: map[string]int{}, consumeErrors: map[string]int{},
-		acksByPart: map[int32]int{}, started: time.Now()}
+		clientErrors: map[string]int{},
+		acksByPart:   map[int32]int{}, started: time.Now()}
 	for range faultProducers {
 		w.producers = append(w.producers, clusterClient(t, seeds,
 			kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent: franz-go's default
@@ -103,7 +105,8 @@ func startFaultWorkload(t *testing.T, seeds []string, topic string, partitions i
 			kgo.ProducerLinger(time.Millisecond),
 			kgo.ProduceRequestTimeout(faultProduceTimeout),
 			kgo.RequestTimeoutOverhead(faultRequestOverhead),
-			kgo.RecordDeliveryTimeout(faultDeliveryMax)))
+			kgo.RecordDeliveryTimeout(faultDeliveryMax),
+			kgo.WithLogger(&faultClientLog{w: w})))
 	}
 	w.consumer = clusterClient(t, seeds, kgo.ConsumerGroup(faultGroup), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500*time.Millisecond))
@@ -154,7 +157,7 @@ func (w *faultWorkload) answered(value string, r *kgo.Record, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
-		w.produceErrors[errorKind(err)]++
+		countKind(w.produceErrors, errorKind(err))
 		return
 	}
 	w.checker.Acked(value, faultPos{r.Partition, r.Offset})
@@ -177,7 +180,7 @@ func (w *faultWorkload) consumeLoop(ctx context.Context) {
 		}
 		fs.EachError(func(_ string, _ int32, err error) {
 			w.mu.Lock()
-			w.consumeErrors[errorKind(err)]++
+			countKind(w.consumeErrors, errorKind(err))
 			w.mu.Unlock()
 		})
 		fs.EachRecord(func(r *kgo.Record) {
@@ -229,6 +232,33 @@ func (w *faultWorkload) stop() {
 		}
 		if now.Sub(last) > w.gap {
 			w.gap, w.gapPartition = now.Sub(last), p
+		}
+	}
+}
+
+// faultErrorKindsMax bounds the distinct error kinds a table keeps.
+const faultErrorKindsMax = 50
+
+// countKind adds one to kind in counts, within faultErrorKindsMax kinds.
+func countKind(counts map[string]int, kind string) {
+	if _, ok := counts[kind]; ok || len(counts) < faultErrorKindsMax {
+		counts[kind]++
+	}
+}
+
+// faultClientLog counts the errors the producer clients log: the ones
+// they retry (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, timeouts), which
+// never reach a record's callback unless retries run out.
+type faultClientLog struct{ w *faultWorkload }
+
+func (l *faultClientLog) Level() kgo.LogLevel { return kgo.LogLevelInfo }
+
+func (l *faultClientLog) Log(_ kgo.LogLevel, _ string, keyvals ...any) {
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		if err, ok := keyvals[i+1].(error); ok && keyvals[i] == "err" {
+			l.w.mu.Lock()
+			countKind(l.w.clientErrors, errorKind(err))
+			l.w.mu.Unlock()
 		}
 	}
 }
@@ -382,8 +412,9 @@ type faultFigures struct {
 	Report        faultReport
 	Gap           time.Duration // longest pause between acknowledgements of one partition
 	GapPartition  int32
-	GapAny        time.Duration // longest pause between acknowledgements of any partition
-	ProduceErrors map[string]int
+	GapAny        time.Duration  // longest pause between acknowledgements of any partition
+	ProduceErrors map[string]int // records failed, by error kind
+	ClientErrors  map[string]int // errors the producers logged and retried
 	ConsumeErrors map[string]int
 }
 
@@ -392,7 +423,8 @@ func (w *faultWorkload) figures(fault string) faultFigures {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return faultFigures{Fault: fault, Attempted: w.attempted.Load(), Gap: w.gap, GapPartition: w.gapPartition,
-		GapAny: w.gapAny, ProduceErrors: maps.Clone(w.produceErrors), ConsumeErrors: maps.Clone(w.consumeErrors)}
+		GapAny: w.gapAny, ProduceErrors: maps.Clone(w.produceErrors), ClientErrors: maps.Clone(w.clientErrors),
+		ConsumeErrors: maps.Clone(w.consumeErrors)}
 }
 
 // faultRowPrefix starts the one line per test that scripts/faults turns
@@ -406,7 +438,7 @@ func (f faultFigures) row() string {
 		fmt.Sprint(r.Lost.Count), formatCounts(r.LostBySource), fmt.Sprint(r.Duplicated.Count), fmt.Sprint(r.Moved.Count),
 		fmt.Sprint(r.Inconsistent.Count), fmt.Sprint(r.UnackedPresent),
 		fmt.Sprintf("%v(p%d)", f.Gap.Round(time.Millisecond), f.GapPartition), f.GapAny.Round(time.Millisecond).String(),
-		formatCounts(f.ProduceErrors)}, "\t")
+		formatCounts(f.ProduceErrors), formatCounts(f.ClientErrors)}, "\t")
 }
 
 // formatCounts is "k=v,k=v" in key order, "-" when empty.
