@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -281,12 +282,16 @@ func errorKind(err error) string {
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	}
-	s := err.Error()
+	s := hostPort.ReplaceAllString(err.Error(), "host:port")
 	if len(s) > 60 {
 		s = s[:60] + "…"
 	}
 	return s
 }
+
+// hostPort matches an address in an error, which would make every
+// broker's connection errors a kind of their own.
+var hostPort = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`)
 
 // readThroughLeaders reads every partition of topic from its start to its
 // end offset (the high watermark the leader names) with a fresh client:
