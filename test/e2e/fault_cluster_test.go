@@ -134,6 +134,17 @@ func (fc *faultCluster) seeds() []string {
 	return out
 }
 
+// others is every broker but b.
+func (fc *faultCluster) others(b *Broker) []*Broker {
+	var out []*Broker
+	for _, o := range fc.brokers {
+		if o != b {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // ask is broker b alone as a request target.
 func (fc *faultCluster) ask(b *Broker) *kgo.Broker { return fc.direct[b].SeedBrokers()[0] }
 
