@@ -111,6 +111,7 @@ func TestFaultLong(t *testing.T) {
 		inject func(*faultRun)
 	}{
 		{"kill-leader", killLeader},
+		{"rolling-kills", rollingKills},
 		{"kill-wipe-leader", killWipeLeader},
 		{"pause-leader", pauseLeader},
 		{"kill-controller", killController},
@@ -278,14 +279,30 @@ func (r *faultRun) heal() {
 
 // killLeader: kill -9 partition 0's leader, keep it down past its fencing,
 // restart it with its disk.
-func killLeader(r *faultRun) {
-	leader := r.leaderOf(0, r.fc.brokers)
+func killLeader(r *faultRun) { r.killLeaderOf(0) }
+
+// killLeaderOf kills partition p's leader, waits for another to take
+// over, keeps it down for faultDown and restarts it with its disk.
+func (r *faultRun) killLeaderOf(p int32) {
+	leader := r.leaderOf(p, r.fc.brokers)
 	at := time.Now()
 	leader.Kill()
-	r.t.Logf("killed node %d, leader of %s[0], with SIGKILL", r.fc.id(leader), r.topic)
-	r.expectFailover(0, leader, r.liveBrokers(leader), at)
+	r.t.Logf("killed node %d, leader of %s[%d], with SIGKILL", r.fc.id(leader), r.topic, p)
+	r.expectFailover(p, leader, r.liveBrokers(leader), at)
 	time.Sleep(time.Until(at.Add(faultDown))) // the fault's length, not a wait for a condition
 	r.fc.restart(leader)
+}
+
+// rollingKills: killLeader for each partition in turn, healed in between,
+// so every broker dies once as a leader, and each time the leaders of the
+// earlier rounds are followers that caught up after a restart.
+func rollingKills(r *faultRun) {
+	for p := range int32(faultTopicPartitions) {
+		if p > 0 {
+			r.heal()
+		}
+		r.killLeaderOf(p)
+	}
 }
 
 // killWipeLeader: kill -9 partition 0's leader, wipe its data directory,
