@@ -41,13 +41,6 @@ import (
 // client from a broker; it needs a TCP proxy per link (advertised as the
 // inter-broker listener) or a network namespace per node.
 
-// replicationMerged turns TestFaultKillLeader on in every run. Data
-// replication (issue 12) is not merged yet: until it is, followers hold no
-// data and the test fails, by design (it must be able to fail). The lead
-// flips this to true when h/meta, h/log, h/leader and h/follower land;
-// SLUICE_FAULTS=1 runs it before that.
-const replicationMerged = false
-
 // faultTopicPartitions is the partition count of the fault topic: one
 // led by each broker.
 const faultTopicPartitions = 3
@@ -95,9 +88,6 @@ type faultRun struct {
 // catches up; no acknowledged record is lost, duplicated, moved or
 // rewritten, on any replica.
 func TestFaultKillLeader(t *testing.T) {
-	if !replicationMerged && os.Getenv("SLUICE_FAULTS") == "" {
-		t.Skip("data replication is not merged yet: set replicationMerged in fault_test.go, or SLUICE_FAULTS=1")
-	}
 	runFault(t, "kill-leader", killLeader)
 }
 
