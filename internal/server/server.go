@@ -1,6 +1,14 @@
 // Package server accepts Kafka connections, frames requests and responses,
 // enforces the per-connection and broker-wide limits, and hands each
-// request, with the connection's principal, to a protocol.Handler. It
+// request, with the connection's principal, to a protocol.Handler.
+//
+// A listener may be secured (ServeListener with an auth.Listener): TLS
+// first, whose client certificate names the principal on SSL listeners,
+// then on SASL listeners an authentication before any other request
+// (sasl.go): only ApiVersions, SaslHandshake and SaslAuthenticate (or a v0
+// handshake's bare token frames) are read, in frames of at most
+// sasl.server.max.receive.size, and a failure is answered after
+// connection.failed.authentication.delay.ms and closes the connection. It
 // knows the wire framing and the advertised versions (protocol), not what
 // any API does: it must not import handler or the parts below it.
 //
@@ -10,7 +18,8 @@
 // runs in its own goroutine, and the writer sends responses strictly in
 // request order, as Kafka clients require. On plaintext TCP a Fetch
 // response's records go from the segment files to the socket with
-// sendfile, never through the broker's memory (response.go).
+// sendfile, never through the broker's memory (response.go); on TLS they
+// are copied into the response and encrypted.
 package server
 
 import (
@@ -228,7 +237,11 @@ func (s *Server) serveConn(c net.Conn, sec *auth.Listener) {
 			if err != nil {
 				cancel()
 				c.Close()
-				s.logger.Info("TLS handshake failed", "remote", c.RemoteAddr().String(), "listener", sec.Name, "err", err)
+				level := slog.LevelInfo
+				if errors.Is(err, io.EOF) {
+					level = slog.LevelDebug // a client that connected and left
+				}
+				s.logger.Log(ctx, level, "TLS handshake failed", "remote", c.RemoteAddr().String(), "listener", sec.Name, "err", err)
 				return
 			}
 			cn.c = tc
