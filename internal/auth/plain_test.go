@@ -68,3 +68,27 @@ func TestPlainFromJAAS(t *testing.T) {
 		t.Errorf("user_ without a name was accepted")
 	}
 }
+
+// FuzzPlain: whatever the message, PLAIN authenticates only with a user's
+// own password and, if an authorization id is given, the same user; it
+// never panics.
+func FuzzPlain(f *testing.F) {
+	f.Add([]byte("\x00alice\x00alice-secret"))
+	f.Add([]byte("admin\x00alice\x00alice-secret"))
+	f.Add([]byte("\x00\x00"))
+	p := NewPlain(map[string]string{"alice": "alice-secret", "bob": ""})
+	f.Fuzz(func(t *testing.T, token []byte) {
+		x := p.Start()
+		_, done, err := x.Step(token)
+		if done != (err == nil) {
+			t.Fatalf("done %v with error %v", done, err)
+		}
+		if !done {
+			return
+		}
+		ok := string(token) == "\x00alice\x00alice-secret" || string(token) == "alice\x00alice\x00alice-secret"
+		if !ok || x.User() != "alice" {
+			t.Fatalf("%q authenticated as %q", token, x.User())
+		}
+	})
+}

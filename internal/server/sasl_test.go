@@ -300,3 +300,46 @@ func TestSASLOnPlaintext(t *testing.T) {
 		t.Errorf("principal %v", req.Principal)
 	}
 }
+
+// FuzzSASLExchange drives a connection's SASL state machine with an
+// arbitrary sequence of handshakes, tokens and request keys: it never
+// panics, authenticates only after a handshake and alice's exact
+// credentials, never leaves the failed state, and before authentication
+// allows nothing but the exchange's requests.
+func FuzzSASLExchange(f *testing.F) {
+	f.Add([]byte{0, 1, 1}, "PLAIN", "\x00alice\x00alice-secret")
+	f.Add([]byte{0, 0, 1, 2, 2}, "PLAIN", "alice\x00alice\x00alice-secret")
+	f.Add([]byte{1, 0, 1}, "SCRAM-SHA-256", "\x00alice\x00wrong")
+	f.Fuzz(func(t *testing.T, ops []byte, mechanism, token string) {
+		sc := &saslConn{listener: plainListener().SASL}
+		handshaken := false
+		for _, op := range ops {
+			before := sc.step
+			switch op % 4 {
+			case 0:
+				if sc.Handshake(mechanism, int16(op/4%2)) == nil {
+					handshaken = true
+				}
+			case 1:
+				sc.Authenticate([]byte(token))
+			case 2:
+				key := int16(op / 4)
+				if !sc.authenticated() && sc.allowed(key) && sc.step != saslRawToken &&
+					key != kmsg.ApiVersions.Int16() && key != kmsg.SASLHandshake.Int16() && key != kmsg.SASLAuthenticate.Int16() {
+					t.Fatalf("%s allowed before authentication in step %d", kmsg.NameForKey(key), sc.step)
+				}
+			case 3:
+				sc.Authenticate(nil)
+			}
+			if before == saslFailed && sc.step != saslFailed {
+				t.Fatalf("left the failed state for %d", sc.step)
+			}
+			if sc.authenticated() {
+				good := token == "\x00alice\x00alice-secret" || token == "alice\x00alice\x00alice-secret"
+				if !handshaken || mechanism != "PLAIN" || !good || sc.exchange.User() != "alice" {
+					t.Fatalf("authenticated as %q after handshake %v with %q, %q", sc.exchange.User(), handshaken, mechanism, token)
+				}
+			}
+		}
+	})
+}
