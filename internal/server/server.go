@@ -81,19 +81,6 @@ const (
 	tlsHandshakeTimeout = 10 * time.Second
 )
 
-// handshakeTLS runs the server side of a TLS handshake on c.
-func (s *Server) handshakeTLS(ctx context.Context, c net.Conn, sec *auth.Listener) (*tls.Conn, error) {
-	tc := tls.Server(c, sec.TLS)
-	ctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-	defer stop()
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, err
-	}
-	return tc, nil
-}
-
 // Config holds the server's limits.
 type Config struct {
 	// RequestBytesMax is socket.request.max.bytes: the largest frame.
@@ -230,28 +217,15 @@ func (s *Server) serveConn(c net.Conn, sec *auth.Listener) {
 	ctx, cancel := context.WithCancel(context.Background())
 	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 	cn := &conn{s: s, c: c, host: host, principal: protocol.Anonymous, queue: make(chan *pending, inFlightMax), ctx: ctx, cancel: cancel}
-	if sec != nil {
-		cn.listener = sec.Name
-		if sec.TLS != nil {
-			tc, err := s.handshakeTLS(ctx, c, sec)
-			if err != nil {
-				cancel()
-				c.Close()
-				level := slog.LevelInfo
-				if errors.Is(err, io.EOF) {
-					level = slog.LevelDebug // a client that connected and left
-				}
-				s.logger.Log(ctx, level, "TLS handshake failed", "remote", c.RemoteAddr().String(), "listener", sec.Name, "err", err)
-				return
-			}
-			cn.c = tc
-			if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 && sec.SASL == nil {
-				cn.principal = protocol.Principal{Type: "User", Name: auth.CertificateName(certs[0])}
-			}
+	if err := cn.secure(sec); err != nil {
+		cancel()
+		c.Close()
+		level := slog.LevelInfo
+		if errors.Is(err, io.EOF) {
+			level = slog.LevelDebug // a client that connected and left
 		}
-		if sec.SASL != nil {
-			cn.sasl = &saslConn{listener: sec.SASL}
-		}
+		s.logger.Log(ctx, level, "TLS handshake failed", "remote", c.RemoteAddr().String(), "listener", sec.Name, "err", err)
+		return
 	}
 	if tc, ok := cn.c.(*net.TCPConn); ok {
 		if raw, err := tc.SyscallConn(); err == nil {
@@ -276,6 +250,34 @@ func (s *Server) serveConn(c net.Conn, sec *auth.Listener) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errAuthenticationFailed) {
 		s.logger.Info("closing connection", "remote", c.RemoteAddr().String(), "err", err)
 	}
+}
+
+// secure applies the listener's security to a new connection: the TLS
+// handshake, bounded by tlsHandshakeTimeout, whose client certificate
+// names the principal on an SSL listener (on SASL_SSL the SASL user
+// does), and the SASL exchange to come. A nil sec is PLAINTEXT.
+func (cn *conn) secure(sec *auth.Listener) error {
+	if sec == nil {
+		return nil
+	}
+	cn.listener = sec.Name
+	if sec.SASL != nil {
+		cn.sasl = &saslConn{listener: sec.SASL}
+	}
+	if sec.TLS == nil {
+		return nil
+	}
+	tc := tls.Server(cn.c, sec.TLS)
+	ctx, cancel := context.WithTimeout(cn.ctx, tlsHandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	cn.c = tc
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 && sec.SASL == nil {
+		cn.principal = protocol.Principal{Type: "User", Name: auth.CertificateName(certs[0])}
+	}
+	return nil
 }
 
 // read decodes requests until the connection ends or misbehaves.
