@@ -10,7 +10,9 @@
 // a client should see wrap kerr.SaslAuthenticationFailed and say why in
 // Kafka's words; configuration errors are one sentence naming the key.
 //
+// Key and trust store files are read again when they change, for new
+// connections (ServerTLS), so renewed certificates need no restart.
+//
 // Not implemented yet: SCRAM, OAUTHBEARER and GSSAPI mechanisms,
-// ssl.principal.mapping.rules other than the default, reloading
-// certificates when their files change.
+// ssl.principal.mapping.rules other than the default.
 package auth

@@ -11,6 +11,9 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
@@ -28,19 +31,102 @@ const (
 	storeJKS    = "JKS"
 )
 
+// reloadCheckInterval is how often, at most, new connections check
+// whether the key and trust store files changed. A variable so tests can
+// check at every connection.
+var reloadCheckInterval = time.Second
+
 // ServerTLS builds the TLS configuration of listener from the ssl.* keys,
-// each taken from its listener.name.<listener>. override when set.
+// each taken from its listener.name.<listener>. override when set. Stores
+// read from files are read again when a file changes (its size or
+// modification time), so renewed certificates are used by new
+// connections without a restart; inline PEM stays as configured.
 func ServerTLS(cfg *config.Broker, listener string) (*tls.Config, error) {
 	get := func(key string) string { return cfg.ListenerString(listener, key) }
+	build := func() (*tls.Config, error) {
+		tc, err := buildServerTLS(get)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", listener, err)
+		}
+		return tc, nil
+	}
+	tc, err := build()
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, key := range []string{"ssl.keystore.location", "ssl.truststore.location"} {
+		if path := get(key); path != "" {
+			files = append(files, path)
+		}
+	}
+	if len(files) == 0 {
+		return tc, nil
+	}
+	r := &reloadingTLS{build: build, files: files, config: tc, stamps: stampFiles(files), checked: time.Now()}
+	return &tls.Config{GetConfigForClient: r.get}, nil
+}
+
+// reloadingTLS serves a TLS configuration built from store files, built
+// again when they change.
+type reloadingTLS struct {
+	build func() (*tls.Config, error)
+	files []string
+
+	mu      sync.Mutex  // guards the fields below
+	config  *tls.Config // the last configuration that built
+	stamps  []fileStamp // of files when config was built
+	checked time.Time   // when the files were last looked at
+}
+
+// fileStamp is what tells that a file changed.
+type fileStamp struct {
+	size    int64
+	modTime time.Time
+}
+
+func stampFiles(paths []string) []fileStamp {
+	stamps := make([]fileStamp, len(paths))
+	for i, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			stamps[i] = fileStamp{fi.Size(), fi.ModTime()}
+		}
+	}
+	return stamps
+}
+
+// get is tls.Config.GetConfigForClient: the current configuration,
+// rebuilt first if a store file changed. A store that does not build
+// (a certificate written but not yet its key) leaves the last good
+// configuration in use until the next check.
+func (r *reloadingTLS) get(*tls.ClientHelloInfo) (*tls.Config, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.checked) < reloadCheckInterval {
+		return r.config, nil
+	}
+	r.checked = time.Now()
+	stamps := stampFiles(r.files)
+	if slices.Equal(stamps, r.stamps) {
+		return r.config, nil
+	}
+	if tc, err := r.build(); err == nil {
+		r.config, r.stamps = tc, stamps
+	}
+	return r.config, nil
+}
+
+// buildServerTLS reads the stores and builds the configuration once.
+func buildServerTLS(get func(string) string) (*tls.Config, error) {
 	cert, err := loadKeyStore(get)
 	if err != nil {
-		return nil, fmt.Errorf("listener %s: %w", listener, err)
+		return nil, err
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}}
-	tc.MinVersion, tc.MaxVersion = tlsVersions(cfg.ListenerList(listener, "ssl.enabled.protocols"))
+	tc.MinVersion, tc.MaxVersion = tlsVersions(splitList(get("ssl.enabled.protocols")))
 	pool, err := loadTrustStore(get)
 	if err != nil {
-		return nil, fmt.Errorf("listener %s: %w", listener, err)
+		return nil, err
 	}
 	tc.ClientCAs = pool
 	switch mode := get("ssl.client.auth"); mode {
@@ -52,10 +138,18 @@ func ServerTLS(cfg *config.Broker, listener string) (*tls.Config, error) {
 		tc.ClientAuth = tls.NoClientCert
 	}
 	if tc.ClientAuth != tls.NoClientCert && pool == nil {
-		return nil, fmt.Errorf("listener %s: ssl.client.auth=%s needs a trust store (ssl.truststore.location or ssl.truststore.certificates)",
-			listener, get("ssl.client.auth"))
+		return nil, fmt.Errorf("ssl.client.auth=%s needs a trust store (ssl.truststore.location or ssl.truststore.certificates)",
+			get("ssl.client.auth"))
 	}
 	return tc, nil
+}
+
+// splitList splits a normalized list value.
+func splitList(value string) []string {
+	if value == "" {
+		return nil
+	}
+	return strings.Split(value, ",")
 }
 
 // tlsVersions maps ssl.enabled.protocols to the lowest and highest version

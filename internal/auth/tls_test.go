@@ -4,8 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
@@ -183,5 +186,64 @@ func TestListenerOverride(t *testing.T) {
 	cfg = loadConfig(t, nil)
 	if _, err := NewListener(cfg, "SASL_PLAINTEXT", "SASL_PLAINTEXT"); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
 		t.Errorf("Kafka's default GSSAPI: %v", err)
+	}
+}
+
+// serverName handshakes with sc as a client trusting ca and returns the
+// common name of the certificate the server presented.
+func serverName(t *testing.T, sc *tls.Config, ca *testutil.CA) string {
+	t.Helper()
+	client, server := netPipe()
+	defer client.Close()
+	go func() {
+		srv := tls.Server(server, sc)
+		srv.Handshake()
+		srv.Close()
+	}()
+	cl := tls.Client(client, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
+	if err := cl.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	return cl.ConnectionState().PeerCertificates[0].Subject.CommonName
+}
+
+// TestServerTLSReload: a key store file that changes is read again for
+// new connections; one that does not build (a half-written renewal)
+// leaves the last good certificate in use.
+func TestServerTLSReload(t *testing.T) {
+	reloadCheckInterval = 0
+	t.Cleanup(func() { reloadCheckInterval = time.Second })
+	dir := t.TempDir()
+	ca := testutil.NewCA(t)
+	// Each write moves the modification time on by a second, so a
+	// coarse file system clock cannot hide a change.
+	stamp := time.Now()
+	write := func(data []byte) {
+		path := testutil.WriteFile(t, dir, "server.pem", data)
+		stamp = stamp.Add(time.Second)
+		if err := os.Chtimes(path, stamp, stamp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issue := func(cn string) []byte {
+		is := ca.Issue(t, pkix.Name{CommonName: cn}, "localhost")
+		return append(append([]byte{}, is.KeyPEM...), is.CertPEM...)
+	}
+	write(issue("first"))
+	sc, err := ServerTLS(loadConfig(t, map[string]string{
+		"ssl.keystore.type": "PEM", "ssl.keystore.location": filepath.Join(dir, "server.pem")}), "SSL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := serverName(t, sc, ca); got != "first" {
+		t.Fatalf("server certificate %q, want first", got)
+	}
+	write(issue("second"))
+	if got := serverName(t, sc, ca); got != "second" {
+		t.Fatalf("after the file changed: server certificate %q, want second", got)
+	}
+	write([]byte("-----BEGIN CERTIFICATE-----\nhalf"))
+	if got := serverName(t, sc, ca); got != "second" {
+		t.Fatalf("after a broken write: server certificate %q, want second", got)
 	}
 }
