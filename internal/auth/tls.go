@@ -312,6 +312,8 @@ type Listener struct {
 	Protocol string      // one of SecurityProtocols
 	TLS      *tls.Config // set for SSL and SASL_SSL
 	SASL     *SASL       // set for SASL_PLAINTEXT and SASL_SSL
+	// principals maps client certificates' names; nil is DEFAULT.
+	principals *PrincipalMapper
 }
 
 // NewListener builds listener's security from cfg for protocol.
@@ -324,6 +326,11 @@ func NewListener(cfg *config.Broker, listener, protocol string) (*Listener, erro
 	if protocol == "SSL" || protocol == "SASL_SSL" {
 		if l.TLS, err = ServerTLS(cfg, listener); err != nil {
 			return nil, err
+		}
+		if rules := cfg.ListenerString(listener, "ssl.principal.mapping.rules"); rules != "DEFAULT" {
+			if l.principals, err = ParsePrincipalRules(rules); err != nil {
+				return nil, fmt.Errorf("listener %s: %w", listener, err)
+			}
 		}
 	}
 	if protocol == "SASL_PLAINTEXT" || protocol == "SASL_SSL" {

@@ -46,6 +46,8 @@ var securityDefs = []*Def{
 	{Name: "ssl.client.auth", Type: TypeString, Default: "none", PerListener: true,
 		Enum: []string{"required", "requested", "none"},
 		Doc:  "Whether clients must (required), may (requested) or do not (none) present a certificate."},
+	{Name: "ssl.principal.mapping.rules", Type: TypeString, Default: "DEFAULT", PerListener: true,
+		Doc: "How a client certificate's distinguished name becomes a principal name: DEFAULT, or RULE:pattern/replacement/[LU] entries."},
 	{Name: "ssl.enabled.protocols", Type: TypeList, Default: "TLSv1.2,TLSv1.3", PerListener: true,
 		Enum: []string{"TLSv1.2", "TLSv1.3"},
 		Doc:  "The TLS versions accepted from clients."},

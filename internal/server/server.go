@@ -224,7 +224,7 @@ func (s *Server) serveConn(c net.Conn, sec *auth.Listener) {
 		if errors.Is(err, io.EOF) {
 			level = slog.LevelDebug // a client that connected and left
 		}
-		s.logger.Log(ctx, level, "TLS handshake failed", "remote", c.RemoteAddr().String(), "listener", sec.Name, "err", err)
+		s.logger.Log(ctx, level, "TLS authentication failed", "remote", c.RemoteAddr().String(), "listener", sec.Name, "err", err)
 		return
 	}
 	if tc, ok := cn.c.(*net.TCPConn); ok {
@@ -275,7 +275,11 @@ func (cn *conn) secure(sec *auth.Listener) error {
 	}
 	cn.c = tc
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 && sec.SASL == nil {
-		cn.principal = protocol.Principal{Type: "User", Name: auth.CertificateName(certs[0])}
+		name, err := sec.CertificatePrincipal(certs[0])
+		if err != nil {
+			return err
+		}
+		cn.principal = protocol.Principal{Type: "User", Name: name}
 	}
 	return nil
 }
