@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -167,7 +168,7 @@ func (o *benchOptions) validate() error {
 }
 
 func (o *benchOptions) validateCommon() error {
-	settings, err := kclient.ParseSettings(o.settings)
+	settings, err := kclient.ParseSettings(append(kclient.SettingsEnv(os.LookupEnv), o.settings...))
 	if err == nil {
 		o.security, err = settings.Options()
 	}

@@ -63,7 +63,7 @@ func addClientFlags(fs *pflag.FlagSet, o *clientOptions) {
 	fs.StringVarP(&o.brokers, "brokers", "b", "",
 		"comma-separated broker addresses (default $"+kclient.BrokersEnv+", else "+kclient.DefaultBrokers+")")
 	fs.StringArrayVarP(&o.settings, "setting", "X", nil,
-		"client setting key=value, as kcat's -X: security.protocol, sasl.mechanism, sasl.username, sasl.password, ssl.ca.location, ssl.certificate.location, ssl.key.location; repeatable")
+		"client setting key=value, as kcat's -X: security.protocol, sasl.mechanism, sasl.username, sasl.password, ssl.ca.location, ssl.certificate.location, ssl.key.location; repeatable; also from $"+kclient.SettingsEnvPrefix+"<KEY> (e.g. $SLUICE_SASL_PASSWORD)")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout,
 		"how long to keep trying to reach a broker, and to wait for each answer")
 }
@@ -97,7 +97,7 @@ func newClient(o *clientOptions, extra ...kgo.Opt) (*client, error) {
 	if o.timeout <= 0 {
 		return nil, fmt.Errorf("--timeout must be positive, not %s", o.timeout)
 	}
-	settings, err := kclient.ParseSettings(o.settings)
+	settings, err := kclient.ParseSettings(append(kclient.SettingsEnv(os.LookupEnv), o.settings...))
 	if err != nil {
 		return nil, fmt.Errorf("-X: %w", err)
 	}

@@ -28,6 +28,26 @@ var SettingKeys = []string{
 	"ssl.endpoint.identification.algorithm", // https (default) or none: check the broker's host name
 }
 
+// SettingsEnvPrefix starts the environment variables that hold client
+// settings: SLUICE_ and the key upper-cased with dots as underscores
+// (SLUICE_SASL_PASSWORD for sasl.password).
+const SettingsEnvPrefix = "SLUICE_"
+
+// SettingsEnv returns, as key=value pairs, the client settings set in the
+// environment, which lookup reads (os.LookupEnv). A password kept there
+// does not show in the process list, as one given with -X does. Pairs
+// from flags given after them win.
+func SettingsEnv(lookup func(string) (string, bool)) []string {
+	var pairs []string
+	for _, key := range SettingKeys {
+		name := SettingsEnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		if v, ok := lookup(name); ok {
+			pairs = append(pairs, key+"="+v)
+		}
+	}
+	return pairs
+}
+
 // Settings are a client's security settings, parsed from key=value pairs.
 type Settings struct {
 	values map[string]string

@@ -58,3 +58,20 @@ func TestSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsEnv: SLUICE_<KEY> variables become settings, before the
+// flags, so a -X given on the command line wins.
+func TestSettingsEnv(t *testing.T) {
+	env := map[string]string{"SLUICE_SASL_PASSWORD": "from-env", "SLUICE_SECURITY_PROTOCOL": "SASL_SSL", "SLUICE_OTHER": "x"}
+	pairs := SettingsEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if strings.Join(pairs, " ") != "security.protocol=SASL_SSL sasl.password=from-env" {
+		t.Fatalf("SettingsEnv = %q", pairs)
+	}
+	s, err := ParseSettings(append(pairs, "sasl.password=from-flag"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.values["sasl.password"] != "from-flag" || s.values["security.protocol"] != "SASL_SSL" {
+		t.Errorf("settings %v: the flag must win over the environment", s.values)
+	}
+}

@@ -199,7 +199,7 @@ func TestSecurityFranzGo(t *testing.T) {
 }
 
 // TestSecurityCLI: sluice's own commands reach a SASL_SSL listener with
-// -X settings.
+// -X settings, the password also from $SLUICE_SASL_PASSWORD.
 func TestSecurityCLI(t *testing.T) {
 	sb := startSecureBroker(t)
 	x := []string{"-b", sb.SASLSSL, "-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location=" + sb.CAFile,
@@ -217,6 +217,12 @@ func TestSecurityCLI(t *testing.T) {
 	bad := append(slices.Clone(x[:len(x)-1]), "sasl.password=wrong")
 	if r := cliRun(t, "", nil, append([]string{"topic", "list", "--timeout", "3s"}, bad...)...); r.code == 0 {
 		t.Errorf("topic list with a wrong password succeeded: %s", r.stdout)
+	}
+	// The password from $SLUICE_SASL_PASSWORD, off the command line.
+	noPassword := slices.Clone(x[:len(x)-2])
+	env := []string{"SLUICE_SASL_PASSWORD=alice-secret"}
+	if r := cliRun(t, "", env, append([]string{"topic", "list"}, noPassword...)...); r.code != 0 || !strings.Contains(r.stdout, "cli-secure") {
+		t.Errorf("topic list with the password in the environment exited %d: %s %s", r.code, r.stdout, r.stderr)
 	}
 }
 
