@@ -2,10 +2,12 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-dev/sluice/internal/kclient"
 )
@@ -46,6 +48,8 @@ type benchOptions struct {
 	mode benchMode
 
 	brokers           string
+	settings          []string  // -X key=value client security settings
+	security          []kgo.Opt // parsed from settings by validate
 	topic             string
 	partitions        int32
 	replicationFactor int16
@@ -119,6 +123,7 @@ func benchSubcommand(mode benchMode) *cobra.Command {
 func addBenchFlags(cmd *cobra.Command, o *benchOptions) {
 	f := cmd.Flags()
 	f.StringVarP(&o.brokers, "brokers", "b", kclient.Brokers(""), "comma-separated seed brokers (default from $"+kclient.BrokersEnv+")")
+	f.StringArrayVarP(&o.settings, "setting", "X", nil, "client setting key=value, as kcat's -X (security.protocol, sasl.mechanism, sasl.username, sasl.password, ssl.ca.location, ...); repeatable")
 	f.StringVar(&o.topic, "topic", benchDefaultTopic, "topic to use")
 	f.Int64Var(&o.records, "records", 0, "records to produce (or, for consume, to read; 0: all there are)")
 	f.DurationVar(&o.duration, "duration", 0, "stop producing (or consuming) after this long")
@@ -163,6 +168,13 @@ func (o *benchOptions) validate() error {
 }
 
 func (o *benchOptions) validateCommon() error {
+	settings, err := kclient.ParseSettings(append(kclient.SettingsEnv(os.LookupEnv), o.settings...))
+	if err == nil {
+		o.security, err = settings.Options()
+	}
+	if err != nil {
+		return fmt.Errorf("-X: %w", err)
+	}
 	switch {
 	case strings.Trim(o.brokers, ", ") == "":
 		return fmt.Errorf("--brokers is empty: give host:port of at least one broker")

@@ -33,7 +33,7 @@ func compressionCodec(name string) (kgo.CompressionCodec, error) {
 // clientConfig is the connection every client of a run shares; id tells
 // the clients apart in the broker's logs.
 func (o *benchOptions) clientConfig(id string) kclient.Config {
-	return kclient.Config{Seeds: o.seedBrokers(), ClientID: "sluice-bench-" + id, DialTimeout: benchDialTimeout}
+	return kclient.Config{Seeds: o.seedBrokers(), ClientID: "sluice-bench-" + id, DialTimeout: benchDialTimeout, Security: o.security}
 }
 
 // producerOptions configures a producer client from the flags, on top of

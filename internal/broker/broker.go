@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/admin"
+	"github.com/sluice-dev/sluice/internal/auth"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/console"
 	"github.com/sluice-dev/sluice/internal/controller"
@@ -57,8 +58,10 @@ type Broker struct {
 	groups    *group.Coordinator
 	server    *server.Server
 	listeners []net.Listener
-	// kafkaListeners are the configured listeners behind listeners.
+	// kafkaListeners are the configured listeners behind listeners, and
+	// security how each is secured.
 	kafkaListeners []config.Listener
+	security       []*auth.Listener
 	// controllerLn is the controller listener, nil on a lone node
 	// without one.
 	controllerLn net.Listener
@@ -123,11 +126,11 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 		b.http.Close()
 		return nil, err
 	}
-	for _, ln := range b.listeners {
+	for i, ln := range b.listeners {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			if err := b.server.Serve(ln); err != nil {
+			if err := b.server.ServeListener(ln, b.security[i]); err != nil {
 				logger.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
 			}
 		}()
@@ -205,9 +208,11 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 		queued = queuedBytesMaxDefault
 	}
 	b.server = server.New(server.Config{
-		RequestBytesMax: b.cfg.Int("socket.request.max.bytes"),
-		QueuedBytesMax:  queued,
-		Metrics:         b.metrics,
+		RequestBytesMax:           b.cfg.Int("socket.request.max.bytes"),
+		QueuedBytesMax:            queued,
+		Metrics:                   b.metrics,
+		SASLReceiveBytesMax:       b.cfg.Int("sasl.server.max.receive.size"),
+		FailedAuthenticationDelay: time.Duration(b.cfg.Int("connection.failed.authentication.delay.ms")) * time.Millisecond,
 	}, h, b.logger)
 	return nil
 }
@@ -218,7 +223,7 @@ func (b *Broker) newFetchers(meta *metadata.Store, member *controller.Member) *r
 	return replica.NewFetchers(replica.FetcherConfig{
 		NodeID:           id,
 		BrokerEpoch:      func() int64 { return int64(member.Epoch()) },
-		Transport:        peer.New(peer.Config{NodeID: id, Image: meta.Image}),
+		Transport:        peer.New(peer.Config{NodeID: id, Image: meta.Image, Listener: b.interBrokerListener()}),
 		MaxBytes:         int32(b.cfg.Int("replica.fetch.max.bytes")),
 		ResponseMaxBytes: int32(b.cfg.Int("replica.fetch.response.max.bytes")),
 		MinBytes:         int32(b.cfg.Int("replica.fetch.min.bytes")),
@@ -229,17 +234,42 @@ func (b *Broker) newFetchers(meta *metadata.Store, member *controller.Member) *r
 	})
 }
 
-// listen binds every PLAINTEXT listener, and the controller listener.
+// interBrokerListener is inter.broker.listener.name: the listener of
+// other brokers that this broker's replica fetchers dial; "" is each
+// broker's first listener. The fetchers speak PLAINTEXT only so far.
+func (b *Broker) interBrokerListener() string {
+	if b.cfg.IsNull("inter.broker.listener.name") {
+		return ""
+	}
+	return b.cfg.String("inter.broker.listener.name")
+}
+
+// listen binds every Kafka listener, secured as
+// listener.security.protocol.map says (PLAINTEXT, SSL, SASL_PLAINTEXT or
+// SASL_SSL), and the controller listener.
 func (b *Broker) listen() error {
 	protocols := b.cfg.SecurityProtocols()
 	for _, l := range b.cfg.Listeners() {
 		p, mapped := protocols[l.Name]
-		if !mapped && b.cfg.IsControllerListener(l) {
+		controller := b.cfg.IsControllerListener(l)
+		if !mapped && controller {
 			p = "PLAINTEXT" // Kafka's default for an unmapped controller listener
 		}
-		if p != "PLAINTEXT" {
+		if !mapped && !controller {
 			b.closeListeners()
-			return fmt.Errorf("listener %s uses security protocol %q; only PLAINTEXT is supported so far", l.Name, p)
+			return fmt.Errorf("listener %s has no security protocol in listener.security.protocol.map", l.Name)
+		}
+		if controller && p != "PLAINTEXT" {
+			b.closeListeners()
+			return fmt.Errorf("controller listener %s uses security protocol %q; only PLAINTEXT is supported for the controller so far", l.Name, p)
+		}
+		var sec *auth.Listener
+		if !controller {
+			var err error
+			if sec, err = auth.NewListener(b.cfg, l.Name, p); err != nil {
+				b.closeListeners()
+				return err
+			}
 		}
 		ln, err := net.Listen("tcp", l.Addr())
 		if err != nil {
@@ -257,11 +287,12 @@ func (b *Broker) listen() error {
 		}
 		b.listeners = append(b.listeners, ln)
 		b.kafkaListeners = append(b.kafkaListeners, l)
+		b.security = append(b.security, sec)
 		b.Addrs = append(b.Addrs, ln.Addr().String())
 	}
 	if len(b.listeners) == 0 && b.cfg.Roles().Broker {
 		b.closeListeners()
-		return errors.New("no PLAINTEXT listener for clients is configured in listeners")
+		return errors.New("no listener for clients is configured in listeners")
 	}
 	return nil
 }

@@ -54,11 +54,16 @@ const (
 type clientOptions struct {
 	brokers string
 	timeout time.Duration
+	// settings are -X key=value client settings: TLS and SASL, named as
+	// librdkafka and kcat name them (kclient.SettingKeys).
+	settings []string
 }
 
 func addClientFlags(fs *pflag.FlagSet, o *clientOptions) {
 	fs.StringVarP(&o.brokers, "brokers", "b", "",
 		"comma-separated broker addresses (default $"+kclient.BrokersEnv+", else "+kclient.DefaultBrokers+")")
+	fs.StringArrayVarP(&o.settings, "setting", "X", nil,
+		"client setting key=value, as kcat's -X: security.protocol, sasl.mechanism, sasl.username, sasl.password, ssl.ca.location, ssl.certificate.location, ssl.key.location; repeatable; also from $"+kclient.SettingsEnvPrefix+"<KEY> (e.g. $SLUICE_SASL_PASSWORD)")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout,
 		"how long to keep trying to reach a broker, and to wait for each answer")
 }
@@ -92,8 +97,16 @@ func newClient(o *clientOptions, extra ...kgo.Opt) (*client, error) {
 	if o.timeout <= 0 {
 		return nil, fmt.Errorf("--timeout must be positive, not %s", o.timeout)
 	}
+	settings, err := kclient.ParseSettings(append(kclient.SettingsEnv(os.LookupEnv), o.settings...))
+	if err != nil {
+		return nil, fmt.Errorf("-X: %w", err)
+	}
+	security, err := settings.Options()
+	if err != nil {
+		return nil, fmt.Errorf("-X: %w", err)
+	}
 	dials := &dialTracker{}
-	cfg := kclient.Config{Seeds: seeds, ClientID: clientID, DialTimeout: o.timeout}
+	cfg := kclient.Config{Seeds: seeds, ClientID: clientID, DialTimeout: o.timeout, Security: security}
 	opts := append([]kgo.Opt{
 		kgo.RetryTimeout(o.timeout),
 		kgo.RequestTimeoutOverhead(o.timeout),

@@ -66,6 +66,9 @@ type Broker struct {
 	values
 	listeners  []Listener // parsed listeners
 	advertised []Listener // parsed advertised.listeners; empty when unset
+	// listenerValues are the per-listener keys that are set
+	// (listener.name.<listener>.<key>), by full name.
+	listenerValues map[string]entry
 }
 
 // Listeners returns the parsed listeners.

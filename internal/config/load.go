@@ -61,13 +61,13 @@ func loadFile(path string, set map[string]layer) (warnings []string, err error) 
 	}
 	for _, p := range props {
 		origin := fmt.Sprintf("config file %s line %d", path, p.Line)
-		def, ok := brokerByName[p.Key]
+		def, ok := lookupBrokerKey(p.Key)
 		if !ok {
 			// Kafka warns and carries on: files are shared across versions.
 			warnings = append(warnings, fmt.Sprintf("%s: unknown broker config %q is ignored", origin, p.Key))
 			continue
 		}
-		if err := setValue(set, def, p.Value, origin); err != nil {
+		if err := setValue(set, p.Key, def, p.Value, origin); err != nil {
 			return nil, err
 		}
 	}
@@ -104,11 +104,11 @@ func loadEnviron(environ []string, set map[string]layer) error {
 		if !ok {
 			continue
 		}
-		def, ok := brokerByName[key]
+		def, ok := lookupBrokerKey(key)
 		if !ok {
 			continue
 		}
-		if err := setValue(set, def, value, "environment variable "+name); err != nil {
+		if err := setValue(set, key, def, value, "environment variable "+name); err != nil {
 			return err
 		}
 	}
@@ -144,24 +144,38 @@ func loadFlags(flags map[string]string, set map[string]layer) error {
 	}
 	slices.Sort(keys)
 	for _, key := range keys {
-		def, ok := brokerByName[key]
+		def, ok := lookupBrokerKey(key)
 		if !ok {
 			return fmt.Errorf("flag: %w", unknownKey(ScopeBroker, key))
 		}
-		if err := setValue(set, def, flags[key], "flag"); err != nil {
+		if err := setValue(set, key, def, flags[key], "flag"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func setValue(set map[string]layer, def *Def, value, origin string) error {
+// setValue records key's value (key is def's name, or a per-listener
+// key whose Def is def).
+func setValue(set map[string]layer, key string, def *Def, value, origin string) error {
 	norm, err := def.normalize(value)
 	if err != nil {
+		if ce, ok := err.(*Error); ok && key != def.Name {
+			err = &Error{Key: key, Reason: ce.Reason}
+		}
 		return fmt.Errorf("%s: %w", origin, err)
 	}
-	set[def.Name] = layer{value: norm, origin: origin}
+	set[key] = layer{value: norm, origin: origin}
 	return nil
+}
+
+// lookupBrokerKey finds a broker key by name, including the per-listener
+// forms of the keys that have them.
+func lookupBrokerKey(name string) (*Def, bool) {
+	if d, ok := brokerByName[name]; ok {
+		return d, true
+	}
+	return lookupListenerKey(name)
 }
 
 // newBroker resolves every broker key, then the aliases and the checks
@@ -178,6 +192,7 @@ func newBroker(set map[string]layer) (*Broker, error) {
 		}
 		b.entries[d.Name] = parseEntry(d, value, source)
 	}
+	b.resolveListenerValues(set)
 	var err error
 	b.listeners, err = ParseListeners(b.String("listeners"))
 	if err != nil {

@@ -124,6 +124,10 @@ type Def struct {
 	// reports the others as read-only). Every topic key is dynamic.
 	Dynamic   bool
 	Sensitive bool // value must not be shown (DescribeConfigs sends null)
+	// PerListener keys may also be set for one listener as
+	// listener.name.<listener>.<key> (defs_security.go); PerMechanism
+	// keys only as listener.name.<listener>.<mechanism>.<key>.
+	PerListener, PerMechanism bool
 
 	// BrokerKey is, for a topic key, the broker key that supplies the
 	// default when the topic does not override it. Synonyms are further
@@ -158,7 +162,7 @@ var (
 )
 
 func init() {
-	brokerSorted = register(brokerDefs, ScopeBroker, brokerByName)
+	brokerSorted = register(append(brokerDefs, securityDefs...), ScopeBroker, brokerByName)
 	topicSorted = register(topicDefs, ScopeTopic, topicByName)
 	checkTopicDefs()
 }

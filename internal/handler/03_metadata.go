@@ -33,10 +33,12 @@ import (
 	"github.com/sluice-dev/sluice/internal/topics"
 )
 
-func (h *Handler) metadata(ctx context.Context, who protocol.Principal, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
+// The brokers are listed with their addresses on listener, the one the
+// request came in on, as Kafka answers; brokers without it are left out.
+func (h *Handler) metadata(ctx context.Context, who protocol.Principal, listener string, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	im := h.b.Meta.Image()
-	for _, lb := range liveBrokers(im) {
+	for _, lb := range liveBrokers(im, listener) {
 		b := kmsg.NewMetadataResponseBroker()
 		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.Host, lb.Port, lb.rack
 		resp.Brokers = append(resp.Brokers, b)
@@ -182,13 +184,16 @@ type liveBroker struct {
 	rack *string
 }
 
-// liveBrokers lists the unfenced brokers with their first advertised
-// listener.
-func liveBrokers(im *metadata.Image) []liveBroker {
+// liveBrokers lists the unfenced brokers with their advertised listener
+// named listener (the first one when listener is ""); a broker without
+// that listener is left out, since a client on it could not reach the
+// broker.
+func liveBrokers(im *metadata.Image, listener string) []liveBroker {
 	var out []liveBroker
 	for _, b := range im.LiveBrokers() {
-		e, _ := im.Endpoint(b.ID, "")
-		out = append(out, liveBroker{b.ID, e, b.Rack})
+		if e, ok := im.Endpoint(b.ID, listener); ok {
+			out = append(out, liveBroker{b.ID, e, b.Rack})
+		}
 	}
 	return out
 }

@@ -17,24 +17,24 @@ import (
 	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
-func (h *Handler) findCoordinator(ctx context.Context, who protocol.Principal, r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
+func (h *Handler) findCoordinator(ctx context.Context, who protocol.Principal, listener string, r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if r.Version >= 4 {
 		for _, key := range r.CoordinatorKeys {
 			c := kmsg.NewFindCoordinatorResponseCoordinator()
 			c.Key = key
-			c.NodeID, c.Host, c.Port, c.ErrorCode, c.ErrorMessage = h.coordinatorFor(ctx, who, key, r.CoordinatorType)
+			c.NodeID, c.Host, c.Port, c.ErrorCode, c.ErrorMessage = h.coordinatorFor(ctx, who, listener, key, r.CoordinatorType)
 			resp.Coordinators = append(resp.Coordinators, c)
 		}
 		return resp
 	}
-	resp.NodeID, resp.Host, resp.Port, resp.ErrorCode, resp.ErrorMessage = h.coordinatorFor(ctx, who, r.CoordinatorKey, r.CoordinatorType)
+	resp.NodeID, resp.Host, resp.Port, resp.ErrorCode, resp.ErrorMessage = h.coordinatorFor(ctx, who, listener, r.CoordinatorKey, r.CoordinatorType)
 	return resp
 }
 
 // coordinatorFor answers one key: this broker for groups, an error for
 // transactional ids (no transaction coordinator yet) and unknown types.
-func (h *Handler) coordinatorFor(ctx context.Context, who protocol.Principal, key string, keyType int8) (int32, string, int32, int16, *string) {
+func (h *Handler) coordinatorFor(ctx context.Context, who protocol.Principal, listener, key string, keyType int8) (int32, string, int32, int16, *string) {
 	var err error
 	switch keyType {
 	case 0:
@@ -45,6 +45,10 @@ func (h *Handler) coordinatorFor(ctx context.Context, who protocol.Principal, ke
 		var id int32
 		var e metadata.Endpoint
 		if id, e, err = h.b.Topics.GroupCoordinator(key); err == nil {
+			// The coordinator's address on the listener the client uses.
+			if le, ok := h.b.Meta.Image().Endpoint(id, listener); ok && listener != "" {
+				e = le
+			}
 			return id, e.Host, e.Port, 0, nil
 		}
 	case 1:

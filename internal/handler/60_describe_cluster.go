@@ -19,7 +19,7 @@ import (
 // endpointTypeBrokers is DescribeCluster v1's EndpointType for brokers.
 const endpointTypeBrokers = 1
 
-func (h *Handler) describeCluster(ctx context.Context, who protocol.Principal, req *kmsg.DescribeClusterRequest) *kmsg.DescribeClusterResponse {
+func (h *Handler) describeCluster(ctx context.Context, who protocol.Principal, listener string, req *kmsg.DescribeClusterRequest) *kmsg.DescribeClusterResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = req.EndpointType
 	if req.Version >= 1 && req.EndpointType != endpointTypeBrokers {
@@ -32,7 +32,7 @@ func (h *Handler) describeCluster(ctx context.Context, who protocol.Principal, r
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = h.clusterAuthorizedOperations(ctx, who)
 	}
-	for _, lb := range liveBrokers(im) {
+	for _, lb := range liveBrokers(im, listener) {
 		b := kmsg.NewDescribeClusterResponseBroker()
 		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.Host, lb.Port, lb.rack
 		resp.Brokers = append(resp.Brokers, b)

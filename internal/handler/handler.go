@@ -76,13 +76,13 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	case *kmsg.ListOffsetsRequest:
 		return Reply{Msg: h.listOffsets(ctx, req.Principal, r)}
 	case *kmsg.MetadataRequest:
-		return Reply{Msg: h.metadata(ctx, req.Principal, r)}
+		return Reply{Msg: h.metadata(ctx, req.Principal, req.Listener, r)}
 	case *kmsg.OffsetCommitRequest:
 		return h.offsetCommit(ctx, req.Principal, r)
 	case *kmsg.OffsetFetchRequest:
 		return h.offsetFetch(req.Principal, r)
 	case *kmsg.FindCoordinatorRequest:
-		return Reply{Msg: h.findCoordinator(ctx, req.Principal, r)}
+		return Reply{Msg: h.findCoordinator(ctx, req.Principal, req.Listener, r)}
 	case *kmsg.JoinGroupRequest:
 		return h.joinGroup(req, r)
 	case *kmsg.HeartbeatRequest:
@@ -97,6 +97,10 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return h.listGroups(req.Principal, r)
 	case *kmsg.ApiVersionsRequest:
 		return Reply{Msg: apiVersions(r)}
+	case *kmsg.SASLHandshakeRequest:
+		return Reply{Msg: saslHandshake(req.SASL, r)}
+	case *kmsg.SASLAuthenticateRequest:
+		return Reply{Msg: saslAuthenticate(req.SASL, r)}
 	case *kmsg.CreateTopicsRequest:
 		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.createTopics(ctx, req.Principal, r) })
 	case *kmsg.DeleteTopicsRequest:
@@ -122,7 +126,7 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	case *kmsg.OffsetDeleteRequest:
 		return h.offsetDelete(req.Principal, r)
 	case *kmsg.DescribeClusterRequest:
-		return Reply{Msg: h.describeCluster(ctx, req.Principal, r)}
+		return Reply{Msg: h.describeCluster(ctx, req.Principal, req.Listener, r)}
 	}
 	// The server checks keys against the version table first.
 	panic("handler: no handler for advertised API key " + kmsg.NameForKey(req.Msg.Key()))

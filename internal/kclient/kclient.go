@@ -3,7 +3,9 @@
 // so that both find brokers and name the settings the same way: where the
 // broker addresses come from (a flag, else $SLUICE_BROKERS, else
 // 127.0.0.1:9092), the client id, the dial timeout, and the names of
-// compression codecs and acks levels.
+// compression codecs and acks levels, and the TLS and SASL settings
+// (security.go: Kafka's client keys, given as -X key=value as kcat takes
+// them).
 //
 // It owns only client settings: the commands keep their own flags, limits
 // and error sentences. It speaks to brokers through kgo alone and must not
@@ -57,15 +59,17 @@ type Config struct {
 	Seeds       []string      // bootstrap addresses, host:port
 	ClientID    string        // shown in broker logs and quotas
 	DialTimeout time.Duration // bound on one connection attempt
+	// Security are the TLS and SASL options from Settings.Options.
+	Security []kgo.Opt
 }
 
 // Options returns the kgo options for cfg; callers append their own.
 func (cfg Config) Options() []kgo.Opt {
-	return []kgo.Opt{
+	return append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Seeds...),
 		kgo.ClientID(cfg.ClientID),
 		kgo.DialTimeout(cfg.DialTimeout),
-	}
+	}, cfg.Security...)
 }
 
 // New returns a client for cfg with the extra options applied after the

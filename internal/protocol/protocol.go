@@ -17,8 +17,8 @@ import (
 )
 
 // Principal is who sent a request, in Kafka's form Type:Name
-// (KafkaPrincipal). Until authentication exists every connection is
-// Anonymous.
+// (KafkaPrincipal): User:<name> after SASL, User:<certificate subject>
+// after mutual TLS, Anonymous otherwise.
 type Principal struct {
 	Type string // "User" for every principal Kafka's authenticators make
 	Name string
@@ -36,6 +36,32 @@ type Request struct {
 	ClientID  string
 	Host      string    // client address, for group membership
 	Principal Principal // the connection's principal, for Authorize
+	// Listener is the name of the listener the connection came in on, so
+	// that Metadata answers with the addresses of that listener; "" for
+	// the first one.
+	Listener string
+	// SASL is the connection's SASL exchange on a SASL listener, nil on
+	// others.
+	SASL SASL
+}
+
+// SASL is one connection's SASL authentication, owned by the server and
+// driven by the SaslHandshake and SaslAuthenticate handlers on the
+// connection's reader goroutine. Errors wrap the kerr code to answer with:
+// UNSUPPORTED_SASL_MECHANISM, ILLEGAL_SASL_STATE (a request out of turn,
+// or any after authentication) or SASL_AUTHENTICATION_FAILED. The server
+// closes a connection whose authentication failed once the answer is
+// sent, after connection.failed.authentication.delay.ms.
+type SASL interface {
+	// Mechanisms lists the listener's enabled mechanisms.
+	Mechanisms() []string
+	// Handshake chooses the mechanism of the exchange. At SaslHandshake
+	// version 0 the client's tokens then come as raw frames, which the
+	// server handles itself; at version 1 in SaslAuthenticate requests.
+	Handshake(mechanism string, version int16) error
+	// Authenticate takes the client's next token and returns the
+	// server's.
+	Authenticate(token []byte) ([]byte, error)
 }
 
 // Reply is a handler's answer. Exactly one of Msg and Wait is set, unless

@@ -35,6 +35,7 @@ var advertised = map[int16]versionRange{
 	kmsg.SyncGroup.Int16():               {0, 5},
 	kmsg.DescribeGroups.Int16():          {0, 5},
 	kmsg.ListGroups.Int16():              {0, 5},
+	kmsg.SASLHandshake.Int16():           {0, 1},
 	kmsg.ApiVersions.Int16():             {0, 3},
 	kmsg.CreateTopics.Int16():            {2, 7},
 	kmsg.DeleteTopics.Int16():            {1, 6},
@@ -48,6 +49,7 @@ var advertised = map[int16]versionRange{
 	kmsg.OffsetDelete.Int16():            {0, 0},
 	kmsg.CreatePartitions.Int16():        {0, 3},
 	kmsg.IncrementalAlterConfigs.Int16(): {0, 1},
+	kmsg.SASLAuthenticate.Int16():        {0, 2},
 	kmsg.DescribeCluster.Int16():         {0, 1},
 }
 

@@ -41,7 +41,12 @@ func (cn *conn) write() {
 		cn.s.queued.release(p.queued)
 		cn.s.cfg.Metrics.Request(p.key, time.Since(p.received))
 		if !p.none && !broken {
-			err := cn.writeResponse(w, p.correlationID, resp)
+			var err error
+			if p.raw != nil {
+				err = writeRaw(w, p.raw)
+			} else {
+				err = cn.writeResponse(w, p.correlationID, resp)
+			}
 			if err == nil && len(cn.queue) == 0 {
 				err = w.Flush()
 			}
@@ -76,6 +81,18 @@ func release(resp kmsg.Response) {
 	if sr, ok := resp.(sectionedResponse); ok {
 		sr.Release()
 	}
+}
+
+// writeRaw writes a bare size-prefixed frame: a SASL token after a v0
+// handshake.
+func writeRaw(w *bufio.Writer, b []byte) error {
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(len(b)))
+	if _, err := w.Write(size[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
 }
 
 // writeResponse writes one response frame into w. The choice of path is

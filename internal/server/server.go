@@ -1,6 +1,14 @@
 // Package server accepts Kafka connections, frames requests and responses,
 // enforces the per-connection and broker-wide limits, and hands each
-// request, with the connection's principal, to a protocol.Handler. It
+// request, with the connection's principal, to a protocol.Handler.
+//
+// A listener may be secured (ServeListener with an auth.Listener): TLS
+// first, whose client certificate names the principal on SSL listeners,
+// then on SASL listeners an authentication before any other request
+// (sasl.go): only ApiVersions, SaslHandshake and SaslAuthenticate (or a v0
+// handshake's bare token frames) are read, in frames of at most
+// sasl.server.max.receive.size, and a failure is answered after
+// connection.failed.authentication.delay.ms and closes the connection. It
 // knows the wire framing and the advertised versions (protocol), not what
 // any API does: it must not import handler or the parts below it.
 //
@@ -10,12 +18,14 @@
 // runs in its own goroutine, and the writer sends responses strictly in
 // request order, as Kafka clients require. On plaintext TCP a Fetch
 // response's records go from the segment files to the socket with
-// sendfile, never through the broker's memory (response.go).
+// sendfile, never through the broker's memory (response.go); on TLS they
+// are copied into the response and encrypted.
 package server
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +37,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-dev/sluice/internal/auth"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/protocol"
 )
@@ -63,6 +74,11 @@ const (
 	// and API key are peeked from it before its body is read. Body chunks
 	// this large or larger are read straight into the body, past it.
 	readBufferBytes = 64 << 10
+	// saslReceiveBytesMaxDefault is Kafka's sasl.server.max.receive.size.
+	saslReceiveBytesMaxDefault = 512 << 10
+	// tlsHandshakeTimeout bounds a TLS handshake, so a client that
+	// connects and says nothing holds no goroutine for long.
+	tlsHandshakeTimeout = 10 * time.Second
 )
 
 // Config holds the server's limits.
@@ -74,6 +90,16 @@ type Config struct {
 	QueuedBytesMax int64
 	// Metrics counts requests and their latency per API; nil for none.
 	Metrics *metrics.Metrics
+	// SASLReceiveBytesMax is sasl.server.max.receive.size: the largest
+	// frame of a connection that has not authenticated on a SASL
+	// listener. Decoding costs up to ~40x a frame, so an unauthenticated
+	// client gets far less than socket.request.max.bytes
+	// (CVE-2022-34917).
+	SASLReceiveBytesMax int
+	// FailedAuthenticationDelay is
+	// connection.failed.authentication.delay.ms: how long a failed
+	// authentication's answer waits.
+	FailedAuthenticationDelay time.Duration
 }
 
 // Server serves the Kafka protocol on one listener.
@@ -82,6 +108,8 @@ type Server struct {
 	handler protocol.Handler
 	logger  *slog.Logger
 	queued  *budget
+	// closing is closed by Close, to end the waits of connections.
+	closing chan struct{}
 
 	mu     sync.Mutex // guards conns and closed
 	conns  map[net.Conn]struct{}
@@ -91,11 +119,20 @@ type Server struct {
 
 // New returns a server dispatching to h.
 func New(cfg Config, h protocol.Handler, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, handler: h, logger: logger, queued: newBudget(cfg.QueuedBytesMax), conns: map[net.Conn]struct{}{}}
+	if cfg.SASLReceiveBytesMax <= 0 {
+		cfg.SASLReceiveBytesMax = saslReceiveBytesMaxDefault
+	}
+	return &Server{cfg: cfg, handler: h, logger: logger, queued: newBudget(cfg.QueuedBytesMax),
+		conns: map[net.Conn]struct{}{}, closing: make(chan struct{})}
 }
 
-// Serve accepts connections until ln is closed.
-func (s *Server) Serve(ln net.Listener) error {
+// Serve accepts PLAINTEXT connections until ln is closed.
+func (s *Server) Serve(ln net.Listener) error { return s.ServeListener(ln, nil) }
+
+// ServeListener accepts connections until ln is closed, secured as sec
+// says: TLS first when sec.TLS is set, then SASL authentication before
+// any other request when sec.SASL is set. A nil sec is PLAINTEXT.
+func (s *Server) ServeListener(ln net.Listener, sec *auth.Listener) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -120,7 +157,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(c)
+			s.serveConn(c, sec)
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
@@ -131,6 +168,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // Close closes every connection and waits for their goroutines.
 func (s *Server) Close() {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.closing)
+	}
 	s.closed = true
 	for c := range s.conns {
 		c.Close()
@@ -144,10 +184,11 @@ type pending struct {
 	correlationID int32
 	resp          kmsg.Response // ready response, or nil
 	done          chan kmsg.Response
-	none          bool  // no response (acks=0)
-	closeAfter    bool  // close the connection once earlier responses are sent
-	queued        int64 // bytes to release from the broker-wide budget
-	key           int16 // API key, for metrics
+	raw           []byte // a v0 SASL token to send bare, without a header
+	none          bool   // no response (acks=0)
+	closeAfter    bool   // close the connection once earlier responses are sent
+	queued        int64  // bytes to release from the broker-wide budget
+	key           int16  // API key, for metrics
 	received      time.Time
 }
 
@@ -156,23 +197,37 @@ type conn struct {
 	s    *Server
 	c    net.Conn
 	host string
-	// principal is who the connection authenticated as; Anonymous until
-	// authentication exists.
+	// principal is who the connection authenticated as: from SASL, from
+	// a client certificate on SSL, else Anonymous.
 	principal protocol.Principal
-	queue     chan *pending
-	ctx       context.Context
-	cancel    context.CancelFunc
+	// listener is the listener's name, "" for a bare Serve.
+	listener string
+	// sasl is the SASL exchange on a SASL listener, nil elsewhere.
+	sasl   *saslConn
+	queue  chan *pending
+	ctx    context.Context
+	cancel context.CancelFunc
 	// zeroCopy is set on plaintext TCP connections, whose fetched records
 	// are sent from the segment files with sendfile; nil elsewhere (a TLS
 	// connection must encrypt them), where they are copied.
 	zeroCopy syscall.RawConn
 }
 
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) serveConn(c net.Conn, sec *auth.Listener) {
 	ctx, cancel := context.WithCancel(context.Background())
 	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 	cn := &conn{s: s, c: c, host: host, principal: protocol.Anonymous, queue: make(chan *pending, inFlightMax), ctx: ctx, cancel: cancel}
-	if tc, ok := c.(*net.TCPConn); ok {
+	if err := cn.secure(sec); err != nil {
+		cancel()
+		c.Close()
+		level := slog.LevelInfo
+		if errors.Is(err, io.EOF) {
+			level = slog.LevelDebug // a client that connected and left
+		}
+		s.logger.Log(ctx, level, "TLS authentication failed", "remote", c.RemoteAddr().String(), "listener", sec.Name, "err", err)
+		return
+	}
+	if tc, ok := cn.c.(*net.TCPConn); ok {
 		if raw, err := tc.SyscallConn(); err == nil {
 			cn.zeroCopy = raw
 		}
@@ -188,13 +243,45 @@ func (s *Server) serveConn(c net.Conn) {
 	// that does not read what is still queued cannot keep the writer, and
 	// the segment files its fetches hold, forever.
 	cancel()
-	c.SetWriteDeadline(time.Now().Add(drainTimeout))
+	cn.c.SetWriteDeadline(time.Now().Add(drainTimeout))
 	close(cn.queue)
 	<-writerDone
-	c.Close()
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	cn.c.Close()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errAuthenticationFailed) {
 		s.logger.Info("closing connection", "remote", c.RemoteAddr().String(), "err", err)
 	}
+}
+
+// secure applies the listener's security to a new connection: the TLS
+// handshake, bounded by tlsHandshakeTimeout, whose client certificate
+// names the principal on an SSL listener (on SASL_SSL the SASL user
+// does), and the SASL exchange to come. A nil sec is PLAINTEXT.
+func (cn *conn) secure(sec *auth.Listener) error {
+	if sec == nil {
+		return nil
+	}
+	cn.listener = sec.Name
+	if sec.SASL != nil {
+		cn.sasl = &saslConn{listener: sec.SASL}
+	}
+	if sec.TLS == nil {
+		return nil
+	}
+	tc := tls.Server(cn.c, sec.TLS)
+	ctx, cancel := context.WithTimeout(cn.ctx, tlsHandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	cn.c = tc
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 && sec.SASL == nil {
+		name, err := sec.CertificatePrincipal(certs[0])
+		if err != nil {
+			return err
+		}
+		cn.principal = protocol.Principal{Type: "User", Name: name}
+	}
+	return nil
 }
 
 // read decodes requests until the connection ends or misbehaves.
@@ -207,23 +294,22 @@ func (cn *conn) read() error {
 		if err != nil {
 			return err
 		}
-		if size < headerBytesMin || size > cn.s.cfg.RequestBytesMax {
-			return fmt.Errorf("%w: frame of %d bytes (limit %d)", errMalformed, size, cn.s.cfg.RequestBytesMax)
-		}
-		keyBytes, err := r.Peek(2)
+		preAuth := cn.sasl != nil && !cn.sasl.authenticated()
+		key, err := cn.checkFrame(r, size, preAuth)
 		if err != nil {
 			return err
-		}
-		key := int16(keyBytes[0])<<8 | int16(keyBytes[1])
-		if key != kmsg.Produce.Int16() && size > requestBytesMaxNonProduce {
-			return fmt.Errorf("%w: %s frame of %d bytes (limit %d)", errMalformed, kmsg.NameForKey(key), size, requestBytesMaxNonProduce)
 		}
 		body, weight, err := cn.readBody(r, size, key)
 		if err != nil {
 			return err
 		}
-		p, err := cn.dispatch(body)
-		if key == kmsg.Produce.Int16() {
+		var p *pending
+		if key == rawTokenKey {
+			p = cn.rawToken(body)
+		} else {
+			p, err = cn.dispatch(body)
+		}
+		if key == kmsg.Produce.Int16() && !preAuth {
 			// Produce appends its records to the log before the handler
 			// returns and keeps no reference to the request's bytes (a
 			// decoded request's byte fields alias the body), so its body
@@ -236,6 +322,10 @@ func (cn *conn) read() error {
 			return err
 		}
 		p.queued = weight
+		var authErr error
+		if preAuth {
+			authErr = cn.afterAuthentication()
+		}
 		select {
 		case cn.queue <- p:
 		case <-cn.ctx.Done():
@@ -243,10 +333,46 @@ func (cn *conn) read() error {
 			p.discard()
 			return cn.ctx.Err()
 		}
+		if authErr != nil {
+			return authErr
+		}
 		if p.closeAfter {
 			return errAcksZeroFailed
 		}
 	}
+}
+
+// rawTokenKey stands for the API key of a frame that has none: a SASL
+// token after a v0 handshake.
+const rawTokenKey = -1
+
+// checkFrame checks a frame's size against the limits that apply to it,
+// before its body is read, and returns its API key, peeked from the
+// buffer (rawTokenKey for a bare SASL token).
+func (cn *conn) checkFrame(r *bufio.Reader, size int, preAuth bool) (int16, error) {
+	if preAuth && cn.sasl.step == saslRawToken {
+		if size < 0 || size > cn.s.cfg.SASLReceiveBytesMax {
+			return 0, fmt.Errorf("%w: SASL token of %d bytes (sasl.server.max.receive.size %d)", errMalformed, size, cn.s.cfg.SASLReceiveBytesMax)
+		}
+		return rawTokenKey, nil
+	}
+	if size < headerBytesMin || size > cn.s.cfg.RequestBytesMax {
+		return 0, fmt.Errorf("%w: frame of %d bytes (limit %d)", errMalformed, size, cn.s.cfg.RequestBytesMax)
+	}
+	keyBytes, err := r.Peek(2)
+	if err != nil {
+		return 0, err
+	}
+	key := int16(keyBytes[0])<<8 | int16(keyBytes[1])
+	if preAuth {
+		if err := cn.checkPreAuth(size, key); err != nil {
+			return 0, err
+		}
+	}
+	if key != kmsg.Produce.Int16() && size > requestBytesMaxNonProduce {
+		return 0, fmt.Errorf("%w: %s frame of %d bytes (limit %d)", errMalformed, kmsg.NameForKey(key), size, requestBytesMaxNonProduce)
+	}
+	return key, nil
 }
 
 // readBody reads a frame body of size bytes, charging the broker-wide
@@ -314,7 +440,11 @@ func (cn *conn) dispatch(body []byte) (*pending, error) {
 	if err := req.ReadFrom(rest); err != nil {
 		return nil, fmt.Errorf("%w: %s v%d: %v", errMalformed, kmsg.NameForKey(h.key), h.version, err)
 	}
-	reply := cn.s.handler.Handle(cn.ctx, &protocol.Request{Msg: req, ClientID: h.clientID, Host: cn.host, Principal: cn.principal})
+	r := &protocol.Request{Msg: req, ClientID: h.clientID, Host: cn.host, Principal: cn.principal, Listener: cn.listener}
+	if cn.sasl != nil {
+		r.SASL = cn.sasl
+	}
+	reply := cn.s.handler.Handle(cn.ctx, r)
 	switch {
 	case reply.None:
 		p.none, p.closeAfter = true, reply.Close

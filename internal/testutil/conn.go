@@ -114,6 +114,23 @@ func (c *Conn) ReadFrame(timeout time.Duration) (int32, []byte, error) {
 	return int32(binary.BigEndian.Uint32(b)), b[4:], nil
 }
 
+// ReadToken reads one bare size-prefixed frame within timeout, as a
+// broker answers SASL tokens after a v0 SaslHandshake; it may be empty.
+func (c *Conn) ReadToken(timeout time.Duration) ([]byte, error) {
+	c.nc.SetReadDeadline(time.Now().Add(timeout))
+	var size [4]byte
+	if _, err := io.ReadFull(c.r, size[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n > responseBytesMax {
+		return nil, fmt.Errorf("token frame of %d bytes", n)
+	}
+	b := make([]byte, n)
+	_, err := io.ReadFull(c.r, b)
+	return b, err
+}
+
 // Recv reads and decodes the response to a request of key and version
 // sent with correlationID, failing the test on any mismatch.
 func (c *Conn) Recv(key, version int16, correlationID int32) kmsg.Response {
