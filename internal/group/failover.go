@@ -2,8 +2,6 @@ package group
 
 import (
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // A broker coordinates the groups of the offsets partitions it leads. When
@@ -144,16 +142,7 @@ func (s *shard) unload(p int32) {
 		if PartitionFor(g.id, s.c.partitions) != p {
 			continue
 		}
-		for _, m := range g.members {
-			if m.join != nil {
-				m.join.fail(kerr.NotCoordinator.Code)
-				m.join = nil
-			}
-			if m.sync != nil {
-				m.sync.fail(kerr.NotCoordinator.Code)
-				m.sync = nil
-			}
-		}
+		g.unload()
 		s.removeGroup(g)
 		dropped++
 	}

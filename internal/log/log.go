@@ -215,11 +215,8 @@ func (l *Log) AppendReplicated(batch []byte, h record.Header) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
-	if l.failed != nil {
-		return l.failed
+	if err := l.writableLocked(); err != nil {
+		return err
 	}
 	if end := l.activeLocked().nextOffset; h.BaseOffset < end {
 		return fmt.Errorf("%w: batch %d..%d, log end %d", ErrBelowLogEnd, h.BaseOffset, h.LastOffset(), end)
@@ -329,6 +326,15 @@ func (l *Log) removeSegmentFiles(base int64) {
 			l.logger.Warn("remove segment file", "file", stem+suffix, "err", err)
 		}
 	}
+}
+
+// writableLocked returns why the log refuses writes: it is closed, or
+// failed on a disk error. REQUIRES: l.mu.
+func (l *Log) writableLocked() error {
+	if l.closed {
+		return ErrClosed
+	}
+	return l.failed
 }
 
 // failLocked records a disk error; the log then refuses appends until the

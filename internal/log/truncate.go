@@ -34,11 +34,8 @@ func (l *Log) TruncateTo(offset int64) error {
 	defer l.unlockSync()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
-	if l.failed != nil {
-		return l.failed
+	if err := l.writableLocked(); err != nil {
+		return err
 	}
 	if offset < l.logStartOffset {
 		return fmt.Errorf("%w: truncate to %d below the log start offset %d", ErrOffsetOutOfRange, offset, l.logStartOffset)
@@ -196,11 +193,8 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	defer l.unlockSync()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
-	if l.failed != nil {
-		return l.failed
+	if err := l.writableLocked(); err != nil {
+		return err
 	}
 	// The new segment first, if it starts at or past the old log's end:
 	// until the old ones are gone a crash leaves a log with a gap.
