@@ -101,17 +101,25 @@ var oracleKnownGaps = map[string]string{
 	// Fetch: on a partition error Kafka answers high watermark, last
 	// stable offset and log start offset -1
 	// (FetchResponse.partitionResponse); Sluice the partition's real ones.
-	"Fetch offset 100: Topics[0].Partitions[0].HighWatermark":       "Fetch error answers carry -1 offsets in Kafka (internal/handler/01_fetch.go, outside this change)",
-	"Fetch offset 100: Topics[0].Partitions[0].LastStableOffset":    "as above",
-	"Fetch offset 100: Topics[0].Partitions[0].LogStartOffset":      "as above",
-	"Fetch offset 3: Topics[0].Partitions[0].HighWatermark":         "as above",
-	"Fetch offset 3: Topics[0].Partitions[0].LastStableOffset":      "as above",
-	"Fetch offset 3: Topics[0].Partitions[0].LogStartOffset":        "as above",
-	"Fetch offset -1: Topics[0].Partitions[0].HighWatermark":        "as above",
-	"Fetch offset -1: Topics[0].Partitions[0].LastStableOffset":     "as above",
-	"Fetch offset -1: Topics[0].Partitions[0].LogStartOffset":       "as above",
-	"Fetch unknown topic id: Topics[0].Partitions[0].HighWatermark": "as above",
-	"FindCoordinator key type 1: Coordinators[0].ErrorCode":         "Sluice has no transactions: it refuses a transaction coordinator lookup with INVALID_REQUEST; Kafka finds one",
+	"Fetch offset 100: Topics[0].Partitions[0].HighWatermark":             "Fetch error answers carry -1 offsets in Kafka (internal/handler/01_fetch.go, outside this change)",
+	"Fetch offset 100: Topics[0].Partitions[0].LastStableOffset":          "as above",
+	"Fetch offset 100: Topics[0].Partitions[0].LogStartOffset":            "as above",
+	"Fetch offset 3: Topics[0].Partitions[0].HighWatermark":               "as above",
+	"Fetch offset 3: Topics[0].Partitions[0].LastStableOffset":            "as above",
+	"Fetch offset 3: Topics[0].Partitions[0].LogStartOffset":              "as above",
+	"Fetch offset -1: Topics[0].Partitions[0].HighWatermark":              "as above",
+	"Fetch offset -1: Topics[0].Partitions[0].LastStableOffset":           "as above",
+	"Fetch offset -1: Topics[0].Partitions[0].LogStartOffset":             "as above",
+	"Fetch unknown topic id: Topics[0].Partitions[0].HighWatermark":       "as above",
+	"Fetch below the log start: Topics[0].Partitions[0].HighWatermark":    "as above",
+	"Fetch below the log start: Topics[0].Partitions[0].LastStableOffset": "as above",
+	"Fetch below the log start: Topics[0].Partitions[0].LogStartOffset":   "as above",
+	"FindCoordinator key type 1: Coordinators[0].ErrorCode":               "Sluice has no transactions: it refuses a transaction coordinator lookup with INVALID_REQUEST; Kafka finds one",
+	// KIP-511: Kafka's UNSUPPORTED_VERSION answer to ApiVersions lists
+	// only ApiVersions' own range; Sluice's (internal/protocol
+	// UnsupportedApiVersions, which many tests use as the whole table)
+	// lists every API. Clients read only the ApiVersions entry.
+	"ApiVersions v99 keys listed: ": "Sluice lists its whole table in the UNSUPPORTED_VERSION answer, Kafka only ApiVersions",
 }
 
 // oracleState carries both sides and which known gaps were seen.
@@ -141,6 +149,11 @@ func TestKafkaOracle(t *testing.T) {
 	t.Run("Groups", func(t *testing.T) { oracleGroups(t, o) })
 	t.Run("Configs", func(t *testing.T) { oracleConfigs(t, o) })
 	t.Run("InitProducerID", func(t *testing.T) { oracleInitProducerID(t, o) })
+	t.Run("BadVersions", func(t *testing.T) { oracleBadVersions(t, o, k.Addr, b.Addr) })
+	t.Run("GroupMembers", func(t *testing.T) { oracleGroupMembers(t, o) })
+	t.Run("Offsets", func(t *testing.T) { oracleOffsets(t, o) })
+	t.Run("Partitions", func(t *testing.T) { oraclePartitions(t, o) })
+	t.Run("Cluster", func(t *testing.T) { oracleCluster(t, o) })
 
 	if !t.Failed() {
 		for key := range oracleKnownGaps {
@@ -772,4 +785,273 @@ func oracleInitProducerID(t *testing.T, o *oracleState) {
 		return req
 	})
 	oracleCompare(t, o, "InitProducerId", kr, sr)
+}
+
+// oracleBadVersions sends requests at versions no broker serves on raw
+// connections. ApiVersions at an unknown version is answered at v0 with
+// UNSUPPORTED_VERSION (KIP-511: the client learns the range and retries);
+// any other API at an unknown version closes the connection.
+func oracleBadVersions(t *testing.T, o *oracleState, kafkaAddr, sluiceAddr string) {
+	answers := map[string]*kmsg.ApiVersionsResponse{}
+	for name, addr := range map[string]string{"kafka": kafkaAddr, "sluice": sluiceAddr} {
+		c := protoDial(t, addr)
+		c.Send(protoApiVersions(99), 1)
+		answers[name] = c.Recv(kmsg.ApiVersions.Int16(), 0, 1).(*kmsg.ApiVersionsResponse)
+		c.Close()
+
+		c = protoDial(t, addr)
+		req := protoMetadata(12, []string{"x"})
+		req.SetVersion(99)
+		c.Send(req, 2)
+		c.ExpectClosed()
+		c.Close()
+	}
+	k, s := answers["kafka"], answers["sluice"]
+	if k.ErrorCode != s.ErrorCode {
+		t.Errorf("ApiVersions v99: error code kafka %d, sluice %d", k.ErrorCode, s.ErrorCode)
+	}
+	// Kafka lists only ApiVersions' own range in this answer; the client
+	// needs no more to retry.
+	kr := -1
+	for i, key := range k.ApiKeys {
+		if key.ApiKey == kmsg.ApiVersions.Int16() {
+			kr = i
+		}
+	}
+	sr := slices.IndexFunc(s.ApiKeys, func(key kmsg.ApiVersionsResponseApiKey) bool { return key.ApiKey == kmsg.ApiVersions.Int16() })
+	if kr < 0 || sr < 0 {
+		t.Errorf("ApiVersions v99: ApiVersions range listed by kafka %v, sluice %v", kr >= 0, sr >= 0)
+	}
+	oracleCompare(t, o, "ApiVersions v99 keys listed", len(k.ApiKeys), len(s.ApiKeys))
+}
+
+// oracleGroupMembers asks group-member APIs about members and groups
+// that do not exist, and joins once.
+func oracleGroupMembers(t *testing.T, o *oracleState) {
+	const group = "oracle-members"
+	kh, sh := oracleAsk[*kmsg.HeartbeatResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrHeartbeatRequest()
+		req.Group, req.Generation, req.MemberID = group, 1, "nobody"
+		return req
+	})
+	oracleCompare(t, o, "Heartbeat unknown member", kh, sh)
+	ks, ss := oracleAsk[*kmsg.SyncGroupResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrSyncGroupRequest()
+		req.Group, req.Generation, req.MemberID = group, 1, "nobody"
+		req.ProtocolType, req.Protocol = testutil.Str("consumer"), testutil.Str("range")
+		return req
+	})
+	oracleCompare(t, o, "SyncGroup unknown member", ks, ss)
+	kl, sl := oracleAsk[*kmsg.LeaveGroupResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrLeaveGroupRequest()
+		req.Group, req.MemberID = group, "nobody"
+		m := kmsg.NewLeaveGroupRequestMember()
+		m.MemberID = "nobody"
+		req.Members = append(req.Members, m)
+		return req
+	})
+	oracleCompare(t, o, "LeaveGroup unknown member", kl, sl)
+	// A first JoinGroup without a member id (v4+): MEMBER_ID_REQUIRED
+	// with the id to join with, generated by each broker.
+	kj, sj := oracleAsk[*kmsg.JoinGroupResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = group, 10000, 10000
+		req.ProtocolType = "consumer"
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = "range", []byte{0, 0, 0, 0, 0, 0}
+		req.Protocols = append(req.Protocols, p)
+		return req
+	})
+	for _, r := range []*kmsg.JoinGroupResponse{kj, sj} {
+		if r.MemberID == "" {
+			t.Errorf("JoinGroup without a member id: no member id generated")
+		}
+		r.MemberID = ""
+	}
+	oracleCompare(t, o, "JoinGroup without a member id", kj, sj)
+	kd, sd := oracleAsk[*kmsg.DeleteGroupsResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrDeleteGroupsRequest()
+		req.Groups = []string{"oracle-no-such-group"}
+		return req
+	})
+	oracleCompare(t, o, "DeleteGroups unknown group", kd, sd)
+}
+
+// oracleOffsets commits offsets outside any generation, as admin tools
+// do, and reads, deletes and deletes them again.
+func oracleOffsets(t *testing.T, o *oracleState) {
+	const group = "oracle-offsets"
+	commit := func(topic string, partition int32, offset int64) func(diffSide) kmsg.Request {
+		return func(diffSide) kmsg.Request {
+			req := kmsg.NewPtrOffsetCommitRequest()
+			req.Group, req.Generation = group, -1
+			rt := kmsg.NewOffsetCommitRequestTopic()
+			rt.Topic = topic
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset, rp.Metadata = partition, offset, testutil.Str("meta")
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			return req
+		}
+	}
+	kc, sc := oracleAsk[*kmsg.OffsetCommitResponse](t, o, commit("oracle-lo", 0, 3))
+	oracleCompare(t, o, "OffsetCommit simple", kc, sc)
+	kc, sc = oracleAsk[*kmsg.OffsetCommitResponse](t, o, commit("oracle-offsets-missing", 0, 3))
+	oracleCompare(t, o, "OffsetCommit unknown topic", kc, sc)
+	kc, sc = oracleAsk[*kmsg.OffsetCommitResponse](t, o, commit("oracle-lo", 5, 3))
+	oracleCompare(t, o, "OffsetCommit unknown partition", kc, sc)
+	kf, sf := oracleAsk[*kmsg.OffsetFetchResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = group
+		rt := kmsg.NewOffsetFetchRequestGroupTopic()
+		rt.Topic, rt.Partitions = "oracle-lo", []int32{0, 7}
+		rg.Topics = append(rg.Topics, rt)
+		req.Groups, req.Group = append(req.Groups, rg), group
+		return req
+	})
+	oracleCompare(t, o, "OffsetFetch after a commit", kf, sf)
+	offsetDelete := func(group string) func(diffSide) kmsg.Request {
+		return func(diffSide) kmsg.Request {
+			req := kmsg.NewPtrOffsetDeleteRequest()
+			req.Group = group
+			rt := kmsg.NewOffsetDeleteRequestTopic()
+			rt.Topic = "oracle-lo"
+			rp := kmsg.NewOffsetDeleteRequestTopicPartition()
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			return req
+		}
+	}
+	kd, sd := oracleAsk[*kmsg.OffsetDeleteResponse](t, o, offsetDelete(group))
+	oracleCompare(t, o, "OffsetDelete", kd, sd)
+	kd, sd = oracleAsk[*kmsg.OffsetDeleteResponse](t, o, offsetDelete("oracle-no-such-group"))
+	oracleCompare(t, o, "OffsetDelete unknown group", kd, sd)
+	kg, sg := oracleAsk[*kmsg.DeleteGroupsResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrDeleteGroupsRequest()
+		req.Groups = []string{group}
+		return req
+	})
+	oracleCompare(t, o, "DeleteGroups of an empty group", kg, sg)
+}
+
+// oraclePartitions grows topics and deletes records.
+func oraclePartitions(t *testing.T, o *oracleState) {
+	oracleCreate(t, o, diffTopic("oracle-parts", 2, 1))
+	grow := func(topic string, count int32, validateOnly bool) func(diffSide) kmsg.Request {
+		return func(diffSide) kmsg.Request {
+			req := kmsg.NewPtrCreatePartitionsRequest()
+			req.TimeoutMillis, req.ValidateOnly = 10000, validateOnly
+			rt := kmsg.NewCreatePartitionsRequestTopic()
+			rt.Topic, rt.Count = topic, count
+			req.Topics = append(req.Topics, rt)
+			return req
+		}
+	}
+	for _, tc := range []struct {
+		name         string
+		topic        string
+		count        int32
+		validateOnly bool
+	}{
+		{"shrink", "oracle-parts", 1, false},
+		{"same count", "oracle-parts", 2, false},
+		{"unknown topic", "oracle-parts-missing", 3, false},
+		{"validate only", "oracle-parts", 3, true},
+		{"grow", "oracle-parts", 3, false},
+	} {
+		kr, sr := oracleAsk[*kmsg.CreatePartitionsResponse](t, o, grow(tc.topic, tc.count, tc.validateOnly))
+		oracleCompare(t, o, "CreatePartitions "+tc.name, kr, sr)
+	}
+
+	now := time.Now().UnixMilli()
+	oracleSeed(t, o, "oracle-dr",
+		testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: now, Value: "d0"}, testutil.Record{Timestamp: now, Value: "d1"}),
+		testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: now, Value: "d2"}))
+	del := func(topic string, partition int32, offset int64) func(diffSide) kmsg.Request {
+		return func(diffSide) kmsg.Request {
+			req := kmsg.NewPtrDeleteRecordsRequest()
+			req.TimeoutMillis = 10000
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = topic
+			rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			rp.Partition, rp.Offset = partition, offset
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			return req
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		topic     string
+		partition int32
+		offset    int64
+	}{
+		{"beyond the high watermark", "oracle-dr", 0, 10},
+		{"unknown partition", "oracle-dr", 4, 1},
+		{"unknown topic", "oracle-dr-missing", 0, 1},
+		{"to offset 1", "oracle-dr", 0, 1},
+		{"below the log start", "oracle-dr", 0, 0},
+		{"to the high watermark (-1)", "oracle-dr", 0, -1},
+	} {
+		kr, sr := oracleAsk[*kmsg.DeleteRecordsResponse](t, o, del(tc.topic, tc.partition, tc.offset))
+		oracleCompare(t, o, "DeleteRecords "+tc.name, kr, sr)
+	}
+	kr, sr := oracleAsk[*kmsg.ListOffsetsResponse](t, o, oracleListOffsetsReq("oracle-dr", 0, -2))
+	oracleCompare(t, o, "ListOffsets earliest after DeleteRecords", kr, sr)
+	kf, sf := oracleAsk[*kmsg.FetchResponse](t, o, func(side diffSide) kmsg.Request {
+		req := protoFetch(16, "oracle-dr", 0, 0, 50, 0)
+		req.Topics[0].TopicID = diffTopicID(side, t, "oracle-dr")
+		return req
+	})
+	oracleCompare(t, o, "Fetch below the log start", kf, sf)
+
+	kl, sl := oracleAsk[*kmsg.OffsetForLeaderEpochResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+		req.ReplicaID = -1
+		for _, topic := range []string{"oracle-dr", "oracle-dr-missing"} {
+			rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+			rt.Topic = topic
+			rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+			rp.CurrentLeaderEpoch, rp.LeaderEpoch = -1, 0
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+		}
+		return req
+	})
+	oracleCompare(t, o, "OffsetForLeaderEpoch", kl, sl)
+}
+
+// oracleCluster compares DescribeCluster, DescribeLogDirs and the legacy
+// AlterConfigs.
+func oracleCluster(t *testing.T, o *oracleState) {
+	kc, sc := oracleAsk[*kmsg.DescribeClusterResponse](t, o, func(diffSide) kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() })
+	oracleCompare(t, o, "DescribeCluster", kc, sc)
+
+	kd, sd := oracleAsk[*kmsg.DescribeLogDirsResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrDescribeLogDirsRequest()
+		rt := kmsg.NewDescribeLogDirsRequestTopic()
+		rt.Topic, rt.Partitions = "oracle-fetch", []int32{0, 5}
+		req.Topics = append(req.Topics, rt)
+		return req
+	})
+	for _, r := range []*kmsg.DescribeLogDirsResponse{kd, sd} {
+		for i := range r.Dirs {
+			// Where each broker keeps its data, and its disk's size.
+			r.Dirs[i].Dir, r.Dirs[i].TotalBytes, r.Dirs[i].UsableBytes = "", 0, 0
+		}
+	}
+	oracleCompare(t, o, "DescribeLogDirs", kd, sd)
+
+	ka, sa := oracleAsk[*kmsg.AlterConfigsResponse](t, o, func(diffSide) kmsg.Request {
+		req := kmsg.NewPtrAlterConfigsRequest()
+		rr := kmsg.NewAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "oracle-cfg"
+		rc := kmsg.NewAlterConfigsRequestResourceConfig()
+		rc.Name, rc.Value = "retention.ms", testutil.Str("never")
+		rr.Configs = append(rr.Configs, rc)
+		req.Resources = append(req.Resources, rr)
+		return req
+	})
+	oracleCompare(t, o, "AlterConfigs invalid value", ka, sa)
 }
