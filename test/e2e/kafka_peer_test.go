@@ -160,7 +160,8 @@ func StartKafka(t testing.TB, extra ...string) *KafkaPeer {
 // transactional id until both answer without an error: the first asks
 // create __consumer_offsets and __transaction_state, and until those are
 // loaded Kafka answers COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR or
-// COORDINATOR_LOAD_IN_PROGRESS to group and producer-id requests.
+// COORDINATOR_LOAD_IN_PROGRESS to group and producer-id requests; then
+// InitProducerId until it gives an id.
 func (k *KafkaPeer) waitReady(d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -195,7 +196,8 @@ func (k *KafkaPeer) waitReady(d time.Duration) error {
 }
 
 // coordinatorsReady asks for the coordinator of a group and of a
-// transactional id and reports whether both were found.
+// transactional id and for a producer id, and reports whether all three
+// were given.
 func (k *KafkaPeer) coordinatorsReady(ctx context.Context, cl *kgo.Client) bool {
 	for _, keyType := range []int8{0, 1} {
 		req := kmsg.NewPtrFindCoordinatorRequest()
@@ -208,7 +210,12 @@ func (k *KafkaPeer) coordinatorsReady(ctx context.Context, cl *kgo.Client) bool 
 			return false
 		}
 	}
-	return true
+	// A producer id comes from a block the broker asks the controller
+	// for; until it has one, COORDINATOR_LOAD_IN_PROGRESS.
+	reqCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(reqCtx, cl)
+	return err == nil && resp.ErrorCode == 0
 }
 
 // Kill ends the JVM with SIGKILL and waits for it.
