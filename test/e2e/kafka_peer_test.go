@@ -137,8 +137,9 @@ func StartKafka(t testing.TB, extra ...string) *KafkaPeer {
 	k.cmd.Dir = dir
 	k.cmd.Stdout, k.cmd.Stderr = k.output, k.output
 	// The JVM dies with the test binary even when no cleanup runs (a
-	// panic, a timeout's os.Exit). Go does not end the thread that forked
-	// while the test runs, so the signal comes only from the process's end.
+	// panic, a timeout's os.Exit). The signal follows the OS thread that
+	// forked; Go ends a thread only when a goroutine locked to it exits,
+	// which nothing here does, so it comes only with the process's end.
 	k.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
