@@ -22,7 +22,17 @@ import (
 func (h *Handler) createTopics(ctx context.Context, who protocol.Principal, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	twice := namedTwice(req.Topics, func(rt kmsg.CreateTopicsRequestTopic) string { return rt.Topic })
+	answered := make(map[string]bool, len(twice))
 	for _, rt := range req.Topics {
+		// A name given more than once is answered once, with
+		// INVALID_REQUEST, where it first appears, as Kafka does
+		// (KafkaApis.handleCreateTopicsRequest keeps one result per name).
+		if twice[rt.Topic] {
+			if answered[rt.Topic] {
+				continue
+			}
+			answered[rt.Topic] = true
+		}
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		var err error
