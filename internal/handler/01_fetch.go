@@ -201,6 +201,14 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				answerNow = true
+				if !from.isReplica() {
+					// Kafka answers a consumer's failed partition
+					// without offsets (FetchResponse.partitionResponse).
+					// A follower keeps them: it restarts from the
+					// leader's log start or high watermark after
+					// OFFSET_OUT_OF_RANGE without asking ListOffsets.
+					sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+				}
 			}
 			if sec.Len() > 0 {
 				resp.sections = append(resp.sections, fetchSection{topic: len(resp.Topics), partition: len(st.Partitions), sec: sec})

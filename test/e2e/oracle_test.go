@@ -98,22 +98,6 @@ var oracleKnownGaps = map[string]string{
 	"ApiVersions finalized features: ":    "Sluice lists no features (KIP-584), not even metadata.version; Kafka 4.4 lists eligible.leader.replicas.version, group.version, kraft.version, metadata.version, share.version, streams.version, transaction.version",
 	"CreateTopics configs sampled keys: ": "Sluice has no unclean.leader.election.enable (it never elects an unclean leader; listing the key would let a client set true)",
 	"DescribeConfigs sampled keys: ":      "as for CreateTopics: unclean.leader.election.enable",
-	// Fetch: on a partition error Kafka answers high watermark, last
-	// stable offset and log start offset -1
-	// (FetchResponse.partitionResponse); Sluice the partition's real ones.
-	"Fetch offset 100: Topics[0].Partitions[0].HighWatermark":             "Fetch error answers carry -1 offsets in Kafka (internal/handler/01_fetch.go, outside this change)",
-	"Fetch offset 100: Topics[0].Partitions[0].LastStableOffset":          "as above",
-	"Fetch offset 100: Topics[0].Partitions[0].LogStartOffset":            "as above",
-	"Fetch offset 3: Topics[0].Partitions[0].HighWatermark":               "as above",
-	"Fetch offset 3: Topics[0].Partitions[0].LastStableOffset":            "as above",
-	"Fetch offset 3: Topics[0].Partitions[0].LogStartOffset":              "as above",
-	"Fetch offset -1: Topics[0].Partitions[0].HighWatermark":              "as above",
-	"Fetch offset -1: Topics[0].Partitions[0].LastStableOffset":           "as above",
-	"Fetch offset -1: Topics[0].Partitions[0].LogStartOffset":             "as above",
-	"Fetch unknown topic id: Topics[0].Partitions[0].HighWatermark":       "as above",
-	"Fetch below the log start: Topics[0].Partitions[0].HighWatermark":    "as above",
-	"Fetch below the log start: Topics[0].Partitions[0].LastStableOffset": "as above",
-	"Fetch below the log start: Topics[0].Partitions[0].LogStartOffset":   "as above",
 	"FindCoordinator key type 1: Coordinators[0].ErrorCode":               "Sluice has no transactions: it refuses a transaction coordinator lookup with INVALID_REQUEST; Kafka finds one",
 	// KIP-511: Kafka's UNSUPPORTED_VERSION answer to ApiVersions lists
 	// only ApiVersions' own range; Sluice's (internal/protocol
