@@ -103,7 +103,8 @@ type election struct {
 }
 
 // electionsNamed lists the partitions a request names, in its order; a
-// topic that does not exist is answered without a proposal.
+// topic or partition that this broker's image does not know is answered
+// without a proposal.
 func (h *Handler) electionsNamed(topics []kmsg.ElectLeadersRequestTopic) []election {
 	im := h.b.Meta.Image()
 	var out []election
@@ -111,10 +112,14 @@ func (h *Handler) electionsNamed(topics []kmsg.ElectLeadersRequestTopic) []elect
 		t, ok := im.Topics[rt.Topic]
 		for _, p := range rt.Partitions {
 			e := election{entry: entry, topic: rt.Topic, partition: p}
-			if ok {
-				e.id, e.known = t.ID, true
-			} else {
+			switch {
+			case !ok:
 				e.err = fmt.Errorf("%w: no such topic as %s", kerr.UnknownTopicOrPartition, rt.Topic)
+			case p < 0 || p >= t.Partitions:
+				// Not worth a record: apply would refuse it the same way.
+				e.err = fmt.Errorf("%w: no such partition as %s-%d", kerr.UnknownTopicOrPartition, rt.Topic, p)
+			default:
+				e.id, e.known = t.ID, true
 			}
 			out = append(out, e)
 		}

@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -173,5 +174,34 @@ func TestElectLeadersNeedsAlterCluster(t *testing.T) {
 	}
 	if leaderOf(h, "r") != followerID {
 		t.Errorf("a denied election moved the leader to %d", leaderOf(h, "r"))
+	}
+}
+
+// stuckLog accepts proposals and never commits them: a quorum that lost
+// its majority, seen from its leader.
+type stuckLog struct{ leader int32 }
+
+func (stuckLog) Propose(context.Context, []byte) error { return nil }
+
+func (l stuckLog) Leader() int32 { return l.leader }
+
+// TestElectLeadersTimeout: TimeoutMillis bounds the wait for the
+// elections; one not decided by then is REQUEST_TIMED_OUT.
+func TestElectLeadersTimeout(t *testing.T) {
+	h := protoHandler(t)
+	replicatedTopic(t, h, "r", nil)
+	fence(t, h, true)
+	fence(t, h, false)
+	rejoinISR(t, h, "r")
+	h.b.Meta.SetLog(stuckLog{leader: h.b.NodeID})
+	req := electRequest(2, electionPreferred, map[string][]int32{"r": {0}})
+	req.TimeoutMillis = 200
+	start := time.Now()
+	resp := roundTrip[*kmsg.ElectLeadersResponse](t, h, req)
+	if c := electResults(resp)["r"][0]; c != kerr.RequestTimedOut.Code {
+		t.Errorf("r-0 with a stuck quorum: %v, want REQUEST_TIMED_OUT", kerr.ErrorForCode(c))
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("answered after %v, want about the request's 200ms", took)
 	}
 }
