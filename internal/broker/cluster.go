@@ -131,11 +131,14 @@ func (c *cluster) startController(b *Broker) error {
 		clusterID = b.cfg.String("cluster.id")
 	}
 	c.controller = controller.NewController(c.store, controller.ControllerConfig{
-		ClusterID:             clusterID,
-		LegacyFile:            legacy,
-		LegacyProducerIDsFile: filepath.Join(b.DataDirs[0], legacyProducerIDsFile),
-		SessionTimeout:        time.Duration(b.cfg.Int64("broker.session.timeout.ms")) * time.Millisecond,
-		UncleanLeaderElection: b.cfg.Bool("unclean.leader.election.enable"),
+		ClusterID:                          clusterID,
+		LegacyFile:                         legacy,
+		LegacyProducerIDsFile:              filepath.Join(b.DataDirs[0], legacyProducerIDsFile),
+		SessionTimeout:                     time.Duration(b.cfg.Int64("broker.session.timeout.ms")) * time.Millisecond,
+		UncleanLeaderElection:              b.cfg.Bool("unclean.leader.election.enable"),
+		AutoLeaderRebalance:                b.cfg.Bool("auto.leader.rebalance.enable"),
+		LeaderImbalanceCheckInterval:       time.Duration(b.cfg.Int64("leader.imbalance.check.interval.seconds")) * time.Second,
+		LeaderImbalancePerBrokerPercentage: b.cfg.Int("leader.imbalance.per.broker.percentage"),
 	})
 	election := time.Duration(b.cfg.Int64("controller.quorum.election.timeout.ms")) * time.Millisecond
 	node, err := quorum.Start(quorum.Config{

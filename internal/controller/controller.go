@@ -21,9 +21,10 @@ import (
 // the Raft leader acts; the others keep quiet until they lead. Its duties:
 // name a new cluster, track broker heartbeats, fencing a broker that
 // stopped (its partitions lose their leader) and unfencing it when it
-// heartbeats again, and, where unclean.leader.election.enable allows it,
-// give a leaderless partition whose ISR is down a leader from outside its
-// ISR.
+// heartbeats again, where unclean.leader.election.enable allows it, give
+// a leaderless partition whose ISR is down a leader from outside its ISR,
+// and, with auto.leader.rebalance.enable, move leadership back to
+// preferred replicas (rebalance.go).
 //
 // Time comes from the caller (Tick and Heartbeat take now), so tests drive
 // it with a fake clock.
@@ -34,8 +35,9 @@ type Controller struct {
 	legacyIDsFile  string // that version's producer id block end
 	sessionTimeout time.Duration
 	unclean        bool // unclean.leader.election.enable of this node's broker config
+	rebalance      rebalanceConfig
 
-	mu sync.Mutex // guards lastSeen, sessions and leading
+	mu sync.Mutex // guards lastSeen, sessions, leading and nextRebalance
 	// lastSeen is when each broker last heartbeated, or when this node
 	// took over as controller, whichever is later: fencing counts from it.
 	lastSeen map[int32]time.Time
@@ -44,6 +46,17 @@ type Controller struct {
 	// with the same node.id.
 	sessions map[int32]session
 	leading  bool
+	// nextRebalance is when the next leader balance check is due
+	// (rebalance.go); the zero time means at the next tick.
+	nextRebalance time.Time
+}
+
+// rebalanceConfig is the automatic leader balancing's part of the
+// configuration (rebalance.go).
+type rebalanceConfig struct {
+	enabled    bool          // auto.leader.rebalance.enable
+	interval   time.Duration // leader.imbalance.check.interval.seconds
+	percentage int           // leader.imbalance.per.broker.percentage
 }
 
 // session is one broker process heard by this controller.
@@ -66,12 +79,30 @@ type ControllerConfig struct {
 	// whether a leaderless partition whose ISR members are all down is
 	// given a leader from outside its ISR. A topic's override wins.
 	UncleanLeaderElection bool
+	// AutoLeaderRebalance is auto.leader.rebalance.enable: whether the
+	// active controller moves leadership back to preferred replicas
+	// (rebalance.go). Off in the zero value, for tests.
+	AutoLeaderRebalance bool
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds:
+	// how often it checks; at least a second.
+	LeaderImbalanceCheckInterval time.Duration
+	// LeaderImbalancePerBrokerPercentage is
+	// leader.imbalance.per.broker.percentage: the share of a broker's
+	// preferred partitions led elsewhere above which it acts.
+	LeaderImbalancePerBrokerPercentage int
 }
+
+// rebalanceIntervalMin bounds how often the leader balance check runs, as
+// leader.imbalance.check.interval.seconds is at least 1.
+const rebalanceIntervalMin = time.Second
 
 // NewController returns the controller duties for store.
 func NewController(store *metadata.Store, cfg ControllerConfig) *Controller {
 	return &Controller{store: store, clusterID: cfg.ClusterID, legacyFile: cfg.LegacyFile, legacyIDsFile: cfg.LegacyProducerIDsFile,
-		sessionTimeout: cfg.SessionTimeout, unclean: cfg.UncleanLeaderElection, lastSeen: map[int32]time.Time{}, sessions: map[int32]session{}}
+		sessionTimeout: cfg.SessionTimeout, unclean: cfg.UncleanLeaderElection,
+		rebalance: rebalanceConfig{enabled: cfg.AutoLeaderRebalance,
+			interval: max(cfg.LeaderImbalanceCheckInterval, rebalanceIntervalMin), percentage: cfg.LeaderImbalancePerBrokerPercentage},
+		lastSeen: map[int32]time.Time{}, sessions: map[int32]session{}}
 }
 
 // isLeader reports whether this node is the active controller.
@@ -101,6 +132,7 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 		for id := range im.Brokers {
 			c.lastSeen[id] = now
 		}
+		c.nextRebalance = now.Add(c.rebalance.interval)
 	}
 	var expired []*metadata.Broker
 	for _, b := range im.LiveBrokers() {
@@ -120,6 +152,9 @@ func (c *Controller) Tick(ctx context.Context, now time.Time) {
 		}
 	}
 	c.electUnclean(ctx)
+	if c.rebalanceDue(now) {
+		c.balanceLeaders(ctx)
+	}
 }
 
 // uncleanPerTickMax bounds the unclean elections one tick proposes, so a

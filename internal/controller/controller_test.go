@@ -127,3 +127,68 @@ func TestMemberEpoch(t *testing.T) {
 		last = m.Epoch()
 	}
 }
+
+// TestRebalanceBoundedPerTick: a balance check proposes at most
+// rebalancePerTickMax preferred elections; the next tick, not the next
+// interval, goes on with the rest. With auto.leader.rebalance.enable off
+// nothing moves.
+func TestRebalanceBoundedPerTick(t *testing.T) {
+	const partitions = rebalancePerTickMax + rebalancePerTickMax/2
+	for _, enabled := range []bool{false, true} {
+		s := newTestStore(t, 1, 1, 2)
+		c := NewController(s, ControllerConfig{SessionTimeout: 9 * time.Second, AutoLeaderRebalance: enabled,
+			LeaderImbalanceCheckInterval: time.Minute, LeaderImbalancePerBrokerPercentage: 10})
+		replicas := make([][]int32, partitions)
+		for i := range replicas {
+			replicas[i] = []int32{1, 2}
+		}
+		if _, err := s.CreateTopic(ctx, "t", partitions, 2, replicas, nil); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Unix(1000, 0)
+		c.Tick(ctx, now) // takes over: the first check is a minute later
+		// Broker 1 restarts: 2 leads everything; 1 catches up everywhere.
+		epoch1 := s.Image().Brokers[1].Epoch
+		if err := c.Heartbeat(ctx, 1, epoch1, true, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Heartbeat(ctx, 1, epoch1, false, now); err != nil {
+			t.Fatal(err)
+		}
+		top := s.Image().Topics["t"]
+		for i, p := range top.Assignments {
+			if _, err := s.AlterPartition(ctx, metadata.AlterPartitionRecord{TopicID: top.ID, Partition: int32(i), Leader: 2,
+				BrokerEpoch: s.Image().Brokers[2].Epoch, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: []int32{1, 2}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ledBy1 := func() int {
+			n := 0
+			for _, p := range s.Image().Topics["t"].Assignments {
+				if p.Leader == 1 {
+					n++
+				}
+			}
+			return n
+		}
+		step := func(d time.Duration, want int) {
+			t.Helper()
+			now = now.Add(d)
+			for _, id := range []int32{1, 2} {
+				if err := c.Heartbeat(ctx, id, s.Image().Brokers[id].Epoch, false, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.Tick(ctx, now)
+			if !enabled {
+				want = 0
+			}
+			if got := ledBy1(); got != want {
+				t.Fatalf("enabled=%v: after %v broker 1 leads %d partitions, want %d", enabled, d, got, want)
+			}
+		}
+		step(59*time.Second, 0)
+		step(time.Second, rebalancePerTickMax)
+		step(250*time.Millisecond, partitions)
+	}
+}

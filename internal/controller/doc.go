@@ -6,7 +6,8 @@
 //     cluster, broker registration and heartbeats, fencing a broker whose
 //     session expired and unfencing it when it heartbeats again, and the
 //     unclean leader elections unclean.leader.election.enable allows
-//     (apply itself makes the clean ones);
+//     (apply itself makes the clean ones), and the periodic preferred
+//     leader elections of auto.leader.rebalance.enable (rebalance.go);
 //   - their JSON-over-HTTP RPC on the controller listener (ServeHTTP) and
 //     its client, a broker's membership (Member);
 //   - the log of a broker that is not a voter (Observer), which fetches

@@ -26,8 +26,11 @@ import (
 //
 // Commands:
 //
-//	nodes n=3 [unclean=true]       start nodes 1..n, node 1 leading, with
-//	                               unclean.leader.election.enable
+//	nodes n=3 [unclean=true] [rebalance=10s] [imbalance=10]
+//	                               start nodes 1..n, node 1 leading, with
+//	                               unclean.leader.election.enable, and
+//	                               auto.leader.rebalance.enable checking every
+//	                               rebalance with that per-broker percentage
 //	register id=1 [rack=a] [incarnation=x]
 //	                               a process of broker id registers
 //	heartbeat id=1 [shutdown=true] broker id heartbeats to the leader
@@ -112,8 +115,19 @@ func (h *scriptHarness) run(t *testing.T, d *datadriven.TestData) string {
 			s.SetLog(h.log)
 			h.log.stores = append(h.log.stores, s)
 			h.stores[i] = s
-			h.controllers[i] = NewController(s, ControllerConfig{ClusterID: "script", SessionTimeout: 9 * time.Second,
-				UncleanLeaderElection: arg("unclean") == "true"})
+			cfg := ControllerConfig{ClusterID: "script", SessionTimeout: 9 * time.Second,
+				UncleanLeaderElection: arg("unclean") == "true", LeaderImbalancePerBrokerPercentage: 10}
+			if r := arg("rebalance"); r != "" {
+				interval, err := time.ParseDuration(r)
+				if err != nil {
+					d.Fatalf(t, "rebalance: %v", err)
+				}
+				cfg.AutoLeaderRebalance, cfg.LeaderImbalanceCheckInterval = true, interval
+			}
+			if v := arg("imbalance"); v != "" {
+				cfg.LeaderImbalancePerBrokerPercentage, _ = strconv.Atoi(v)
+			}
+			h.controllers[i] = NewController(s, cfg)
 		}
 		h.controllers[1].Tick(ctx, h.now) // names the cluster
 		return "cluster " + h.stores[1].Image().ClusterID

@@ -28,6 +28,7 @@ package handler
 //	DescribeLogDirs  DESCRIBE cluster             CLUSTER_AUTHORIZATION_FAILED
 //	CreatePartitions ALTER topic                  TOPIC_AUTHORIZATION_FAILED
 //	DeleteGroups     DELETE group
+//	ElectLeaders     ALTER cluster                CLUSTER_AUTHORIZATION_FAILED
 //	OffsetDelete     DELETE group, READ topic     GROUP_/TOPIC_AUTHORIZATION_FAILED
 //	DescribeCluster  DESCRIBE cluster, only for the authorized operations
 //	                 a client asks for (0 when denied), as Kafka

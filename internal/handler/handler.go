@@ -121,6 +121,8 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return Reply{Msg: h.incrementalAlterConfigs(ctx, req.Principal, r)}
 	case *kmsg.DeleteRecordsRequest:
 		return Reply{Msg: h.deleteRecords(ctx, req.Principal, r)}
+	case *kmsg.ElectLeadersRequest:
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.electLeaders(ctx, req.Principal, r) })
 	case *kmsg.DeleteGroupsRequest:
 		return h.deleteGroups(req.Principal, r)
 	case *kmsg.OffsetDeleteRequest:

@@ -20,7 +20,7 @@ func changeContext() (context.Context, context.CancelFunc) {
 }
 
 // timedReply answers a request that carries a TimeoutMillis (CreateTopics,
-// DeleteTopics, CreatePartitions) off the connection's reader goroutine, so
+// DeleteTopics, CreatePartitions, ElectLeaders) off the connection's reader goroutine, so
 // that changes waiting for the quorum hold up no other request; responses
 // still leave in request order. The timeout bounds the whole request from
 // its arrival, as Kafka's controller applies it (ControllerApis turns it

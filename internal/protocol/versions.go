@@ -48,6 +48,7 @@ var advertised = map[int16]versionRange{
 	kmsg.DeleteGroups.Int16():            {0, 2},
 	kmsg.OffsetDelete.Int16():            {0, 0},
 	kmsg.CreatePartitions.Int16():        {0, 3},
+	kmsg.ElectLeaders.Int16():            {0, 2},
 	kmsg.IncrementalAlterConfigs.Int16(): {0, 1},
 	kmsg.SASLAuthenticate.Int16():        {0, 2},
 	kmsg.DescribeCluster.Int16():         {0, 1},

@@ -273,7 +273,6 @@ func TestJavaToolsMissingAPIs(t *testing.T) {
 		args    []string
 		missing string // the API the tool names in its error
 	}{
-		{javaLeaderElect, []string{"--election-type", "preferred", "--all-topic-partitions"}, "ELECT_LEADERS"},
 		{javaReassign, []string{"--list"}, "LIST_PARTITION_REASSIGNMENTS"},
 		{javaACLs, []string{"--list"}, "DESCRIBE_ACLS"},
 		{javaQuorum, []string{"describe", "--status"}, "DESCRIBE_QUORUM"},
@@ -287,5 +286,55 @@ func TestJavaToolsMissingAPIs(t *testing.T) {
 			t.Errorf("%s %v exited %d, want a failure saying %q; stdout:\n%s\nstderr:\n%s",
 				shortClass(c.class), c.args, res.ExitCode, want, clip(res.Stdout), clip(res.Stderr))
 		}
+	}
+}
+
+// TestJavaLeaderElection runs kafka-leader-election against three brokers
+// and a topic of replication factor 3 whose partition 0 lost its
+// preferred leader to a restart: a preferred election of that partition
+// (--topic/--partition) gives it back; --all-topic-partitions elects
+// whatever else that broker prefers; an election that is not needed, an
+// unclean one where a leader is, says "Valid replica already elected";
+// an unknown topic fails the tool with UnknownTopicOrPartitionException.
+func TestJavaLeaderElection(t *testing.T) {
+	javaClasspath(t)
+	c := newCluster(t, append(append(fastFencing, javaBrokerEnv...), noAutoRebalance)...)
+	c.start()
+	ctx := testContext(t, 3*time.Minute)
+	c.waitMembership(ctx, c.nodes, clusterAgreeMax)
+	const topic, partitions = "elect", 3
+	c.createReplicated(ctx, topic, partitions)
+	id := c.moveLeadershipAway(ctx, topic, partitions)
+	bootstrap := strings.Join(c.seeds(), ",")
+	tool := func(args ...string) toolResult {
+		t.Helper()
+		return javaTool(t, c.nodes[0], nil, javaLeaderElect, append([]string{"--bootstrap-server", bootstrap}, args...)...)
+	}
+
+	res := tool("--election-type", "preferred", "--topic", topic, "--partition", "0")
+	if want := "Successfully completed leader election (PREFERRED) for partitions " + topic + "-0"; res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != want {
+		t.Fatalf("preferred election of %s-0 exited %d, printed %q, want %q; stderr:\n%s\n%s", topic, res.ExitCode, res.Stdout, want, clip(res.Stderr), c.outputs())
+	}
+	c.waitElectLayout(ctx, c.nodes, topic, partitions, clusterAgreeMax, fmt.Sprintf("broker %d leads %s-0", id, topic),
+		func(l map[int32]electPartition) bool { return l[0].Leader == id })
+
+	res = tool("--election-type", "preferred", "--all-topic-partitions")
+	if res.ExitCode != 0 || (res.Stdout != "" && !strings.HasPrefix(res.Stdout, "Successfully completed leader election (PREFERRED)")) {
+		t.Fatalf("preferred election of every partition exited %d, printed %q; stderr:\n%s", res.ExitCode, res.Stdout, clip(res.Stderr))
+	}
+	c.waitElectLayout(ctx, c.nodes, topic, partitions, clusterAgreeMax, "every partition led by its preferred replica", preferredLead)
+	if res = tool("--election-type", "preferred", "--all-topic-partitions"); res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != "" {
+		t.Errorf("with every preferred replica leading, the election of every partition exited %d, printed %q; want nothing", res.ExitCode, res.Stdout)
+	}
+
+	for _, how := range []string{"preferred", "unclean"} {
+		res = tool("--election-type", how, "--topic", topic, "--partition", "1")
+		if want := "Valid replica already elected for partitions " + topic + "-1"; res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != want {
+			t.Errorf("%s election of %s-1 exited %d, printed %q, want %q", how, topic, res.ExitCode, res.Stdout, want)
+		}
+	}
+	res = tool("--election-type", "preferred", "--topic", "missing", "--partition", "0")
+	if want := "Error completing leader election (PREFERRED) for partition: missing-0: org.apache.kafka.common.errors.UnknownTopicOrPartitionException"; res.ExitCode == 0 || !strings.Contains(res.Stdout, want) {
+		t.Errorf("election of an unknown topic exited %d, printed %q, want a failure saying %q", res.ExitCode, res.Stdout, want)
 	}
 }
