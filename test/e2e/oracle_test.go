@@ -96,8 +96,6 @@ var oracleConfigKeys = []string{
 // true.
 var oracleKnownGaps = map[string]string{
 	"ApiVersions finalized features: ":                      "Sluice lists no features (KIP-584), not even metadata.version; Kafka 4.4 lists eligible.leader.replicas.version, group.version, kraft.version, metadata.version, share.version, streams.version, transaction.version",
-	"CreateTopics configs sampled keys: ":                   "Sluice has no unclean.leader.election.enable (it never elects an unclean leader; listing the key would let a client set true)",
-	"DescribeConfigs sampled keys: ":                        "as for CreateTopics: unclean.leader.election.enable",
 	"FindCoordinator key type 1: Coordinators[0].ErrorCode": "Sluice has no transactions: it refuses a transaction coordinator lookup with INVALID_REQUEST; Kafka finds one",
 	// KIP-511: Kafka's UNSUPPORTED_VERSION answer to ApiVersions lists
 	// only ApiVersions' own range; Sluice's (internal/protocol
