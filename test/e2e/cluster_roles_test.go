@@ -91,9 +91,16 @@ func TestClusterRoles(t *testing.T) {
 	if _, err := observer.CreateTopic(ctx, 6, 1, nil, "roles"); err != nil {
 		t.Fatalf("create through the observing broker: %v\n%s", err, c.outputs())
 	}
-	leaders, err := partitionLeaders(ctx, clusterClient(t, seeds), "roles")
-	if err != nil {
-		t.Fatal(err)
+	// The answering broker may apply the creation a moment after the
+	// one that made it: wait until it knows the topic.
+	var leaders map[int32]int32
+	var err2 error
+	everyone := clusterClient(t, seeds)
+	if !testutil.WaitForEvery(clusterAgreeMax, clusterPollEvery, func() bool {
+		leaders, err2 = partitionLeaders(ctx, everyone, "roles")
+		return err2 == nil
+	}) {
+		t.Fatal(err2)
 	}
 	per := map[int32]int{}
 	for _, l := range leaders {
