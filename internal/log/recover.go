@@ -39,7 +39,7 @@ type OpenOptions struct {
 	// readable at once, as for a log nobody replicates.
 	ReadLimit  int64
 	LimitReads bool
-	Logger         *slog.Logger
+	Logger     *slog.Logger
 	// FS is the file system the log's files live on; nil is the
 	// operating system's. Tests put an error-injecting one here.
 	FS vfs.FS
