@@ -132,13 +132,10 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 			}
 		}()
 	}
-	b.wg.Add(4)
+	// The heartbeats run since the registration (cluster.register).
+	b.wg.Add(3)
 	go b.background()
 	go b.reconcileLoop()
-	go func() {
-		defer b.wg.Done()
-		b.quorum.member.Run(b.stop)
-	}()
 	go func() {
 		defer b.wg.Done()
 		b.replicas.RunISR(b.stop)
