@@ -3,6 +3,7 @@ package replica
 import (
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sluice-dev/sluice/internal/record"
@@ -140,4 +141,62 @@ func TestHighWatermarkCheckpointRF1(t *testing.T) {
 		c.reopen(clean)
 		checkReadable(t, c.tp0(), 8, 8, "RF=1 after a restart")
 	}
+}
+
+// TestFollowerRestartKeepsHighWatermark: a follower copies records the
+// leader has not committed yet (its high watermark lags its log end),
+// crashes and restarts: consumers of the restarted copy see only what
+// was committed when it last checkpointed, not the copied tail, which a
+// new leader may not have; once fetching again, the leader's high
+// watermark moves it on.
+func TestFollowerRestartKeepsHighWatermark(t *testing.T) {
+	leader := openLeaderPartition(t, 1)
+	appendN(t, leader, 3, 4, 5)
+	var leaderHW atomic.Int64
+	leaderHW.Store(3)
+	fl := newFakeLeader(t, leader)
+	fl.set(func(fl *fakeLeader) {
+		fl.script = func(fp FetchPartition) *FetchedPartition {
+			// A leader waiting for a third ISR member: it serves its
+			// log to the end with a high watermark held back.
+			r := fl.read(leader, fp)
+			if r.Err == nil && r.DivergingEpoch < 0 {
+				b, err := leader.ReadToEnd(fp.FetchOffset, int(fp.MaxBytes), true)
+				if err != nil {
+					t.Errorf("leader read: %v", err)
+				}
+				r.Records = b
+			}
+			r.HighWatermark = leaderHW.Load()
+			return &r
+		}
+	})
+	c, fs := followedCluster(t, fl)
+	c.setAssignment(leaderNode, 1)
+	follower := c.hosted()
+	eventually(t, "the copy of the uncommitted tail", func() bool {
+		return follower.LogEndOffset() == 12 && follower.HighWatermark() == 3
+	})
+	checkReadable(t, follower, 3, 12, "follower before the crash")
+	if err := c.m.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The crash: fetching stops, the logs close, nothing is checkpointed
+	// or marked clean.
+	fs.Close()
+	c.m.Each(func(p *Partition) { p.close() })
+	c.m = c.newManager(c.m.dirs[0])
+	c.m.SetFetchers(NewFetchers(testFetcherConfig(fl)))
+	leaderHW.Store(7)
+	c.reconcile()
+	follower = c.hosted()
+	if hw := follower.HighWatermark(); hw != 3 && hw != 7 {
+		t.Errorf("restarted follower's high watermark %d, want the checkpointed 3 or the leader's 7", hw)
+	}
+	if _, end := fetchedEnd(t, follower); end > 7 {
+		t.Errorf("a consumer of the restarted follower reads up to %d, past the leader's high watermark 7", end)
+	}
+	eventually(t, "the leader's high watermark", func() bool { return follower.HighWatermark() == 7 })
+	checkReadable(t, follower, 7, 12, "follower after fetching again")
 }
