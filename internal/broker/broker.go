@@ -41,6 +41,10 @@ const (
 	flushTick = time.Second
 	// checkpointTick is Kafka's log.flush.offset.checkpoint.interval.ms.
 	checkpointTick = time.Minute
+	// highWatermarkTick is Kafka's
+	// replica.high.watermark.checkpoint.interval.ms: how often the high
+	// watermarks are checkpointed between the other checkpoints.
+	highWatermarkTick = 5 * time.Second
 	// queuedBytesMaxDefault bounds request bytes held across connections
 	// when queued.max.request.bytes is unset (-1 in Kafka, unbounded).
 	queuedBytesMaxDefault = 512 << 20
@@ -320,11 +324,13 @@ func wildcardHost(host string) bool {
 	return host == "" || host == "0.0.0.0" || host == "::" || host == "[::]"
 }
 
-// background runs the periodic flush, retention and checkpoint.
+// background runs the periodic flush, retention and checkpoints.
 func (b *Broker) background() {
 	defer b.wg.Done()
 	flush := time.NewTicker(flushTick)
 	checkpoint := time.NewTicker(checkpointTick)
+	highWatermarks := time.NewTicker(highWatermarkTick)
+	defer highWatermarks.Stop()
 	retention := time.NewTicker(time.Duration(b.cfg.Int64("log.retention.check.interval.ms")) * time.Millisecond)
 	defer flush.Stop()
 	defer checkpoint.Stop()
@@ -342,6 +348,10 @@ func (b *Broker) background() {
 		case <-checkpoint.C:
 			if err := b.replicas.Checkpoint(); err != nil {
 				b.logger.Error("recovery point checkpoint", "err", err)
+			}
+		case <-highWatermarks.C:
+			if err := b.replicas.CheckpointHighWatermarks(); err != nil {
+				b.logger.Error("high watermark checkpoint", "err", err)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"path/filepath"
 )
 
@@ -21,8 +22,10 @@ import (
 // assignment, as Kafka's lone leader does, so a single broker reads to
 // its log end at once, as before.
 //
-// The checkpoint is written with the others (Manager.Checkpoint, on a
-// timer and at Close). It lags the true high watermark, which only ever
+// The checkpoint is written with the others (Manager.Checkpoint, at
+// Close and every minute) and more often alone
+// (CheckpointHighWatermarks, every 5 s like Kafka's
+// replica.high.watermark.checkpoint.interval.ms). It lags the true high watermark, which only ever
 // makes a reopened one lower: safe, never ahead.
 const highWatermarkFile = "replication-offset-checkpoint"
 
@@ -54,4 +57,24 @@ func (m *Manager) checkpointedHighWatermark(dir string, tp TP, stale bool) int64
 // writeHighWatermarks writes dir's high watermark checkpoint.
 func writeHighWatermarks(dir string, hws map[TP]int64) error {
 	return writeCheckpoint(filepath.Join(dir, highWatermarkFile), hws)
+}
+
+// CheckpointHighWatermarks writes each dir's high watermark checkpoint
+// alone; Checkpoint writes it with the others.
+func (m *Manager) CheckpointHighWatermarks() error {
+	hws := map[string]map[TP]int64{}
+	m.mu.RLock()
+	for tp, p := range m.partitions {
+		dir := m.located[tp]
+		if hws[dir] == nil {
+			hws[dir] = map[TP]int64{}
+		}
+		hws[dir][tp] = p.HighWatermark()
+	}
+	m.mu.RUnlock()
+	var errs []error
+	for _, dir := range m.dirs {
+		errs = append(errs, writeHighWatermarks(dir, hws[dir]))
+	}
+	return errors.Join(errs...)
 }

@@ -92,7 +92,7 @@ func TestHighWatermarkCheckpoint(t *testing.T) {
 	checkReadable(t, p, 3, 9, "follower before its first fetch")
 	p.followHighWatermark(6, p.LogEndOffset())
 	checkReadable(t, p, 6, 9, "follower after its leader's high watermark 6")
-	if err := c.m.Checkpoint(); err != nil {
+	if err := c.m.CheckpointHighWatermarks(); err != nil {
 		t.Fatal(err)
 	}
 	p.followHighWatermark(20, p.LogEndOffset())
