@@ -42,6 +42,10 @@ const (
 	flushTick = time.Second
 	// checkpointTick is Kafka's log.flush.offset.checkpoint.interval.ms.
 	checkpointTick = time.Minute
+	// highWatermarkTick is Kafka's
+	// replica.high.watermark.checkpoint.interval.ms: how often the high
+	// watermarks are checkpointed between the other checkpoints.
+	highWatermarkTick = 5 * time.Second
 	// queuedBytesMaxDefault bounds request bytes held across connections
 	// when queued.max.request.bytes is unset (-1 in Kafka, unbounded).
 	queuedBytesMaxDefault = 512 << 20
@@ -135,13 +139,10 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 			}
 		}()
 	}
-	b.wg.Add(4)
+	// The heartbeats run since the registration (cluster.register).
+	b.wg.Add(3)
 	go b.background()
 	go b.reconcileLoop()
-	go func() {
-		defer b.wg.Done()
-		b.quorum.member.Run(b.stop)
-	}()
 	go func() {
 		defer b.wg.Done()
 		b.replicas.RunISR(b.stop)
@@ -354,11 +355,13 @@ func wildcardHost(host string) bool {
 	return host == "" || host == "0.0.0.0" || host == "::" || host == "[::]"
 }
 
-// background runs the periodic flush, retention and checkpoint.
+// background runs the periodic flush, retention and checkpoints.
 func (b *Broker) background() {
 	defer b.wg.Done()
 	flush := time.NewTicker(flushTick)
 	checkpoint := time.NewTicker(checkpointTick)
+	highWatermarks := time.NewTicker(highWatermarkTick)
+	defer highWatermarks.Stop()
 	retention := time.NewTicker(time.Duration(b.cfg.Int64("log.retention.check.interval.ms")) * time.Millisecond)
 	defer flush.Stop()
 	defer checkpoint.Stop()
@@ -376,6 +379,10 @@ func (b *Broker) background() {
 		case <-checkpoint.C:
 			if err := b.replicas.Checkpoint(); err != nil {
 				b.logger.Error("recovery point checkpoint", "err", err)
+			}
+		case <-highWatermarks.C:
+			if err := b.replicas.CheckpointHighWatermarks(); err != nil {
+				b.logger.Error("high watermark checkpoint", "err", err)
 			}
 		}
 	}

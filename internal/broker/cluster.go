@@ -52,6 +52,13 @@ type cluster struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+	// heartbeats stops the broker's heartbeats (Member.Run), which run
+	// from its registration on, as Kafka's broker heartbeats while it
+	// starts; heartbeatsDone is closed once they stopped. Both nil
+	// before the registration.
+	heartbeats     chan struct{}
+	heartbeatsDone chan struct{}
+	heartbeatsOnce sync.Once
 }
 
 // joinQuorum joins the metadata quorum. A controller starts its Raft node
@@ -103,6 +110,9 @@ func (b *Broker) joinQuorum(endpoints []metadata.Endpoint) (*cluster, error) {
 	if err := c.register(timeout); err != nil {
 		c.close()
 		return nil, err
+	}
+	if roles.Controller {
+		c.awaitVoterBrokers(voterBrokersWaitMax)
 	}
 	if c.controller == nil {
 		return c, nil
@@ -173,13 +183,26 @@ func (c *cluster) startController(b *Broker) error {
 	return nil
 }
 
-// register registers the broker, saying every quorumWaitReport which
-// voters cannot be reached, and gives up with one sentence after timeout.
+// register registers the broker and waits until this node's metadata
+// has caught up with the registration (Member.WaitCaughtUp), saying
+// every quorumWaitReport which voters cannot be reached, and gives up
+// with one sentence after timeout. The Kafka listeners serve only after
+// it: like Kafka's broker, this one answers clients once it is a member
+// of the cluster, with the image it joined.
 func (c *cluster) register(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- c.member.Register(ctx) }()
+	go func() {
+		err := c.member.Register(ctx)
+		if err == nil {
+			// Heartbeats from now on: a broker still catching up stays
+			// in its session, and one fenced meanwhile is unfenced.
+			c.startHeartbeats()
+			err = c.member.WaitCaughtUp(ctx)
+		}
+		done <- err
+	}()
 	report := time.NewTicker(quorumWaitReport)
 	defer report.Stop()
 	for {
@@ -198,6 +221,81 @@ func (c *cluster) register(timeout time.Duration) error {
 			}
 		}
 	}
+}
+
+// startHeartbeats starts the broker's heartbeats to the active
+// controller.
+func (c *cluster) startHeartbeats() {
+	c.heartbeats, c.heartbeatsDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(c.heartbeatsDone)
+		c.member.Run(c.heartbeats)
+	}()
+}
+
+// stopHeartbeats stops the heartbeats and waits until the last one
+// ended, so that none follows the controlled shutdown's (which would
+// unfence the broker again). It runs once; before the registration it
+// does nothing.
+func (c *cluster) stopHeartbeats() {
+	c.heartbeatsOnce.Do(func() {
+		if c.heartbeats != nil {
+			close(c.heartbeats)
+			<-c.heartbeatsDone
+		}
+	})
+}
+
+// voterBrokersWaitMax bounds how long a node that is both broker and
+// controller voter waits, at the first start of a cluster, for the other
+// voters to register as brokers before it serves (awaitVoterBrokers).
+const voterBrokersWaitMax = 3 * time.Second
+
+// awaitVoterBrokers waits, up to wait, until every controller voter has
+// registered as a broker in this node's image. It applies to a node in
+// combined mode (broker and voter), where the voters named in
+// controller.quorum.voters are the brokers starting with it: nodes of a
+// new cluster launched together then serve only once all are members,
+// so no client sees, and no topic is placed on, fewer brokers than were
+// launched. Once a voter has registered it stays in the image (fenced
+// when down), so a restart never waits; a lone node has no other voter.
+// A voter that is a controller only, or does not start, costs the first
+// start of the cluster the wait and a warning.
+func (c *cluster) awaitVoterBrokers(wait time.Duration) {
+	missing := c.unregisteredVoters()
+	if len(missing) == 0 {
+		return
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	poll := time.NewTicker(registeredPoll)
+	defer poll.Stop()
+	for len(missing) > 0 {
+		select {
+		case <-deadline.C:
+			c.logger.Warn("serving before every controller voter registered as a broker (a controller-only voter, or one not started)",
+				"voters", missing, "waited", wait)
+			return
+		case <-poll.C:
+			missing = c.unregisteredVoters()
+		}
+	}
+}
+
+// registeredPoll is how often awaitVoterBrokers looks at the image.
+const registeredPoll = 5 * time.Millisecond
+
+// unregisteredVoters returns the voter ids this node's image knows no
+// broker registration of.
+func (c *cluster) unregisteredVoters() []int32 {
+	im := c.store.Image()
+	var missing []int32
+	for _, id := range slices.Sorted(maps.Keys(c.voters)) {
+		if _, ok := im.Brokers[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	return missing
 }
 
 // unreachable describes the voters this node could not reach.
@@ -267,6 +365,7 @@ func (c *cluster) shutdown() {
 	if c == nil || c.member == nil {
 		return
 	}
+	c.stopHeartbeats()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 	defer cancel()
 	if err := c.member.Shutdown(ctx); err != nil {
@@ -312,6 +411,7 @@ func ledBy(im *metadata.Image, node int32) int {
 func (c *cluster) close() error {
 	var err error
 	c.once.Do(func() {
+		c.stopHeartbeats()
 		close(c.stop)
 		c.wg.Wait()
 		if c.httpServer != nil {

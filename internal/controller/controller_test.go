@@ -192,3 +192,61 @@ func TestRebalanceBoundedPerTick(t *testing.T) {
 		step(250*time.Millisecond, partitions)
 	}
 }
+
+// TestMemberWaitCaughtUp: a member is caught up once its image has
+// applied its registration and shows it unfenced: not before it
+// registered, not while fenced, not while its image lags the record.
+func TestMemberWaitCaughtUp(t *testing.T) {
+	s := newTestStore(t, 1)
+	c := NewController(s, ControllerConfig{SessionTimeout: time.Second})
+	m := NewMember(s, MemberConfig{HeartbeatInterval: time.Second, Local: c})
+	waitShort := func(m *Member) error {
+		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		return m.WaitCaughtUp(ctx)
+	}
+	if err := waitShort(m); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("caught up before registering: %v", err)
+	}
+	if err := m.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitShort(m); err != nil {
+		t.Fatalf("not caught up after registering through the local controller: %v", err)
+	}
+	if err := s.FenceBroker(ctx, 1, m.Epoch(), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitShort(m); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("caught up while fenced: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.WaitCaughtUp(ctx) }()
+	time.Sleep(20 * time.Millisecond)
+	if err := s.FenceBroker(ctx, 1, m.Epoch(), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("not caught up once unfenced: %v", err)
+	}
+
+	// A node whose image lags (an observer, a Raft follower): caught up
+	// only once it applied the registration.
+	lagging := metadata.NewStore(1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lagging.SetLog(followerLog{})
+	late := NewMember(lagging, MemberConfig{HeartbeatInterval: time.Second})
+	late.epoch.Store(m.Epoch())
+	if err := waitShort(late); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("caught up with an empty image: %v", err)
+	}
+	index, data, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lagging.Restore(index, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitShort(late); err != nil {
+		t.Fatalf("not caught up after applying the registration: %v", err)
+	}
+}

@@ -107,6 +107,50 @@ func (m *Member) register(ctx context.Context) (uint64, error) {
 // registered. It changes when the broker registers again.
 func (m *Member) Epoch() uint64 { return m.epoch.Load() }
 
+// caughtUpPoll is how often WaitCaughtUp looks at the image. It polls
+// rather than taking Store.Changed, whose one reader is the broker's
+// reconcile loop; on a lone node the registration is applied before
+// Register returns, and the first look finds it.
+const caughtUpPoll = 5 * time.Millisecond
+
+// WaitCaughtUp waits, until ctx ends, for this node's metadata to catch
+// up with its registration: the image has applied the registration
+// record (whose log index is the broker epoch, so every record the
+// controller had committed before it is applied too) and shows the
+// broker registered in that epoch and unfenced. Kafka's controller
+// counts a broker caught up once its metadata offset reaches its
+// registration record, and a Kafka broker serves clients only then: a
+// client that meets it sees the cluster it joined, itself included,
+// never an image from before it was a member.
+func (m *Member) WaitCaughtUp(ctx context.Context) error {
+	t := time.NewTicker(caughtUpPoll)
+	defer t.Stop()
+	for {
+		epoch := m.epoch.Load()
+		if m.caughtUp(epoch) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			im := m.store.Image()
+			return fmt.Errorf("broker %d registered in epoch %d, but its metadata is at index %d and does not show it unfenced yet: %w",
+				m.store.NodeID(), epoch, im.Index, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// caughtUp reports whether the image has applied registration epoch of
+// this broker and shows the broker unfenced in it.
+func (m *Member) caughtUp(epoch uint64) bool {
+	if epoch == 0 {
+		return false
+	}
+	im := m.store.Image()
+	b, ok := im.Brokers[m.store.NodeID()]
+	return im.Index >= epoch && ok && b.Epoch == epoch && !b.Fenced
+}
+
 // Run heartbeats every interval until stop is closed.
 func (m *Member) Run(stop <-chan struct{}) {
 	t := time.NewTicker(m.interval)

@@ -29,7 +29,10 @@
 // it when followers catch up. It never passes the durable offset in the
 // default mode (the log end with relaxed flushing), so a consumer never
 // reads a record that a power loss could take back; with a single replica
-// the owner answers the durable offset itself.
+// the owner answers the durable offset itself. A log reopens with every
+// recovered record readable, or, when the owner gives one
+// (OpenOptions.LimitReads), with its read limit at the owner's
+// checkpointed high watermark, from where the owner moves it up.
 //
 // Replication: a follower's log takes the leader's batches as they are
 // (AppendReplicated keeps their offsets and leader epochs), reads for

@@ -237,3 +237,51 @@ func TestReadSectionToEnd(t *testing.T) {
 		t.Fatalf("ReadSectionToEnd below the log start: %v", err)
 	}
 }
+
+// TestOpenWithReadLimit: a log opened with a checkpointed high watermark
+// below its end (clean or after a crash) lets readers see only the
+// batches below it, followers read to the end, and the owner moves the
+// limit up from there; a limit past the end or below the log start is
+// taken into range.
+func TestOpenWithReadLimit(t *testing.T) {
+	for _, clean := range []bool{true, false} {
+		dir := t.TempDir()
+		l := mustOpen(t, dir, smallConfig(), OpenOptions{})
+		var ws []written
+		for i := range 30 {
+			ws = append(ws, appendSpec(t, l, testBatch{Records: 2, ProducerID: -1, BaseSequence: -1, ValueBytes: 100, Seed: uint64(i)}))
+		}
+		mustClose(t, l)
+		end := ws[len(ws)-1].next
+		opts := OpenOptions{Clean: clean, RecoveryPoint: -1, LimitReads: true}
+
+		opts.ReadLimit = ws[17].next
+		l = mustOpen(t, dir, smallConfig(), opts)
+		if _, hw, logEnd := l.Offsets(); hw != ws[17].next || logEnd != end {
+			t.Fatalf("clean=%v: opened with high watermark %d, log end %d; want %d, %d", clean, hw, logEnd, ws[17].next, end)
+		}
+		if n, next := readUpTo(t, l); n != 18 || next != ws[17].next {
+			t.Fatalf("clean=%v: read %d batches up to %d, want 18 up to %d", clean, n, next, ws[17].next)
+		}
+		if hs := readToEnd(t, l, 0, 1<<20); len(hs) != 30 {
+			t.Fatalf("clean=%v: a follower's read found %d batches, want 30", clean, len(hs))
+		}
+		l.SetReadLimit(ws[25].next)
+		if n, next := readUpTo(t, l); n != 26 || next != ws[25].next {
+			t.Fatalf("clean=%v: after SetReadLimit read %d batches up to %d, want 26 up to %d", clean, n, next, ws[25].next)
+		}
+		mustClose(t, l)
+
+		for _, c := range []struct{ limit, want int64 }{{end + 100, end}, {-5, 0}, {0, 0}, {end, end}} {
+			opts.ReadLimit = c.limit
+			l = mustOpen(t, dir, smallConfig(), opts)
+			if _, hw, _ := l.Offsets(); hw != c.want {
+				t.Fatalf("clean=%v: read limit %d opened at %d, want %d", clean, c.limit, hw, c.want)
+			}
+			if n, next := readUpTo(t, l); next != c.want {
+				t.Fatalf("clean=%v: read limit %d: read %d batches up to %d", clean, c.limit, n, next)
+			}
+			mustClose(t, l)
+		}
+	}
+}

@@ -30,7 +30,16 @@ type OpenOptions struct {
 	// LogStartOffset is the checkpointed log start offset, which
 	// DeleteRecords may have moved into the first segment; 0 if unknown.
 	LogStartOffset int64
-	Logger         *slog.Logger
+	// ReadLimit, when LimitReads is set, is where the read limit starts:
+	// the partition's checkpointed high watermark, taken into [log start,
+	// log end], so a restarted replica lets readers see no record beyond
+	// the high watermark it last knew (records past it may be truncated
+	// when it follows a leader again). The owner moves the limit up from
+	// there. Without LimitReads every record that survived recovery is
+	// readable at once, as for a log nobody replicates.
+	ReadLimit  int64
+	LimitReads bool
+	Logger     *slog.Logger
 	// FS is the file system the log's files live on; nil is the
 	// operating system's. Tests put an error-injecting one here.
 	FS vfs.FS
@@ -74,7 +83,37 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	l.durable.Store(active.nextOffset)
 	l.readable, l.readableSegment, l.readablePosition = active.nextOffset, active, active.size
 	l.readLimit, l.limitSegment, l.limitPosition = active.nextOffset, active, active.size
+	if opts.LimitReads {
+		if err := l.startReadLimit(opts.ReadLimit); err != nil {
+			for _, s := range l.segments {
+				s.close()
+			}
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+// startReadLimit lowers the read limit of a log just opened to offset,
+// taken into [log start, log end]: OpenOptions.ReadLimit. It is the one
+// move of the read limit backwards outside truncation, made before
+// anyone reads.
+func (l *Log) startReadLimit(offset int64) error {
+	active := l.activeLocked()
+	offset = max(l.logStartOffset, min(offset, active.nextOffset))
+	if offset == active.nextOffset {
+		return nil
+	}
+	// Located from scratch: locateLocked's shortcut from the current
+	// limit only holds for limits below offset.
+	first := l.segments[0]
+	l.readLimit, l.limitSegment, l.limitPosition = first.baseOffset, first, 0
+	s, position, err := l.locateLocked(offset)
+	if err != nil {
+		return fmt.Errorf("%w: locate the checkpointed high watermark %d: %v", errLogFailed, offset, err)
+	}
+	l.readLimit, l.limitSegment, l.limitPosition = offset, s, position
+	return nil
 }
 
 // listSegments returns the base offsets of the segments in dir, removing

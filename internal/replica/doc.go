@@ -34,8 +34,12 @@
 // which partition this broker leads (Leader, checked against the current
 // image at request time) and to which broker a replica fetch may be
 // answered (Follower), runs the ISR loop that sends AlterPartitions
-// (RunISR), checkpoints recovery points and log start offsets, and
-// describes the log dirs (DescribeLogDirs).
+// (RunISR), checkpoints recovery points, log start offsets and high
+// watermarks (replication-offset-checkpoint: a partition reopens with
+// its high watermark at min(checkpointed, log end), so a restarted
+// replica shows nothing a new leader may not have; a leader alone in its
+// ISR moves it to its log end at once), and describes the log dirs
+// (DescribeLogDirs).
 //
 // A partition led by another broker is followed here: the Manager hands
 // it to its Fetchers (fetcher.go), one goroutine per leader and fetcher

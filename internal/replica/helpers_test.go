@@ -28,20 +28,44 @@ func newTestCluster(t *testing.T) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, logConfig: log.DefaultConfig()}
 	c.image.Store(&metadata.Image{Topics: map[string]*metadata.Topic{}})
-	m, err := NewManager(Config{
-		Dirs: []string{t.TempDir()}, NodeID: testNode, Image: c.image.Load,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.m = m
+	c.m = c.newManager(t.TempDir())
 	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
+		if err := c.m.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
 	return c
+}
+
+// newManager is a Manager over dir reading the test's image.
+func (c *testCluster) newManager(dir string) *Manager {
+	c.t.Helper()
+	m, err := NewManager(Config{
+		Dirs: []string{dir}, NodeID: testNode, Image: c.image.Load,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return m
+}
+
+// reopen stops the Manager and starts a new one over the same dir,
+// reconciled with the current image. A clean restart closes the
+// Manager; an unclean one only closes its logs, as a crash after the
+// last checkpoint leaves them: the dir is not marked clean and nothing
+// is checkpointed.
+func (c *testCluster) reopen(clean bool) {
+	c.t.Helper()
+	if clean {
+		if err := c.m.Close(); err != nil {
+			c.t.Fatal(err)
+		}
+	} else {
+		c.m.Each(func(p *Partition) { p.close() })
+	}
+	c.m = c.newManager(c.m.dirs[0])
+	c.reconcile()
 }
 
 // setTopic puts a topic whose partitions are all led by leader at epoch

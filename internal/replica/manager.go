@@ -101,6 +101,9 @@ type Manager struct {
 	clean      map[string]bool
 	recovery   map[string]map[TP]int64 // per dir
 	logStart   map[string]map[TP]int64 // per dir
+	// highWatermarks is each dir's high watermark checkpoint as read at
+	// start (manager_highwatermark.go).
+	highWatermarks map[string]map[TP]int64
 	// fetchers copy the partitions led elsewhere; nil without
 	// replication. Set before the first Reconcile (SetFetchers).
 	fetchers *Fetchers
@@ -119,7 +122,8 @@ func NewManager(cfg Config) (*Manager, error) {
 	m := &Manager{dirs: cfg.Dirs, node: cfg.NodeID, image: cfg.Image, logger: logger,
 		alter: cfg.AlterPartition, brokerEpoch: brokerEpoch, isr: newISREnv(cfg.LagTimeMax),
 		partitions: map[TP]*Partition{}, located: map[TP]string{},
-		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}, logStart: map[string]map[TP]int64{}}
+		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}, logStart: map[string]map[TP]int64{},
+		highWatermarks: map[string]map[TP]int64{}}
 	for _, dir := range m.dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create log dir %s: %w", dir, err)
@@ -133,6 +137,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		if m.logStart[dir], err = readCheckpoint(filepath.Join(dir, logStartFile)); err != nil {
 			logger.Warn("ignoring unreadable log start offset checkpoint", "dir", dir, "err", err)
 		}
+		m.highWatermarks[dir] = m.readHighWatermarks(dir)
 		if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("remove clean shutdown marker: %w", err)
 		}
@@ -357,6 +362,7 @@ func (m *Manager) open(tp TP, id metadata.TopicID, cfg log.Config) (*Partition, 
 	}
 	l, err := log.Open(path, cfg, log.OpenOptions{
 		Clean: m.clean[dir] && ok, RecoveryPoint: rp, LogStartOffset: m.logStart[dir][tp], Logger: m.logger,
+		LimitReads: true, ReadLimit: m.checkpointedHighWatermark(dir, tp, stale),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
@@ -420,26 +426,30 @@ func (m *Manager) FlushDue(now time.Time) {
 }
 
 // Checkpoint writes each dir's recovery points, so the next unclean start
-// scans only what came after them, and log start offsets, so records
-// deleted by DeleteRecords stay deleted. Leader epoch checkpoints whose
-// last write failed are written again.
+// scans only what came after them, log start offsets, so records
+// deleted by DeleteRecords stay deleted, and high watermarks, so a
+// restarted replica shows readers nothing past the last one it knew
+// (manager_highwatermark.go). Leader epoch checkpoints whose last write
+// failed are written again.
 func (m *Manager) Checkpoint() error {
-	points, starts := map[string]map[TP]int64{}, map[string]map[TP]int64{}
+	points, starts, hws := map[string]map[TP]int64{}, map[string]map[TP]int64{}, map[string]map[TP]int64{}
 	var errs []error
 	m.mu.RLock()
 	for tp, p := range m.partitions {
 		errs = append(errs, p.epochs.flushIfDirty())
 		dir := m.located[tp]
 		if points[dir] == nil {
-			points[dir], starts[dir] = map[TP]int64{}, map[TP]int64{}
+			points[dir], starts[dir], hws[dir] = map[TP]int64{}, map[TP]int64{}, map[TP]int64{}
 		}
 		points[dir][tp] = p.log.Durable()
 		starts[dir][tp], _, _ = p.log.Offsets()
+		hws[dir][tp] = p.HighWatermark()
 	}
 	m.mu.RUnlock()
 	for _, dir := range m.dirs {
 		errs = append(errs, writeCheckpoint(filepath.Join(dir, recoveryPointFile), points[dir]))
 		errs = append(errs, writeCheckpoint(filepath.Join(dir, logStartFile), starts[dir]))
+		errs = append(errs, writeHighWatermarks(dir, hws[dir]))
 	}
 	return errors.Join(errs...)
 }

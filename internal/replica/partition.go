@@ -62,16 +62,19 @@ type Partition struct {
 	lead leaderState
 }
 
-// newPartition wraps an opened log. The partition's high watermark and
-// log start start from what the log recovered, and follow the log's from
-// then on. Its leader epoch checkpoint lives beside the log, on fs.
+// newPartition wraps an opened log. The partition's log start starts
+// from what the log recovered, its high watermark from the log's read
+// limit (the checkpointed high watermark the Manager opened it with, or
+// the log end) and its own durable offset from the log's; they follow
+// the log's from then on. Its leader epoch checkpoint lives beside the
+// log, on fs.
 func newPartition(tp TP, id metadata.TopicID, l *log.Log, fs vfs.FS, logger *slog.Logger) *Partition {
 	p := &Partition{Topic: tp.Topic, TopicID: id, Index: tp.Partition, log: l, leader: metadata.NoLeader,
 		epochs: newEpochCache(fs, l.Dir(), logger)}
 	logStart, hw, _ := l.Offsets()
 	p.stateMu.Lock()
 	p.logStartOffset = logStart
-	p.localDurable, p.highWatermark = hw, hw
+	p.localDurable, p.highWatermark = l.Durable(), hw
 	p.stateMu.Unlock()
 	l.OnAdvance(p.onLogAdvance)
 	return p
