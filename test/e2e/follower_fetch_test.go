@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
 )
 
 // Follower fetching (KIP-392) on three brokers in racks r1, r2 and r3
@@ -57,7 +60,9 @@ func (f *fetchedFrom) String() string {
 // leaders of the other partitions send it there with
 // PreferredReadReplica); so does kcat (librdkafka) with client.rack=r2.
 // Brokers 1 and 3 serve no consumer bytes of the topic (their bytes out
-// metric stays 0), broker 2 serves them all.
+// metric stays 0), broker 2 serves them all. With broker 2 stopped, out
+// of the ISRs, the leaders keep the r2 consumer and serve it; once broker
+// 2 is back in every ISR, it serves the rack again.
 func TestClusterFollowerFetching(t *testing.T) {
 	c := newCluster(t, rackSelector)
 	hosts := make([]string, len(c.nodes))
@@ -85,24 +90,9 @@ func TestClusterFollowerFetching(t *testing.T) {
 	sent := makeRecords(topic, records)
 	produceAll(t, prod, sent)
 
-	hook := &fetchedFrom{}
-	cons := clusterClient(t, c.seeds(), kgo.Rack("r2"), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithHooks(hook))
-	var got []*kgo.Record
-	for len(got) < records {
-		fs := cons.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %d of %d records: %v; batches by partition and broker: %v", len(got), records, err, hook)
-		}
-		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch error %s[%d]: %v", topic, p, err) })
-		got = append(got, fs.Records()...)
-	}
-	checkSame(t, sent, got)
+	hook := consumeInRack(ctx, t, c, topic, "r2", sent)
 	for p := range int32(3) {
-		hook.mu.Lock()
-		from := hook.brokers[p]
-		hook.mu.Unlock()
-		if len(from) != 1 || from[2] == 0 {
+		if from := hook.brokers[p]; len(from) != 1 || from[2] == 0 {
 			t.Errorf("partition %d (led by %d): batches by broker %v, want all from broker 2", p, leaders[p], from)
 		}
 	}
@@ -129,6 +119,86 @@ func TestClusterFollowerFetching(t *testing.T) {
 	if afterKcat[1] != 0 || afterKcat[3] != 0 || afterKcat[2] < 2*afterFranz[2]*0.9 {
 		t.Errorf("consumer bytes out of %s by broker after kcat: %v (after franz-go: %v); want broker 2's alone, twice",
 			topic, afterKcat, afterFranz)
+	}
+
+	// Broker 2 stops and leaves the ISRs: the leaders keep the r2
+	// consumer (a redirect to it would leave the consumer with nobody to
+	// read from), which gets every record from them.
+	two := c.node(2)
+	two.Stop()
+	waitISR(ctx, t, c, c.node(1), topic, func(isr []int32) bool { return !slices.Contains(isr, 2) })
+	more := makeRecords(topic, records+records/3)[records:] // "i" headers continue sent's
+	produceAll(t, prod, more)
+	all := append(slices.Clone(sent), more...)
+	hook = consumeInRack(ctx, t, c, topic, "r2", all)
+	for p := range int32(3) {
+		if from := hook.brokers[p]; from[2] != 0 {
+			t.Errorf("partition %d: batches by broker %v with broker 2 stopped", p, from)
+		}
+	}
+
+	// Back and in sync, broker 2 serves the rack again.
+	two.Start()
+	waitISR(ctx, t, c, c.node(1), topic, func(isr []int32) bool { return slices.Contains(isr, 2) })
+	hook = consumeInRack(ctx, t, c, topic, "r2", all)
+	for p := range int32(3) {
+		if from := hook.brokers[p]; len(from) != 1 || from[2] == 0 {
+			t.Errorf("partition %d after broker 2 rejoined the ISR: batches by broker %v, want all from broker 2", p, from)
+		}
+	}
+}
+
+// consumeInRack consumes topic from the start with a franz-go consumer
+// in rack until it has as many records as sent, checks they are sent,
+// and returns which brokers answered.
+func consumeInRack(ctx context.Context, t *testing.T, c *cluster, topic, rack string, sent []*kgo.Record) *fetchedFrom {
+	t.Helper()
+	hook := &fetchedFrom{}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.Rack(rack), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithHooks(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	var got []*kgo.Record
+	for len(got) < len(sent) {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d records: %v; batches by partition and broker: %v", len(got), len(sent), err, hook)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch error %s[%d]: %v", topic, p, err) })
+		got = append(got, fs.Records()...)
+	}
+	checkSame(t, sent, got)
+	return hook
+}
+
+// waitISR waits until node b shows every partition of topic with an
+// ISR for which in is true, and fails the test after a minute.
+func waitISR(ctx context.Context, t *testing.T, c *cluster, b *Broker, topic string, in func(isr []int32) bool) {
+	t.Helper()
+	var last map[int32][]int32
+	ok := testutil.WaitFor(time.Minute, func() bool {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		ctx, cancel := context.WithTimeout(ctx, clusterAskMax)
+		defer cancel()
+		resp, err := req.RequestWith(ctx, c.ask(b))
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) == 0 {
+			return false
+		}
+		last = map[int32][]int32{}
+		all := true
+		for _, p := range resp.Topics[0].Partitions {
+			last[p.Partition] = p.ISR
+			all = all && p.Leader >= 0 && in(p.ISR)
+		}
+		return all
+	})
+	if !ok {
+		t.Fatalf("the ISRs of %s did not reach the expected state in a minute: %v", topic, last)
 	}
 }
 
