@@ -25,10 +25,10 @@ package handler
 // partition, as Kafka's (replica.Manager.ReadReplica): a follower reads
 // up to its own high watermark. With replica.selector.class set to
 // Kafka's RackAwareReplicaSelector, the leader answers a consumer whose
-// rack (RackID) holds an in-sync follower, and not the leader, with that
-// follower as PreferredReadReplica, no records, at once
-// (replica.Manager.PreferredReadReplica); the client fetches from it
-// next (KIP-392). Before v11 consumers read from the leader only.
+// rack (Rack, its client.rack) holds an in-sync follower, and not the
+// leader, with that follower as PreferredReadReplica, no records, at
+// once (replica.Manager.PreferredReadReplica); the client fetches from
+// it next (KIP-392). Before v11 consumers read from the leader only.
 //
 // Not implemented: fetch sessions (KIP-227; the broker answers session id
 // 0, which tells clients to send full fetches).
