@@ -207,7 +207,8 @@ func TestManagerReadReplica(t *testing.T) {
 // TestFollowerRead: a consumer reading a followed partition reads up to
 // the follower's high watermark, nothing between it and the log end, and
 // gets OFFSET_OUT_OF_RANGE past the log end, as Kafka's log read answers
-// any replica.
+// any replica; its long poll wakes when that high watermark moves; its
+// current leader epoch is checked against the follower's.
 func TestFollowerRead(t *testing.T) {
 	leader := openLeaderPartition(t, 1)
 	appendN(t, leader, 4, 6)
@@ -231,7 +232,17 @@ func TestFollowerRead(t *testing.T) {
 	if err := p.WaitDurable(context.Background(), end); err != nil {
 		t.Fatal(err)
 	}
+	// A consumer's long poll on the follower wakes when the high
+	// watermark the follower takes from its leader moves.
+	w := NewWaiter()
+	defer w.Close()
+	w.Watch(p)
 	p.followHighWatermark(4, end) // the leader's high watermark covers the first batch
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Wait(ctx); err != nil {
+		t.Fatalf("the long poll on the follower was not woken: %v", err)
+	}
 
 	for _, tc := range []struct {
 		offset    int64
