@@ -169,7 +169,8 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	if b.replicas, err = replica.NewManager(replica.Config{
 		Dirs: b.DataDirs, NodeID: b.cfg.NodeID(), Image: meta.Image, Logger: b.logger,
 		AlterPartition: meta.AlterPartition, BrokerEpoch: q.member.Epoch,
-		LagTimeMax: time.Duration(b.cfg.Int64("replica.lag.time.max.ms")) * time.Millisecond,
+		LagTimeMax:      time.Duration(b.cfg.Int64("replica.lag.time.max.ms")) * time.Millisecond,
+		ReplicaSelector: b.cfg.String("replica.selector.class"),
 	}); err != nil {
 		q.close()
 		return err

@@ -188,8 +188,9 @@ func TestValidate(t *testing.T) {
 		{"num.replica.fetchers", "0", "num.replica.fetchers: 0 is below the minimum 1"},
 		{"leader.imbalance.per.broker.percentage", "101", "leader.imbalance.per.broker.percentage: 101 is above the maximum 100"},
 		{"replica.selector.class", "", ""}, // null: fetch from the leader
-		{"replica.selector.class", "org.apache.kafka.common.replica.RackAwareReplicaSelector",
-			`replica.selector.class: "org.apache.kafka.common.replica.RackAwareReplicaSelector" is not supported: consumers fetch from the partition leader, so only null is accepted`},
+		{"replica.selector.class", " org.apache.kafka.common.replica.RackAwareReplicaSelector ", ""},
+		{"replica.selector.class", "com.example.NearestReplicaSelector",
+			`replica.selector.class: "com.example.NearestReplicaSelector" is not supported: the choices are null (consumers fetch from the leader) and org.apache.kafka.common.replica.RackAwareReplicaSelector`},
 	}
 	for _, tt := range tests {
 		d, ok := Lookup(tt.key)

@@ -107,7 +107,7 @@ var brokerDefs = []*Def{
 	{Name: "leader.imbalance.per.broker.percentage", Type: TypeInt, Default: "10", Min: bound(0), Max: bound(100), // bound ours
 		Doc: "The share of a broker's preferred partitions led elsewhere above which the controller rebalances."},
 	{Name: "replica.selector.class", Type: TypeString, Nullable: true, check: checkReplicaSelector,
-		Doc: "The class choosing a replica for consumers to fetch from; only null (the leader) is supported."},
+		Doc: "The class choosing a replica for consumers to fetch from: null (the leader), or " + RackAwareReplicaSelector + " (an in-sync replica in the consumer's client.rack, KIP-392)."},
 
 	// Log directories and segments.
 	{Name: "log.dirs", Type: TypeList,
@@ -192,10 +192,19 @@ var brokerDefs = []*Def{
 		Doc: "The most members a consumer group may have."},
 }
 
-// checkReplicaSelector is Def.check for replica.selector.class: consumers
-// fetch from leaders only (KIP-392 is not implemented), so a selector
-// would be ignored; refusing it says so. check never sees null.
+// RackAwareReplicaSelector is Kafka's rack-aware replica selector, the
+// one value of replica.selector.class besides null: a consumer that sends
+// its client.rack is pointed at an in-sync replica in that rack (KIP-392).
+const RackAwareReplicaSelector = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+
+// checkReplicaSelector is Def.check for replica.selector.class: Kafka
+// loads any class implementing ReplicaSelector; Sluice has Kafka's
+// rack-aware one built in and no plugins, so any other name is refused
+// rather than ignored. check never sees null.
 func checkReplicaSelector(value string) error {
+	if value == RackAwareReplicaSelector {
+		return nil
+	}
 	return &Error{Key: "replica.selector.class",
-		Reason: fmt.Sprintf("%q is not supported: consumers fetch from the partition leader, so only null is accepted", value)}
+		Reason: fmt.Sprintf("%q is not supported: the choices are null (consumers fetch from the leader) and %s", value, RackAwareReplicaSelector)}
 }

@@ -21,8 +21,17 @@ package handler
 // appends, not only on high watermark moves. Its bytes are not counted
 // as the topic's bytes out (Kafka counts them as replication).
 //
+// A consumer's fetch from v11 on may be answered by any replica of a
+// partition, as Kafka's (replica.Manager.ReadReplica): a follower reads
+// up to its own high watermark. With replica.selector.class set to
+// Kafka's RackAwareReplicaSelector, the leader answers a consumer whose
+// rack (Rack, its client.rack) holds an in-sync follower, and not the
+// leader, with that follower as PreferredReadReplica, no records, at
+// once (replica.Manager.PreferredReadReplica); the client fetches from
+// it next (KIP-392). Before v11 consumers read from the leader only.
+//
 // Not implemented: fetch sessions (KIP-227; the broker answers session id
-// 0, which tells clients to send full fetches), read replicas (KIP-392).
+// 0, which tells clients to send full fetches).
 
 import (
 	"context"
@@ -123,8 +132,9 @@ func (h *Handler) fetchWait(ctx context.Context, who protocol.Principal, req *km
 	}
 }
 
-// watch makes waiter watch every requested partition led here: its high
-// watermark for a consumer, its log end too for a follower.
+// watch makes waiter watch every requested partition a read may wait on:
+// its high watermark for a consumer (on a follower too from v11 on), its
+// log end too for a follower.
 func (h *Handler) watch(req *kmsg.FetchRequest, waiter *replica.Waiter) {
 	im := h.b.Meta.Image()
 	from := fetcherOf(req)
@@ -135,7 +145,7 @@ func (h *Handler) watch(req *kmsg.FetchRequest, waiter *replica.Waiter) {
 		}
 		for _, rp := range rt.Partitions {
 			if !from.isReplica() {
-				if p, err := h.b.Replicas.Leader(t.Name, rp.Partition); err == nil {
+				if p, err := h.consumerReplica(t.Name, rp.Partition, req.Version); err == nil {
 					waiter.Watch(p)
 				}
 			} else if p, err := h.b.Replicas.Follower(t.Name, rp.Partition, from.replica, from.brokerEpoch); err == nil {
@@ -196,7 +206,9 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 				sec, diverging, err = h.fetchForFollower(t.Name, from, rp, &sp, req.Version, maxBytes, bytes == 0)
 				answerNow = answerNow || diverging
 			default:
-				sec, err = h.fetchPartition(t.Name, rp, &sp, req.Version, maxBytes, bytes == 0)
+				var redirect bool
+				sec, redirect, err = h.fetchPartition(t.Name, req, rp, &sp, maxBytes, bytes == 0)
+				answerNow = answerNow || redirect
 			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
@@ -231,20 +243,39 @@ func (h *Handler) fetchOnce(ctx context.Context, who protocol.Principal, req *km
 // partition's log to send as its records. minOne lets the first non-empty
 // partition return a whole batch larger than the limits (KIP-74), so an
 // oversized batch cannot stall a consumer. From v9 on the client's current
-// leader epoch is checked (KIP-320).
-func (h *Handler) fetchPartition(topic string, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, version int16, maxBytes int, minOne bool) (replica.Section, error) {
-	p, err := h.b.Replicas.Leader(topic, rp.Partition)
+// leader epoch is checked (KIP-320). From v11 on a follower may answer,
+// and the leader may send the client to a replica in its rack instead:
+// then sp names it, no records are read, and redirect is set.
+func (h *Handler) fetchPartition(topic string, req *kmsg.FetchRequest, rp kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, maxBytes int, minOne bool) (sec replica.Section, redirect bool, err error) {
+	p, err := h.consumerReplica(topic, rp.Partition, req.Version)
 	if err != nil {
-		return replica.Section{}, err
+		return replica.Section{}, false, err
 	}
-	if version >= 9 {
+	if req.Version >= 9 {
 		if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
-			return replica.Section{}, err
+			return replica.Section{}, false, err
+		}
+	}
+	if req.Version >= 11 {
+		if id, ok := h.b.Replicas.PreferredReadReplica(p, req.Rack, rp.FetchOffset, time.Now()); ok {
+			// Kafka skips the read and answers the offsets alone.
+			maxBytes, minOne, redirect = 0, false, true
+			sp.PreferredReadReplica = id
 		}
 	}
 	f, err := p.Fetch(rp.FetchOffset, maxBytes, minOne)
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = f.HighWatermark, f.HighWatermark, f.LogStartOffset
-	return f.Records, err
+	return f.Records, redirect, err
+}
+
+// consumerReplica is the partition a consumer's fetch at version reads:
+// from v11 on any replica hosted here (Kafka's fetchOnlyLeader is false
+// once the client sends its metadata), before that the leader only.
+func (h *Handler) consumerReplica(topic string, partition int32, version int16) (*replica.Partition, error) {
+	if version >= 11 {
+		return h.b.Replicas.ReadReplica(topic, partition)
+	}
+	return h.b.Replicas.Leader(topic, partition)
 }
 
 // fetchForFollower answers one partition of a follower's fetch: the
@@ -267,6 +298,10 @@ func (h *Handler) fetchForFollower(topic string, from fetcher, rp kmsg.FetchRequ
 	}
 	if version >= 12 {
 		f.LastFetchedEpoch = rp.LastFetchedEpoch
+	}
+	f.LogStartOffset = -1
+	if version >= 5 {
+		f.LogStartOffset = rp.LogStartOffset
 	}
 	got, err := p.FetchForFollower(f)
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = got.HighWatermark, got.HighWatermark, got.LogStartOffset

@@ -70,4 +70,11 @@
 // partition's high watermark (OnAdvance's answer, SetReadLimit after a
 // follower's fetch moved it); replica fetches read up to the log end
 // (ReadSectionToEnd).
+//
+// Follower fetching (KIP-392, read_replica.go): a consumer's fetch from
+// v11 on may read a partition followed here (ReadReplica), up to the
+// follower's own high watermark, never past the leader's; with
+// replica.selector.class set to Kafka's RackAwareReplicaSelector, the
+// leader sends a consumer of another rack to an in-sync follower of its
+// rack that holds the fetch offset (PreferredReadReplica).
 package replica

@@ -81,6 +81,10 @@ type Config struct {
 	// LagTimeMax is replica.lag.time.max.ms: a follower not caught up
 	// within it leaves the ISR. Zero is Kafka's default, 30 s.
 	LagTimeMax time.Duration
+	// ReplicaSelector is replica.selector.class: RackAwareReplicaSelector
+	// sends consumers to an in-sync replica in their rack
+	// (read_replica.go); empty keeps them on the leader.
+	ReplicaSelector string
 }
 
 // Manager owns the partitions hosted on this broker and their directories.
@@ -94,6 +98,8 @@ type Manager struct {
 	alter       func(ctx context.Context, r metadata.AlterPartitionRecord) (metadata.Partition, error)
 	brokerEpoch func() uint64
 	isr         *isrEnv
+	// selector is replica.selector.class (read_replica.go).
+	selector string
 
 	mu         sync.RWMutex // guards partitions and located
 	partitions map[TP]*Partition
@@ -120,7 +126,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		brokerEpoch = func() uint64 { return 0 }
 	}
 	m := &Manager{dirs: cfg.Dirs, node: cfg.NodeID, image: cfg.Image, logger: logger,
-		alter: cfg.AlterPartition, brokerEpoch: brokerEpoch, isr: newISREnv(cfg.LagTimeMax),
+		alter: cfg.AlterPartition, brokerEpoch: brokerEpoch, isr: newISREnv(cfg.LagTimeMax), selector: cfg.ReplicaSelector,
 		partitions: map[TP]*Partition{}, located: map[TP]string{},
 		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}, logStart: map[string]map[TP]int64{},
 		highWatermarks: map[string]map[TP]int64{}}

@@ -38,9 +38,13 @@ type FollowerFetch struct {
 	FetchOffset        int64 // the follower's durable log end
 	LastFetchedEpoch   int32 // -1 when unknown
 	CurrentLeaderEpoch int32 // -1 when not sent
-	MaxBytes           int
-	MinOne             bool
-	Now                time.Time
+	// LogStartOffset is the follower's log start offset (Fetch v5+), -1
+	// when not sent: a consumer is sent to read from the follower only
+	// at an offset it still has (read_replica.go).
+	LogStartOffset int64
+	MaxBytes       int
+	MinOne         bool
+	Now            time.Time
 }
 
 // EpochEnd is a leader epoch and the offset where it ends on the leader
@@ -77,6 +81,9 @@ type followerState struct {
 	// lastCaughtUp is the last time the follower had everything the
 	// leader had (Kafka's lastCaughtUpTimeMs).
 	lastCaughtUp time.Time
+	// logStartOffset is the follower's log start offset as its last
+	// fetch said (-1: not said).
+	logStartOffset int64
 	// caughtUp caches whether lastCaughtUp was within
 	// replica.lag.time.max.ms at the last fetch or ISR check. A caught-up
 	// follower outside the ISR holds the high watermark back (Kafka's
@@ -309,6 +316,7 @@ func (p *Partition) updateFollower(f FollowerFetch, leaderEnd int64) int64 {
 		return hw
 	}
 	fs.record(f.FetchOffset, leaderEnd, f.Now, l.lagTimeMax())
+	fs.logStartOffset = f.LogStartOffset
 	expand := p.maybeExpandLocked(f.Replica, f.Now)
 	moved := p.advanceHighWatermarkLocked()
 	hw, env := p.highWatermark, l.env

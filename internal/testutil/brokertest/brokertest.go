@@ -65,7 +65,8 @@ func Open(t testing.TB, flags map[string]string) *Parts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replicas, err := replica.NewManager(replica.Config{Dirs: []string{dir}, NodeID: cfg.NodeID(), Image: meta.Image, Logger: logger})
+	replicas, err := replica.NewManager(replica.Config{Dirs: []string{dir}, NodeID: cfg.NodeID(), Image: meta.Image, Logger: logger,
+		ReplicaSelector: cfg.String("replica.selector.class")})
 	if err != nil {
 		t.Fatal(err)
 	}
