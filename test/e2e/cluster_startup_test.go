@@ -67,7 +67,7 @@ func askMetadataOnce(ctx context.Context, addr string, launched time.Time) (firs
 	req := kmsg.NewPtrMetadataRequest()
 	req.Version = 1 // request header v1, response header v0: simple to frame
 	req.Topics = []kmsg.MetadataRequestTopic{}
-	resp, err := roundTrip(conn, req)
+	resp, err := rawRoundTrip(conn, req)
 	if err != nil {
 		return firstAnswer{}, false
 	}
@@ -111,10 +111,10 @@ func TestClusterServesOnceMember(t *testing.T) {
 	}
 }
 
-// roundTrip sends req on conn, framed with request header v1 and no
+// rawRoundTrip sends req on conn, framed with request header v1 and no
 // client id, and reads its answer, framed with response header v0: what
 // every non-flexible version uses.
-func roundTrip(conn net.Conn, req kmsg.Request) (kmsg.Response, error) {
+func rawRoundTrip(conn net.Conn, req kmsg.Request) (kmsg.Response, error) {
 	const correlationID = 1
 	frame := be.BigEndian.AppendUint32(nil, 0) // size, set below
 	frame = be.BigEndian.AppendUint16(frame, uint16(req.Key()))
