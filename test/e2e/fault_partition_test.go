@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/testutil"
+)
+
+// The network partition faults: partition 0's leader is cut off from the
+// other brokers (and, in the second fault, from the controllers too) but
+// not from the clients, for faultCutLen, then healed. The nodes run in
+// network namespaces (fault_net_test.go), so these faults need root; they
+// are skipped elsewhere.
+
+const (
+	// faultCutLen is how long a cut lasts: past the ISR shrink
+	// (replica.lag.time.max.ms, 5 s here), past the leader's fencing
+	// (faultSession), and past the clients' wait for a silent or
+	// refusing leader, so the partition must make what progress it can
+	// without the cut-off broker.
+	faultCutLen = faultPause
+	// faultLagTime is the fault cluster's replica.lag.time.max.ms.
+	faultLagTime = 5 * time.Second
+	// faultShrinkMax bounds the shrink of the cut-off leader's ISR to
+	// itself: the lag time, then the ISR loop's period (half of it), the
+	// AlterPartition and the new image reaching the brokers.
+	faultShrinkMax = faultLagTime + faultLagTime/2 + 5*time.Second
+	// faultProgressMax bounds the wait for acknowledgements on the
+	// partitions the cut-off broker does not lead.
+	faultProgressMax = faultLagTime + 10*time.Second
+)
+
+// partitionLeader: cut partition 0's leader off from the two other
+// brokers, not from the controllers or the clients. Kafka's behaviour:
+// the leader keeps its controller session, so it stays leader; its
+// followers stop fetching, so after replica.lag.time.max.ms it shrinks
+// the ISR to itself, and then min.insync.replicas=2 refuses every acks=all
+// produce (NOT_ENOUGH_REPLICAS) until the followers are back. Nothing may
+// be acknowledged with the ISR at one. The partitions it follows drop it
+// from their ISRs and go on with two.
+func partitionLeader(r *faultRun) {
+	leader := r.leaderOf(0, r.fc.brokers)
+	id := r.fc.id(leader)
+	at := time.Now()
+	r.cut(leader, r.fc.others(leader)...)
+	r.t.Logf("cut node %d, leader of %s[0], off from the other brokers", id, r.topic)
+
+	// The ISR shrinks to the leader alone, leader unchanged.
+	var last string
+	if !testutil.WaitForEvery(faultShrinkMax, clusterPollEvery, func() bool {
+		l, err := r.fc.layoutFrom(r.ctx, r.fc.brokers, r.topic)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		last = fmt.Sprintf("%+v", l[0])
+		return l[0].Leader == id && slices.Equal(l[0].ISR, []int32{id})
+	}) {
+		r.t.Errorf("%s[0]'s ISR did not shrink to its cut-off leader %d within %v (last look %s)", r.topic, id, faultShrinkMax, last)
+	} else {
+		r.t.Logf("%s[0]'s ISR shrank to [%d] %v after the cut", r.topic, id, time.Since(at).Round(time.Millisecond))
+	}
+	shrunk := r.w.acksOf(0)
+
+	r.expectProgressElsewhere(0, at)
+	time.Sleep(time.Until(at.Add(faultCutLen))) // the fault's length
+	if n := r.w.acksOf(0) - shrunk; n > 0 {
+		r.t.Errorf("node %d acknowledged an acks=all produce %d times with %s[0]'s ISR shrunk to itself (min.insync.replicas=2)", id, n, r.topic)
+	}
+	r.healCuts(at)
+}
+
+// partitionLeaderFromAll: cut partition 0's leader off from the other
+// brokers and from the controllers, not from the clients. It cannot
+// heartbeat, so the controller fences it and elects another ISR member;
+// it does not know and goes on taking produces from clients with old
+// metadata: a zombie. It must acknowledge none (its followers no longer
+// fetch from it, so its high watermark stands still, and its ISR shrink
+// cannot reach the controller); what it appended is truncated once it
+// follows the new leader. The checker proves that nothing it may have
+// acknowledged was lost.
+func partitionLeaderFromAll(r *faultRun) {
+	leader := r.leaderOf(0, r.fc.brokers)
+	at := time.Now()
+	r.cut(leader, append(r.fc.others(leader), r.fc.controllers...)...)
+	r.t.Logf("cut node %d, leader of %s[0], off from the other brokers and the controllers", r.fc.id(leader), r.topic)
+	r.expectFailover(0, leader, r.liveBrokers(leader), at)
+	time.Sleep(time.Until(at.Add(faultCutLen))) // the fault's length
+	r.healCuts(at)
+}
+
+// cut cuts node a off from each of bs.
+func (r *faultRun) cut(a *Broker, bs ...*Broker) {
+	r.t.Helper()
+	if r.fc.net == nil {
+		r.t.Fatal("a network partition needs the cluster in network namespaces")
+	}
+	var ids []int
+	for _, b := range bs {
+		ids = append(ids, int(r.fc.id(b)))
+	}
+	r.fc.net.cut(int(r.fc.id(a)), ids...)
+}
+
+// healCuts restores every cut link, made at at.
+func (r *faultRun) healCuts(at time.Time) {
+	r.fc.net.healAll()
+	r.t.Logf("healed the network %v after the cut", time.Since(at).Round(time.Millisecond))
+}
+
+// expectProgressElsewhere checks that every partition but p acknowledges
+// records after since+faultLagTime (once the cut-off broker left their
+// ISRs), within faultProgressMax of since.
+func (r *faultRun) expectProgressElsewhere(p int32, since time.Time) {
+	r.t.Helper()
+	time.Sleep(time.Until(since.Add(faultLagTime))) // not a wait for a condition: the baseline is taken after the lag time
+	before := map[int32]int{}
+	for q := range int32(faultTopicPartitions) {
+		before[q] = r.w.acksOf(q)
+	}
+	ok := testutil.WaitFor(time.Until(since.Add(faultProgressMax)), func() bool {
+		for q := range int32(faultTopicPartitions) {
+			if q != p && r.w.acksOf(q) <= before[q] {
+				return false
+			}
+		}
+		return true
+	})
+	var got []int
+	for q := range int32(faultTopicPartitions) {
+		got = append(got, r.w.acksOf(q)-before[q])
+	}
+	if !ok {
+		r.t.Errorf("during the cut, partitions acknowledged %v records (partition %d excepted), want some on each", got, p)
+	} else {
+		r.t.Logf("during the cut, partitions acknowledged %v records after the lag time", got)
+	}
+}
