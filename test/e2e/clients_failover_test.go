@@ -228,7 +228,12 @@ func rdkafkaNotices(stderr string) map[string]int {
 		if !ok {
 			continue
 		}
+		// "Local: Broker transport failure: host:port/4: ..."
+		rest, local := strings.CutPrefix(rest, "Local: ")
 		kind, _, _ := strings.Cut(rest, ":")
+		if local {
+			kind = "Local: " + kind
+		}
 		countKind(out, strings.TrimSpace(kind))
 	}
 	return out

@@ -63,6 +63,7 @@ func partitionLeader(r *faultRun) {
 		r.t.Logf("%s[0]'s ISR shrank to [%d] %v after the cut", r.topic, id, time.Since(at).Round(time.Millisecond))
 	}
 	shrunk := r.w.acksOf(0)
+	r.expectNotEnoughReplicas(leader, 0)
 
 	r.expectProgressElsewhere(0, at)
 	time.Sleep(time.Until(at.Add(faultCutLen))) // the fault's length
@@ -87,8 +88,33 @@ func partitionLeaderFromAll(r *faultRun) {
 	r.cut(leader, append(r.fc.others(leader), r.fc.controllers...)...)
 	r.t.Logf("cut node %d, leader of %s[0], off from the other brokers and the controllers", r.fc.id(leader), r.topic)
 	r.expectFailover(0, leader, r.liveBrokers(leader), at)
+	r.expectZombieRefuses(leader, 0, at.Add(faultCutLen))
 	time.Sleep(time.Until(at.Add(faultCutLen))) // the fault's length
 	r.healCuts(at)
+}
+
+// expectZombieRefuses sends acks=all produces of partition p straight to
+// old, cut off and replaced as its leader, one after the other until
+// until (at least one): none may be acknowledged. Its followers no longer
+// fetch from it, so the wait for them must end in a timeout or a refusal.
+// A probe acknowledged is a record like any other for the checker, which
+// then finds it lost once old follows the new leader and truncates.
+func (r *faultRun) expectZombieRefuses(old *Broker, p int32, until time.Time) {
+	r.t.Helper()
+	seen := map[string]int{}
+	for i := 0; i == 0 || time.Now().Before(until); i++ {
+		value := fmt.Sprintf("zombie-%d", i)
+		offset, err := r.probe(old, p, value)
+		if err == nil {
+			r.check.Acked(value, faultPos{p, offset})
+			r.t.Errorf("node %d, cut off and replaced as leader of %s[%d], acknowledged an acks=all produce at offset %d",
+				r.fc.id(old), r.topic, p, offset)
+			continue
+		}
+		seen[errorKind(err)]++
+	}
+	r.t.Logf("node %d, cut off and replaced as leader of %s[%d], answered acks=all produces sent to it with %v",
+		r.fc.id(old), r.topic, p, formatCounts(seen))
 }
 
 // cut cuts node a off from each of bs.
@@ -133,7 +159,7 @@ func (r *faultRun) expectProgressElsewhere(p int32, since time.Time) {
 		got = append(got, r.w.acksOf(q)-before[q])
 	}
 	if !ok {
-		r.t.Errorf("during the cut, partitions acknowledged %v records (partition %d excepted), want some on each", got, p)
+		r.t.Errorf("no progress during the cut: partitions acknowledged %v records (partition %d excepted), want some on each", got, p)
 	} else {
 		r.t.Logf("during the cut, partitions acknowledged %v records after the lag time", got)
 	}
