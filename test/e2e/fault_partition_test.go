@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/testutil"
@@ -45,6 +47,7 @@ func partitionLeader(r *faultRun) {
 	id := r.fc.id(leader)
 	at := time.Now()
 	r.cut(leader, r.fc.others(leader)...)
+	acks := r.watchAcks(0, at)
 	r.t.Logf("cut node %d, leader of %s[0], off from the other brokers", id, r.topic)
 
 	// The ISR shrinks to the leader alone, leader unchanged.
@@ -70,7 +73,103 @@ func partitionLeader(r *faultRun) {
 	if n := r.w.acksOf(0) - shrunk; n > 0 {
 		r.t.Errorf("node %d acknowledged an acks=all produce %d times with %s[0]'s ISR shrunk to itself (min.insync.replicas=2)", id, n, r.topic)
 	}
+	// With no follower fetching, the high watermark cannot cover a
+	// record appended after the cut: an acknowledgement after the
+	// answers in flight at the cut is one the ISR did not hold.
+	acks.end()
+	if late := acks.after(faultCutGrace); late > 0 {
+		r.t.Errorf("node %d acknowledged an acks=all produce %d times more than %v after its followers were cut off: %s",
+			id, late, faultCutGrace, acks)
+	} else {
+		r.t.Logf("%s[0] during the cut: %s", r.topic, acks)
+	}
 	r.healCuts(at)
+}
+
+// faultCutGrace is how long after a cut the answers already on their way
+// may still arrive.
+const faultCutGrace = time.Second
+
+// ackWatch is partition p's acknowledgements from a cut on, sampled.
+type ackWatch struct {
+	at    time.Time
+	start int
+	mu    sync.Mutex
+	times []time.Duration // since at, one per sample that saw more acks
+	count []int           // acks since at, at each of times
+	stop  chan struct{}
+}
+
+// watchAcks samples partition p's acknowledgements every 20 ms from at
+// until stopped (at the latest when the test ends).
+func (r *faultRun) watchAcks(p int32, at time.Time) *ackWatch {
+	w := &ackWatch{at: at, start: r.w.acksOf(p), stop: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := w.start
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			if n := r.w.acksOf(p); n != last && len(w.times) < 10_000 {
+				last = n
+				w.mu.Lock()
+				w.times = append(w.times, time.Since(at))
+				w.count = append(w.count, n-w.start)
+				w.mu.Unlock()
+			}
+		}
+	}()
+	r.t.Cleanup(func() { w.end(); <-done })
+	return w
+}
+
+// end stops the sampling; it may be called more than once.
+func (w *ackWatch) end() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+}
+
+// after is how many acknowledgements were seen later than d after the cut.
+func (w *ackWatch) after(d time.Duration) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	before := 0
+	for i, t := range w.times {
+		if t > d {
+			return w.count[len(w.count)-1] - before
+		}
+		before = w.count[i]
+	}
+	return 0
+}
+
+// String is the samples as "+time:count" pairs, the first and last few.
+func (w *ackWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.times) == 0 {
+		return "no acknowledgement after the cut"
+	}
+	var parts []string
+	for i, t := range w.times {
+		if i < 5 || i >= len(w.times)-5 {
+			parts = append(parts, fmt.Sprintf("+%v:%d", t.Round(time.Millisecond), w.count[i]))
+		} else if i == 5 {
+			parts = append(parts, "...")
+		}
+	}
+	return "acknowledgements since the cut " + strings.Join(parts, " ")
 }
 
 // partitionLeaderFromAll: cut partition 0's leader off from the other
