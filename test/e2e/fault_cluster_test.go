@@ -44,6 +44,10 @@ const (
 	faultRestartMax = 30 * time.Second
 	// faultAskMax bounds one request to one node.
 	faultAskMax = 3 * time.Second
+	// faultLagTime is the cluster's replica.lag.time.max.ms: short enough
+	// that a lagging follower leaves the ISR within a fault's duration, as
+	// Kafka's 30 s would not.
+	faultLagTime = 5 * time.Second
 )
 
 // faultCluster is the six processes of one fault test.
@@ -96,9 +100,7 @@ func newFaultClusterOn(t *testing.T, fn *faultNet) *faultCluster {
 			"KAFKA_HTTP_LISTENERS="+fc.httpAddr[b],
 			"KAFKA_BROKER_SESSION_TIMEOUT_MS="+strconv.Itoa(int(faultSession/time.Millisecond)),
 			"KAFKA_BROKER_HEARTBEAT_INTERVAL_MS=500",
-			// Short enough that a lagging follower leaves the ISR within
-			// a fault's duration, as Kafka's 30 s would not.
-			"KAFKA_REPLICA_LAG_TIME_MAX_MS=5000")
+			"KAFKA_REPLICA_LAG_TIME_MAX_MS="+strconv.Itoa(int(faultLagTime/time.Millisecond)))
 		if id <= faultControllers {
 			b.Env = append(b.Env, "KAFKA_PROCESS_ROLES=controller", "KAFKA_LISTENERS=CONTROLLER://"+controller,
 				"KAFKA_ADVERTISED_LISTENERS=")

@@ -23,8 +23,6 @@ const (
 	// refusing leader, so the partition must make what progress it can
 	// without the cut-off broker.
 	faultCutLen = faultPause
-	// faultLagTime is the fault cluster's replica.lag.time.max.ms.
-	faultLagTime = 5 * time.Second
 	// faultShrinkMax bounds the shrink of the cut-off leader's ISR to
 	// itself: the lag time, then the ISR loop's period (half of it), the
 	// AlterPartition and the new image reaching the brokers.
