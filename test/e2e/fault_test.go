@@ -406,9 +406,15 @@ func (r *faultRun) expectNotEnoughReplicas(leader *Broker, p int32) {
 // probe sends one acks=all produce of value to leader for partition p
 // and returns the offset acknowledged, or the error answered.
 func (r *faultRun) probe(leader *Broker, p int32, value string) (int64, error) {
+	return r.probeWithin(leader, p, value, 5*time.Second)
+}
+
+// probeWithin is probe with the produce's timeout (how long the leader
+// may wait for its ISR) at timeout.
+func (r *faultRun) probeWithin(leader *Broker, p int32, value string, timeout time.Duration) (int64, error) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
-	req.TimeoutMillis = 5000
+	req.TimeoutMillis = int32(timeout / time.Millisecond)
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = r.topic
 	rp := kmsg.NewProduceRequestTopicPartition()
@@ -416,7 +422,7 @@ func (r *faultRun) probe(leader *Broker, p int32, value string) (int64, error) {
 	rp.Records = testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: time.Now().UnixMilli(), Value: value})
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(r.ctx, timeout+5*time.Second)
 	defer cancel()
 	resp, err := req.RequestWith(ctx, r.fc.ask(leader))
 	if err != nil {
