@@ -80,6 +80,20 @@ func (c *faultChecker) Acked(value string, pos faultPos) {
 	c.acked[value] = pos
 }
 
+// ackedOffsets is value → offset of every acknowledgement of partition
+// p so far.
+func (c *faultChecker) ackedOffsets(p int32) map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int64{}
+	for value, pos := range c.acked {
+		if pos.Partition == p {
+			out[value] = pos.Offset
+		}
+	}
+	return out
+}
+
 // AckedUnplaced records that a produce of value was acknowledged, at an
 // offset the client did not say.
 func (c *faultChecker) AckedUnplaced(value string) {

@@ -51,6 +51,7 @@ func partitionLeader(r *faultRun) {
 	r.cut(leader, r.fc.others(leader)...)
 	acks := r.watchAcks(0, at)
 	hws := r.watchHighWatermark(leader, 0, at)
+	ackedBefore := r.check.ackedOffsets(0)
 	r.t.Logf("cut node %d, leader of %s[0], off from the other brokers", id, r.topic)
 	// A record first written after the cut reaches no follower: the
 	// leader must never acknowledge it, only time out or, once the ISR
@@ -70,6 +71,7 @@ func partitionLeader(r *faultRun) {
 	// The ISR shrinks to the leader alone, leader unchanged.
 	var last string
 	var isrs []string // each ISR seen, with when
+	shrinkAt := faultShrinkMax
 	if !testutil.WaitForEvery(faultShrinkMax, clusterPollEvery, func() bool {
 		l, err := r.fc.layoutFrom(r.ctx, r.fc.brokers, r.topic)
 		if err != nil {
@@ -84,7 +86,8 @@ func partitionLeader(r *faultRun) {
 	}) {
 		r.t.Errorf("%s[0]'s ISR did not shrink to its cut-off leader %d within %v (last look %s)", r.topic, id, faultShrinkMax, last)
 	} else {
-		r.t.Logf("%s[0]'s ISR shrank to [%d] %v after the cut (ISRs seen: %s)", r.topic, id, time.Since(at).Round(time.Millisecond), strings.Join(isrs, ", "))
+		shrinkAt = time.Since(at)
+		r.t.Logf("%s[0]'s ISR shrank to [%d] %v after the cut (ISRs seen: %s)", r.topic, id, shrinkAt.Round(time.Millisecond), strings.Join(isrs, ", "))
 	}
 	shrunk := r.w.acksOf(0)
 	r.expectNotEnoughReplicas(leader, 0)
@@ -94,11 +97,27 @@ func partitionLeader(r *faultRun) {
 	if n := r.w.acksOf(0) - shrunk; n > 0 {
 		r.t.Errorf("node %d acknowledged an acks=all produce %d times with %s[0]'s ISR shrunk to itself (min.insync.replicas=2)", id, n, r.topic)
 	}
-	// Acknowledgements after the cut are fine while the ISR holds two:
-	// a shrink that drops one follower lets the high watermark move up
-	// to the other's offset, what it fetched before the cut.
+	// Acknowledgements during the cut are fine for records the followers
+	// fetched before it: below the high watermark the leader had while
+	// its ISR was whole (sampled until the shrink was seen, an upper
+	// bound). A record at or above it was acknowledged with one copy.
 	acks.end()
-	r.t.Logf("%s[0] during the cut: %s; high watermark on node %d: %s", r.topic, acks, id, hws())
+	hwText, hwBefore := hws(shrinkAt)
+	r.t.Logf("%s[0] during the cut: %s; high watermark on node %d: %s", r.topic, acks, id, hwText)
+	var during []int64
+	for value, offset := range r.check.ackedOffsets(0) {
+		if _, ok := ackedBefore[value]; !ok && !strings.HasPrefix(value, "after-cut") {
+			during = append(during, offset)
+		}
+	}
+	if len(during) > 0 {
+		slices.Sort(during)
+		r.t.Logf("%s[0] acknowledged %d records during the cut, offsets %d to %d", r.topic, len(during), during[0], during[len(during)-1])
+		if top := during[len(during)-1]; hwBefore >= 0 && top >= hwBefore {
+			r.t.Errorf("node %d acknowledged an acks=all produce at offset %d during the cut, at or above its high watermark %d before the ISR shrank",
+				id, top, hwBefore)
+		}
+	}
 	<-probed
 	r.healCuts(at)
 }
@@ -265,11 +284,14 @@ func (r *faultRun) expectProgressElsewhere(p int32, since time.Time) {
 
 // watchHighWatermark polls partition p's high watermark (ListOffsets
 // latest) on b every 50 ms from at; the function returned stops it and
-// says each value seen and when.
-func (r *faultRun) watchHighWatermark(b *Broker, p int32, at time.Time) func() string {
+// says each value seen and when, and the largest seen before d after at
+// (-1: none).
+func (r *faultRun) watchHighWatermark(b *Broker, p int32, at time.Time) func(d time.Duration) (string, int64) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	var seen []string
+	var values []int64
+	var times []time.Duration
 	go func() {
 		defer close(done)
 		last := int64(-2)
@@ -282,16 +304,24 @@ func (r *faultRun) watchHighWatermark(b *Broker, p int32, at time.Time) func() s
 			hw, err := r.highWatermark(b, p)
 			if err == nil && hw != last && len(seen) < 1000 {
 				last = hw
-				seen = append(seen, fmt.Sprintf("%d at +%v", hw, time.Since(at).Round(time.Millisecond)))
+				since := time.Since(at)
+				seen = append(seen, fmt.Sprintf("%d at +%v", hw, since.Round(time.Millisecond)))
+				values, times = append(values, hw), append(times, since)
 			}
 		}
 	}()
 	var once sync.Once
-	end := func() string {
+	end := func(d time.Duration) (string, int64) {
 		once.Do(func() { close(stop); <-done })
-		return strings.Join(seen, ", ")
+		top := int64(-1)
+		for i, v := range values {
+			if times[i] < d {
+				top = max(top, v)
+			}
+		}
+		return strings.Join(seen, ", "), top
 	}
-	r.t.Cleanup(func() { end() })
+	r.t.Cleanup(func() { end(0) })
 	return end
 }
 
