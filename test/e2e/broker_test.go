@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,6 +52,10 @@ type Broker struct {
 	output  strings.Builder
 	exited  chan struct{} // closed when the process launched last has exited
 	ready   chan struct{} // closed when it printed "sluice listening on"
+
+	// Prefix is a command the binary runs under, e.g. ip netns exec NAME
+	// (it must exec the binary, so that the process is sluice itself).
+	Prefix []string
 }
 
 // freePort asks the kernel for a free loopback port.
@@ -101,7 +106,8 @@ func (b *Broker) Launch() {
 	exited := make(chan struct{})
 	ready := make(chan struct{})
 	b.exited, b.ready = exited, ready
-	b.cmd = exec.Command(binary, "serve")
+	args := append(slices.Clone(b.Prefix), binary, "serve")
+	b.cmd = exec.Command(args[0], args[1:]...)
 	b.cmd.Env = append(os.Environ(), b.Env...)
 	// Writers that are not files make Wait return only after everything
 	// the process printed was copied, so the last words of a process that

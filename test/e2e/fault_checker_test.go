@@ -43,6 +43,10 @@ type faultChecker struct {
 	// acknowledgement of one value at another position is kept in ackDups.
 	acked   map[string]faultPos
 	ackDups map[string][]faultPos
+	// unplaced holds values acknowledged without an offset (kcat reports
+	// a delivery, not where): they count as acknowledged for lost and
+	// duplicated, and cannot be moved.
+	unplaced map[string]bool
 	// reads is source → position → the first value that source saw there;
 	// readConflicts is source → position → later different values.
 	reads         map[string]map[faultPos]string
@@ -56,6 +60,7 @@ func newFaultChecker() *faultChecker {
 	return &faultChecker{
 		acked:         map[string]faultPos{},
 		ackDups:       map[string][]faultPos{},
+		unplaced:      map[string]bool{},
 		reads:         map[string]map[faultPos]string{},
 		readConflicts: map[string]map[faultPos][]string{},
 		final:         map[string]bool{},
@@ -73,6 +78,28 @@ func (c *faultChecker) Acked(value string, pos faultPos) {
 		return
 	}
 	c.acked[value] = pos
+}
+
+// ackedOffsets is value → offset of every acknowledgement of partition
+// p so far.
+func (c *faultChecker) ackedOffsets(p int32) map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int64{}
+	for value, pos := range c.acked {
+		if pos.Partition == p {
+			out[value] = pos.Offset
+		}
+	}
+	return out
+}
+
+// AckedUnplaced records that a produce of value was acknowledged, at an
+// offset the client did not say.
+func (c *faultChecker) AckedUnplaced(value string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unplaced[value] = true
 }
 
 // Read records that source saw value at pos: a consumer during the run,
@@ -169,6 +196,11 @@ func (c *faultChecker) Report() faultReport {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := faultReport{Acknowledged: len(c.acked), LostBySource: map[string]int{}}
+	for value := range c.unplaced {
+		if _, ok := c.acked[value]; !ok {
+			r.Acknowledged++
+		}
+	}
 	sources := slices.Sorted(maps.Keys(c.reads))
 	// Where each value was seen, across every source and acknowledgement.
 	where := map[string]map[faultPos][]string{} // value → position → sources
@@ -217,7 +249,14 @@ func (c *faultChecker) lostLocked(r *faultReport, sources []string) {
 		}
 		r.LostBySource[source] = 0
 	}
-	for _, value := range sortedKeys(c.acked) {
+	values := sortedKeys(c.acked)
+	for value := range c.unplaced {
+		if _, ok := c.acked[value]; !ok {
+			values = append(values, value)
+		}
+	}
+	slices.Sort(values)
+	for _, value := range values {
 		var missing []string
 		for _, source := range sources {
 			if c.final[source] && !holds[source][value] {
@@ -226,7 +265,11 @@ func (c *faultChecker) lostLocked(r *faultReport, sources []string) {
 			}
 		}
 		if len(missing) > 0 {
-			r.Lost.add("%s acknowledged at %s, missing from %v", value, c.acked[value], missing)
+			at := "an unknown offset"
+			if pos, ok := c.acked[value]; ok {
+				at = pos.String()
+			}
+			r.Lost.add("%s acknowledged at %s, missing from %v", value, at, missing)
 		}
 	}
 }
@@ -238,7 +281,7 @@ func (c *faultChecker) placesLocked(r *faultReport, where map[string]map[faultPo
 	for _, value := range sortedKeys(where) {
 		places := where[value]
 		ack, acked := c.acked[value]
-		if !acked {
+		if !acked && !c.unplaced[value] {
 			r.UnackedPresent++
 		}
 		// Two read positions, or two acknowledged ones, duplicate the

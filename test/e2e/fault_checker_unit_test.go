@@ -178,3 +178,24 @@ func TestFaultCheckerConcurrent(t *testing.T) {
 		t.Fatalf("concurrent clean history: %s", r)
 	}
 }
+
+// TestFaultCheckerUnplaced: a value acknowledged without an offset is lost
+// when a final source lacks it and duplicated when read at two offsets,
+// wherever it is read, and never counted as unacknowledged.
+func TestFaultCheckerUnplaced(t *testing.T) {
+	c := newFaultChecker()
+	c.AckedUnplaced("a")
+	c.AckedUnplaced("b")
+	c.AckedUnplaced("c")
+	c.Final("final")
+	c.Read("final", "a", faultPos{0, 7})
+	c.Read("final", "b", faultPos{0, 8})
+	c.Read("final", "b", faultPos{0, 9})
+	r := c.Report()
+	if r.Acknowledged != 3 || r.Lost.Count != 1 || r.Duplicated.Count != 1 || r.Moved.Count != 0 || r.UnackedPresent != 0 {
+		t.Fatalf("report %s, want 3 acknowledged, c lost, b duplicated, nothing else", r)
+	}
+	if !strings.Contains(r.String(), "c acknowledged at an unknown offset, missing from [final]") {
+		t.Errorf("report %s does not name c as lost", r)
+	}
+}

@@ -44,11 +44,16 @@ const (
 	faultRestartMax = 30 * time.Second
 	// faultAskMax bounds one request to one node.
 	faultAskMax = 3 * time.Second
+	// faultLagTime is the cluster's replica.lag.time.max.ms: short enough
+	// that a lagging follower leaves the ISR within a fault's duration, as
+	// Kafka's 30 s would not.
+	faultLagTime = 5 * time.Second
 )
 
 // faultCluster is the six processes of one fault test.
 type faultCluster struct {
 	t           *testing.T
+	net         *faultNet // the namespaces the nodes run in; nil on loopback
 	controllers []*Broker // node ids 1..3
 	brokers     []*Broker // node ids 4..6
 	httpAddr    map[*Broker]string
@@ -57,33 +62,45 @@ type faultCluster struct {
 	paused      map[*Broker]bool        // stopped with SIGSTOP, to be resumed before any stop
 }
 
-// newFaultCluster starts the six nodes and waits until all are ready and
-// the brokers are registered. They are stopped when the test ends.
-func newFaultCluster(t *testing.T) *faultCluster {
+// newFaultCluster starts the six nodes on loopback and waits until all
+// are ready and the brokers are registered. They are stopped when the
+// test ends.
+func newFaultCluster(t *testing.T) *faultCluster { return newFaultClusterOn(t, nil) }
+
+// newFaultClusterOn is newFaultCluster with each node in its namespace of
+// fn (see fault_net_test.go), or on loopback when fn is nil.
+func newFaultClusterOn(t *testing.T, fn *faultNet) *faultCluster {
 	t.Helper()
 	hosts := make([]string, faultControllers+faultBrokers)
 	for i := range hosts {
 		hosts[i] = nodeHost(i + 1)
+		if fn != nil {
+			hosts[i] = fn.host(i + 1)
+		}
 	}
-	ports := sharedFreePorts(t, hosts, 3)
-	kafkaPort, controllerPort, httpPort := strconv.Itoa(ports[0]), strconv.Itoa(ports[1]), strconv.Itoa(ports[2])
+	kafkaPort, controllerPort, httpPort := strconv.Itoa(faultNetKafkaPort), strconv.Itoa(faultNetControllerPort), strconv.Itoa(faultNetHTTPPort)
+	if fn == nil {
+		ports := sharedFreePorts(t, hosts, 3)
+		kafkaPort, controllerPort, httpPort = strconv.Itoa(ports[0]), strconv.Itoa(ports[1]), strconv.Itoa(ports[2])
+	}
 	var voters []string
 	for id := 1; id <= faultControllers; id++ {
-		voters = append(voters, fmt.Sprintf("%d@%s", id, net.JoinHostPort(nodeHost(id), controllerPort)))
+		voters = append(voters, fmt.Sprintf("%d@%s", id, net.JoinHostPort(hosts[id-1], controllerPort)))
 	}
-	fc := &faultCluster{t: t, httpAddr: map[*Broker]string{}, direct: map[*Broker]*kgo.Client{}, paused: map[*Broker]bool{}}
+	fc := &faultCluster{t: t, net: fn, httpAddr: map[*Broker]string{}, direct: map[*Broker]*kgo.Client{}, paused: map[*Broker]bool{}}
 	for i, host := range hosts {
 		id := i + 1
 		b := &Broker{t: t, DataDir: t.TempDir(), Addr: net.JoinHostPort(host, kafkaPort)}
+		if fn != nil {
+			b.Prefix = fn.prefix(id)
+		}
 		controller := net.JoinHostPort(host, controllerPort)
 		fc.httpAddr[b] = net.JoinHostPort(host, httpPort)
 		b.Env = append(nodeEnv(id, host, b.Addr, controller, strings.Join(voters, ","), b.DataDir),
 			"KAFKA_HTTP_LISTENERS="+fc.httpAddr[b],
 			"KAFKA_BROKER_SESSION_TIMEOUT_MS="+strconv.Itoa(int(faultSession/time.Millisecond)),
 			"KAFKA_BROKER_HEARTBEAT_INTERVAL_MS=500",
-			// Short enough that a lagging follower leaves the ISR within
-			// a fault's duration, as Kafka's 30 s would not.
-			"KAFKA_REPLICA_LAG_TIME_MAX_MS=5000")
+			"KAFKA_REPLICA_LAG_TIME_MAX_MS="+strconv.Itoa(int(faultLagTime/time.Millisecond)))
 		if id <= faultControllers {
 			b.Env = append(b.Env, "KAFKA_PROCESS_ROLES=controller", "KAFKA_LISTENERS=CONTROLLER://"+controller,
 				"KAFKA_ADVERTISED_LISTENERS=")

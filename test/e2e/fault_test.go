@@ -35,11 +35,10 @@ import (
 // files needs no cooperation from the broker being judged: no leadership
 // moves, no replica fetch with a borrowed identity.
 //
-// Not covered yet: network partitions (a leader cut off from the quorum
-// and its followers but not from its clients). On loopback every
-// connection leaves from 127.0.0.1, so filtering by address cannot tell a
-// client from a broker; it needs a TCP proxy per link (advertised as the
-// inter-broker listener) or a network namespace per node.
+// Network partitions (fault_partition_test.go) run the six nodes in
+// network namespaces, one each (fault_net_test.go): on loopback every
+// connection leaves from 127.0.0.1, so no filter could tell a client from
+// a broker. They need root and are skipped without it.
 
 // faultTopicPartitions is the partition count of the fault topic: one
 // led by each broker.
@@ -99,23 +98,36 @@ func TestFaultLong(t *testing.T) {
 	for _, f := range []struct {
 		name   string
 		inject func(*faultRun)
+		netns  bool // the nodes in network namespaces, for cuts
 	}{
-		{"kill-leader", killLeader},
-		{"rolling-kills", rollingKills},
-		{"kill-wipe-leader", killWipeLeader},
-		{"pause-leader", pauseLeader},
-		{"kill-controller", killController},
-		{"two-brokers-down", twoBrokersDown},
+		{"kill-leader", killLeader, false},
+		{"rolling-kills", rollingKills, false},
+		{"kill-wipe-leader", killWipeLeader, false},
+		{"pause-leader", pauseLeader, false},
+		{"kill-controller", killController, false},
+		{"two-brokers-down", twoBrokersDown, false},
+		{"cut-leader-from-brokers", partitionLeader, true},
+		{"cut-leader-from-all", partitionLeaderFromAll, true},
 	} {
-		t.Run(f.name, func(t *testing.T) { runFault(t, f.name, f.inject) })
+		t.Run(f.name, func(t *testing.T) {
+			if f.netns {
+				runFaultOn(t, f.name, f.inject, newFaultNet(t, faultControllers+faultBrokers))
+				return
+			}
+			runFault(t, f.name, f.inject)
+		})
 	}
 }
 
 // runFault starts a cluster and the workload, injects one fault (inject
 // heals it too), waits for health, stops, reads everything and judges.
-func runFault(t *testing.T, name string, inject func(*faultRun)) {
+func runFault(t *testing.T, name string, inject func(*faultRun)) { runFaultOn(t, name, inject, nil) }
+
+// runFaultOn is runFault with the nodes in the namespaces of fn (nil: on
+// loopback).
+func runFaultOn(t *testing.T, name string, inject func(*faultRun), fn *faultNet) {
 	ctx := testContext(t, 5*time.Minute)
-	fc := newFaultCluster(t)
+	fc := newFaultClusterOn(t, fn)
 	const topic = "faults"
 	adm := kadm.NewClient(clusterClient(t, fc.seeds()))
 	resp, err := adm.CreateTopic(ctx, faultTopicPartitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic)
@@ -394,9 +406,15 @@ func (r *faultRun) expectNotEnoughReplicas(leader *Broker, p int32) {
 // probe sends one acks=all produce of value to leader for partition p
 // and returns the offset acknowledged, or the error answered.
 func (r *faultRun) probe(leader *Broker, p int32, value string) (int64, error) {
+	return r.probeWithin(leader, p, value, 5*time.Second)
+}
+
+// probeWithin is probe with the produce's timeout (how long the leader
+// may wait for its ISR) at timeout.
+func (r *faultRun) probeWithin(leader *Broker, p int32, value string, timeout time.Duration) (int64, error) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
-	req.TimeoutMillis = 5000
+	req.TimeoutMillis = int32(timeout / time.Millisecond)
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = r.topic
 	rp := kmsg.NewProduceRequestTopicPartition()
@@ -404,7 +422,7 @@ func (r *faultRun) probe(leader *Broker, p int32, value string) (int64, error) {
 	rp.Records = testutil.Batch(-1, -1, -1, testutil.Record{Timestamp: time.Now().UnixMilli(), Value: value})
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(r.ctx, timeout+5*time.Second)
 	defer cancel()
 	resp, err := req.RequestWith(ctx, r.fc.ask(leader))
 	if err != nil {
