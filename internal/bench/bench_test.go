@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestHistogramBuckets checks that every value lands in a bucket whose
@@ -137,6 +139,36 @@ func TestCommas(t *testing.T) {
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1000: "-1,000"} {
 		if got := commas(n); got != want {
 			t.Errorf("commas(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestWarmUpKeysCoverEveryPartition checks that the warm-up reaches every
+// partition through the partitioner a producer client really uses.
+func TestWarmUpKeysCoverEveryPartition(t *testing.T) {
+	for _, n := range []int{1, 3, 8, 64} {
+		keys := warmUpKeys("t", n)
+		if len(keys) != n {
+			t.Fatalf("%d partitions: %d warm-up keys, want %d", n, len(keys), n)
+		}
+		// The partitioner of a client built without RecordPartitioner,
+		// as producerOptions builds it.
+		cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		partitioner, ok := cl.OptValue(kgo.RecordPartitioner).(kgo.Partitioner).ForTopic("t").(kgo.TopicBackupPartitioner)
+		cl.Close()
+		if !ok {
+			t.Fatal("the default partitioner is no longer kgo's UniformBytesPartitioner: check warmUpKeys")
+		}
+		seen := map[int]bool{}
+		for _, key := range keys {
+			// A keyed record never asks the backup iterator.
+			seen[partitioner.PartitionByBackup(&kgo.Record{Topic: "t", Key: key}, n, nil)] = true
+		}
+		if len(seen) != n {
+			t.Errorf("%d partitions: the keys reach %d of them with the client's partitioner", n, len(seen))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -262,22 +263,56 @@ func (r *benchRun) commitStartOffsets(ctx context.Context, ends map[int32]int64)
 	return nil
 }
 
-// warmUp produces one record per producer, stamped with time zero so that
-// consumers skip it, to open connections and get a producer id before the
-// schedule starts.
+// warmUp produces, from every producer, one record to every partition,
+// stamped with time zero so that consumers skip it, to open the
+// producer's connection to every partition leader and get a producer id
+// before the schedule starts. One record alone reached one broker: in a
+// cluster the first scheduled records to the other leaders then waited
+// for a connection, which showed as a stall in the latency tail.
 func (r *benchRun) warmUp(ctx context.Context, producers []*kgo.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, benchAdminTimeout)
 	defer cancel()
+	keys := warmUpKeys(r.o.topic, len(r.partitions))
 	for _, cl := range producers {
-		value := make([]byte, r.o.recordSize)
-		putStamp(value, time.Unix(0, 0), r.runID)
-		rec := &kgo.Record{Topic: r.o.topic, Value: value}
-		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-			return fmt.Errorf("the warm-up record could not be produced to %q: %w", r.o.topic, err)
+		results := make(chan error, len(keys))
+		for _, key := range keys {
+			value := make([]byte, r.o.recordSize)
+			putStamp(value, time.Unix(0, 0), r.runID)
+			rec := &kgo.Record{Topic: r.o.topic, Key: key, Value: value}
+			cl.Produce(ctx, rec, func(_ *kgo.Record, err error) { results <- err })
+		}
+		for range keys {
+			if err := <-results; err != nil {
+				return fmt.Errorf("the warm-up records could not be produced to %q: %w", r.o.topic, err)
+			}
 		}
 	}
 	return nil
 }
+
+// warmUpKeys returns keys that the producers' partitioner (kgo's default,
+// which hashes a key with murmur2 as Kafka's default partitioner does)
+// sends to each of n partitions, one key per partition found within
+// warmUpKeyTries candidates per partition (in practice all of them).
+func warmUpKeys(topic string, n int) [][]byte {
+	// kgo's StickyKeyPartitioner hashes keys exactly as the default
+	// (UniformBytesPartitioner) does, and can be asked directly.
+	partitioner := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+	found := make(map[int]bool, n)
+	var keys [][]byte
+	for i := 0; i < n*warmUpKeyTries && len(keys) < n; i++ {
+		key := []byte("warm-up-" + strconv.Itoa(i))
+		p := partitioner.Partition(&kgo.Record{Topic: topic, Key: key}, n)
+		if !found[p] {
+			found[p] = true
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// warmUpKeyTries bounds the candidate keys per partition warmUpKeys tries.
+const warmUpKeyTries = 64
 
 // verdict returns why the run is incomplete or failed, or nil.
 func (r *benchRun) verdict(ctx context.Context) error {
