@@ -1,6 +1,7 @@
 package handler
 
-// Authorization is where security plugs in. Each API asks the Broker's
+// Authorization is where security plugs in (package acl, when
+// authorizer.class.name enables it). Each API asks the Broker's
 // Authorize hook about the resources it touches, as Kafka's KafkaApis
 // (and ControllerApis, for what a KRaft broker forwards) does, with the
 // request's principal, and answers a denial with the resource's
@@ -22,6 +23,8 @@ package handler
 //	InitProducerId   IDEMPOTENT_WRITE cluster or WRITE a topic (see
 //	                 mayWriteIdempotently)        CLUSTER_AUTHORIZATION_FAILED
 //	OffsetForLeaderEpoch  CLUSTER_ACTION cluster, else DESCRIBE topic
+//	DescribeAcls     DESCRIBE cluster             CLUSTER_AUTHORIZATION_FAILED
+//	CreateAcls, DeleteAcls  ALTER cluster         CLUSTER_AUTHORIZATION_FAILED
 //	DescribeConfigs  DESCRIBE_CONFIGS \ topic, group, or the cluster for
 //	AlterConfigs     ALTER_CONFIGS    / broker-wide configs (configDenied)
 //	IncrementalAlterConfigs  ALTER_CONFIGS, as AlterConfigs
