@@ -36,10 +36,17 @@ package handler
 //	DescribeCluster  DESCRIBE cluster, only for the authorized operations
 //	                 a client asks for (0 when denied), as Kafka
 //
-// Not checked yet (Kafka does): CLUSTER_ACTION for follower fetches, which
-// come with replication, and for the broker-to-broker APIs Sluice does not
-// serve yet; WRITE on a transactional id, refused whatever the hook says
-// until transactions exist.
+// A follower's Fetch needs CLUSTER_ACTION on the cluster, as in Kafka;
+// the fetching broker connects in PLAINTEXT, as User:ANONYMOUS, so with
+// ACLs enabled that principal must be a super user or be allowed
+// CLUSTER_ACTION (internal/broker warns when it is not a super user).
+//
+// The hook is not given the client's address: package acl decides
+// bindings for a specific host conservatively (see its doc).
+//
+// Not checked yet (Kafka does): CLUSTER_ACTION for the broker-to-broker
+// APIs Sluice does not serve yet; WRITE on a transactional id, refused
+// whatever the hook says until transactions exist.
 
 import (
 	"context"
