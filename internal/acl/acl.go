@@ -2,8 +2,11 @@ package acl
 
 import (
 	"context"
+	"iter"
+	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -40,17 +43,25 @@ type Action struct {
 }
 
 // Authorize decides an action by the bindings acls, as the package doc
-// describes. It reads every binding: its cost grows with their number,
-// which metadata.ACLsMax bounds.
+// describes. It reads every binding; Authorizer indexes them instead.
 func Authorize(cfg *Config, acls map[string]*metadata.ACL, a Action) bool {
+	return decide(cfg, a, func(yield func(*metadata.ACL) bool) {
+		for _, b := range acls {
+			if b.ResourceType == a.ResourceType && patternCovers(b, a.ResourceName) && !yield(b) {
+				return
+			}
+		}
+	})
+}
+
+// decide applies the rules to the bindings whose pattern covers the
+// action's resource.
+func decide(cfg *Config, a Action, covering iter.Seq[*metadata.ACL]) bool {
 	if slices.Contains(cfg.SuperUsers, a.Principal) {
 		return true
 	}
-	covered, allowed := false, false
-	for _, b := range acls {
-		if b.ResourceType != a.ResourceType || !patternCovers(b, a.ResourceName) {
-			continue
-		}
+	covered, allowed, denied := false, false, false
+	for b := range covering {
 		covered = true
 		if b.Principal != a.Principal && b.Principal != WildcardPrincipal {
 			continue
@@ -58,18 +69,21 @@ func Authorize(cfg *Config, acls map[string]*metadata.ACL, a Action) bool {
 		switch b.Permission {
 		case kmsg.ACLPermissionTypeDeny:
 			if hostMatches(b.Host, a.Host, true) && (b.Operation == a.Operation || b.Operation == kmsg.ACLOperationAll) {
-				return false
+				denied = true
 			}
 		case kmsg.ACLPermissionTypeAllow:
 			if hostMatches(b.Host, a.Host, false) && implies(b.Operation, a.Operation) {
 				allowed = true
 			}
 		}
+		if denied {
+			break
+		}
 	}
 	if !covered {
 		return cfg.AllowEveryoneIfNoACL
 	}
-	return allowed
+	return allowed && !denied
 }
 
 // patternCovers reports whether b's resource pattern covers name.
@@ -116,6 +130,79 @@ func implies(granted, op kmsg.ACLOperation) bool {
 type Authorizer struct {
 	cfg   Config
 	image func() *metadata.Image
+	// index is built from an image's ACLs the first time they are asked
+	// about; apply replaces the map when ACLs change, so its identity
+	// says when the index is stale.
+	index atomic.Pointer[index]
+}
+
+// index is the bindings of one ACL map by resource: literal patterns by
+// type and name, the literal wildcard and prefixed patterns by type.
+type index struct {
+	// acls is the map indexed, kept so that its address, source, is not
+	// reused by another map while the index may be asked.
+	acls     map[string]*metadata.ACL
+	source   uintptr
+	literal  map[resourceKey][]*metadata.ACL
+	wildcard map[kmsg.ACLResourceType][]*metadata.ACL
+	prefixed map[kmsg.ACLResourceType][]*metadata.ACL
+}
+
+// resourceKey names one resource.
+type resourceKey struct {
+	typ  kmsg.ACLResourceType
+	name string
+}
+
+// newIndex indexes acls.
+func newIndex(acls map[string]*metadata.ACL) *index {
+	ix := &index{acls: acls, source: reflect.ValueOf(acls).Pointer(), literal: map[resourceKey][]*metadata.ACL{},
+		wildcard: map[kmsg.ACLResourceType][]*metadata.ACL{}, prefixed: map[kmsg.ACLResourceType][]*metadata.ACL{}}
+	for _, b := range acls {
+		switch {
+		case b.PatternType == kmsg.ACLResourcePatternTypePrefixed:
+			ix.prefixed[b.ResourceType] = append(ix.prefixed[b.ResourceType], b)
+		case b.PatternType == kmsg.ACLResourcePatternTypeLiteral && b.ResourceName == WildcardResource:
+			ix.wildcard[b.ResourceType] = append(ix.wildcard[b.ResourceType], b)
+		case b.PatternType == kmsg.ACLResourcePatternTypeLiteral:
+			k := resourceKey{b.ResourceType, b.ResourceName}
+			ix.literal[k] = append(ix.literal[k], b)
+		}
+	}
+	return ix
+}
+
+// covering yields the bindings whose pattern covers a's resource.
+func (ix *index) covering(a Action) iter.Seq[*metadata.ACL] {
+	return func(yield func(*metadata.ACL) bool) {
+		for _, b := range ix.literal[resourceKey{a.ResourceType, a.ResourceName}] {
+			if !yield(b) {
+				return
+			}
+		}
+		for _, b := range ix.wildcard[a.ResourceType] {
+			if !yield(b) {
+				return
+			}
+		}
+		for _, b := range ix.prefixed[a.ResourceType] {
+			if strings.HasPrefix(a.ResourceName, b.ResourceName) && !yield(b) {
+				return
+			}
+		}
+	}
+}
+
+// indexOf returns the index of acls, building it if the cached one is of
+// another map.
+func (z *Authorizer) indexOf(acls map[string]*metadata.ACL) *index {
+	source := reflect.ValueOf(acls).Pointer()
+	if ix := z.index.Load(); ix != nil && ix.source == source {
+		return ix
+	}
+	ix := newIndex(acls)
+	z.index.Store(ix)
+	return ix
 }
 
 // New returns an authorizer that reads the bindings of image() at each
@@ -129,5 +216,6 @@ func New(cfg Config, image func() *metadata.Image) *Authorizer {
 // signature is handler.Authorizer's. The hook does not carry the client's
 // address yet: see the package doc on hosts.
 func (z *Authorizer) Authorize(_ context.Context, who protocol.Principal, op kmsg.ACLOperation, typ kmsg.ACLResourceType, name string) bool {
-	return Authorize(&z.cfg, z.image().ACLs, Action{Principal: who.String(), Operation: op, ResourceType: typ, ResourceName: name})
+	a := Action{Principal: who.String(), Operation: op, ResourceType: typ, ResourceName: name}
+	return decide(&z.cfg, a, z.indexOf(z.image().ACLs).covering(a))
 }

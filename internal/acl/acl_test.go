@@ -1,12 +1,15 @@
 package acl
 
 import (
+	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/metadata"
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 // Shorthands for the tables.
@@ -104,6 +107,18 @@ func TestAuthorize(t *testing.T) {
 			if got := Authorize(&tt.cfg, acls, tt.action); got != tt.want {
 				t.Errorf("Authorize(%+v) = %v, want %v", tt.action, got, tt.want)
 			}
+			if tt.action.Host != "" {
+				return // the hook has no host
+			}
+			z := New(tt.cfg, func() *metadata.Image { return &metadata.Image{ACLs: acls} })
+			who, ok := strings.CutPrefix(tt.action.Principal, "User:")
+			if !ok {
+				t.Fatal("a principal that is not a User")
+			}
+			a := tt.action
+			if got := z.Authorize(context.Background(), protocol.Principal{Type: "User", Name: who}, a.Operation, a.ResourceType, a.ResourceName); got != tt.want {
+				t.Errorf("Authorizer.Authorize(%+v) = %v, want %v", tt.action, got, tt.want)
+			}
 		})
 	}
 }
@@ -168,5 +183,31 @@ func TestValidate(t *testing.T) {
 		if err := Validate(&b); err == nil {
 			t.Errorf("%+v validated", b)
 		}
+	}
+}
+
+// TestAuthorizerFollowsTheImage: a new ACL map (a created or deleted
+// binding) is indexed anew; the same map is not.
+func TestAuthorizerFollowsTheImage(t *testing.T) {
+	read := bind(topic, "a-", prefix, "User:alice", "*", kmsg.ACLOperationRead, allow)
+	read.ID = "1"
+	im := &metadata.Image{}
+	z := New(Config{}, func() *metadata.Image { return im })
+	alice := protocol.Principal{Type: "User", Name: "alice"}
+	if z.Authorize(context.Background(), alice, kmsg.ACLOperationRead, topic, "a-1") {
+		t.Fatal("allowed without ACLs")
+	}
+	im = &metadata.Image{ACLs: map[string]*metadata.ACL{"1": &read}}
+	if !z.Authorize(context.Background(), alice, kmsg.ACLOperationRead, topic, "a-1") {
+		t.Fatal("denied after the ACL was created")
+	}
+	first := z.index.Load()
+	z.Authorize(context.Background(), alice, kmsg.ACLOperationRead, topic, "a-2")
+	if z.index.Load() != first {
+		t.Fatal("the same ACLs were indexed again")
+	}
+	im = &metadata.Image{ACLs: map[string]*metadata.ACL{}}
+	if z.Authorize(context.Background(), alice, kmsg.ACLOperationRead, topic, "a-1") {
+		t.Fatal("allowed after the ACL was deleted")
 	}
 }
