@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-dev/sluice/internal/testutil"
 )
@@ -158,5 +159,40 @@ func TestACLsJavaTool(t *testing.T) {
 	res := javaTool(t, b, nil, javaACLs, "--bootstrap-server", b.Addr, "--list")
 	if res.ExitCode == 0 || !strings.Contains(res.Stdout+res.Stderr, "ClusterAuthorization") {
 		t.Errorf("anonymous --list exited %d:\n%s\n%s", res.ExitCode, clip(res.Stdout), clip(res.Stderr))
+	}
+}
+
+// TestACLsCluster: three brokers with ACLs enabled replicate when the
+// principal of their replica fetches, User:ANONYMOUS (the fetchers speak
+// PLAINTEXT), is a super user, as Kafka wants brokers' principals in
+// super.users; an ACL created through one broker is described by every
+// other (it travels in the metadata log).
+func TestACLsCluster(t *testing.T) {
+	c := newCluster(t, "KAFKA_AUTHORIZER_CLASS_NAME=kafka.security.authorizer.AclAuthorizer", "KAFKA_SUPER_USERS=User:ANONYMOUS")
+	c.start()
+	ctx := testContext(t, 3*time.Minute)
+	c.waitMembership(ctx, c.nodes, clusterAgreeMax)
+	c.createReplicated(ctx, "acl-replicated", 1) // acks=all: the followers fetched
+
+	grant := kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("a-").
+		ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpRead)
+	res, err := kadm.NewClient(clusterClient(t, []string{c.nodes[0].Addr})).CreateACLs(ctx, grant)
+	if err != nil || len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("creating: %v, %+v", err, res)
+	}
+	for _, b := range c.nodes[1:] {
+		req := kmsg.NewPtrDescribeACLsRequest()
+		req.ResourceType, req.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny
+		req.Operation, req.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+		if !testutil.WaitFor(clusterAgreeMax, func() bool {
+			resp, err := c.ask(b).Request(ctx, req)
+			if err != nil {
+				return false
+			}
+			d := resp.(*kmsg.DescribeACLsResponse)
+			return d.ErrorCode == 0 && len(d.Resources) == 1 && d.Resources[0].ResourceName == "a-"
+		}) {
+			t.Fatalf("broker at %s does not describe the ACL", b.Addr)
+		}
 	}
 }
