@@ -12,10 +12,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/acl"
 	"github.com/sluice-dev/sluice/internal/admin"
 	"github.com/sluice-dev/sluice/internal/auth"
 	"github.com/sluice-dev/sluice/internal/config"
@@ -27,6 +29,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/metadata"
 	"github.com/sluice-dev/sluice/internal/metrics"
 	"github.com/sluice-dev/sluice/internal/peer"
+	"github.com/sluice-dev/sluice/internal/protocol"
 	"github.com/sluice-dev/sluice/internal/replica"
 	"github.com/sluice-dev/sluice/internal/server"
 	"github.com/sluice-dev/sluice/internal/topics"
@@ -200,6 +203,7 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 		NodeID: b.cfg.NodeID(), Host: first.Host, Port: first.Port, Config: b.cfg,
 		Meta: meta, Replicas: b.replicas, ProducerIDs: txn.NewIDs(q.allocateProducerIDs),
 		Groups: b.groups, Topics: b.topics, Logger: b.logger, Metrics: b.metrics,
+		Authorize: b.authorizer(meta),
 	})
 	b.admin = admin.New(admin.Broker{
 		NodeID: b.cfg.NodeID(), Host: first.Host, Port: first.Port,
@@ -217,6 +221,28 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 		FailedAuthenticationDelay: time.Duration(b.cfg.Int("connection.failed.authentication.delay.ms")) * time.Millisecond,
 	}, h, b.logger)
 	return nil
+}
+
+// authorizer is the handler's Authorize hook: nil (everything allowed)
+// unless authorizer.class.name names Kafka's StandardAuthorizer or
+// AclAuthorizer, then ACLs from the metadata image decide (package acl).
+//
+// Other brokers' replica fetches need CLUSTER_ACTION on the cluster, as
+// in Kafka, where brokers' principals go in super.users. Sluice's
+// fetchers speak PLAINTEXT, so they come as User:ANONYMOUS: on a cluster
+// of several brokers, User:ANONYMOUS must be a super user, or be allowed
+// CLUSTER_ACTION on the cluster, for replication to work; a warning says
+// so. The HTTP console's operator changes also come as User:ANONYMOUS.
+func (b *Broker) authorizer(meta *metadata.Store) handler.Authorizer {
+	if !b.cfg.AuthorizerEnabled() {
+		return nil
+	}
+	cfg := acl.Config{SuperUsers: b.cfg.SuperUsers(), AllowEveryoneIfNoACL: b.cfg.Bool("allow.everyone.if.no.acl.found")}
+	if !slices.Contains(cfg.SuperUsers, protocol.Anonymous.String()) {
+		b.logger.Warn("ACLs are enabled and User:ANONYMOUS is not a super user: other brokers' replica fetches, which come as User:ANONYMOUS, need CLUSTER_ACTION on the cluster",
+			"authorizer", b.cfg.String("authorizer.class.name"))
+	}
+	return acl.New(cfg, meta.Image).Authorize
 }
 
 // newFetchers builds the replica fetchers from the replica.* configs.

@@ -464,8 +464,8 @@ func TestEachDefaults(t *testing.T) {
 			t.Errorf("%s = %q (%v), want default %q", d.Name, value, source, d.Default)
 		}
 	})
-	if len(names) != len(brokerDefs)+len(securityDefs) || !slices.IsSorted(names) {
-		t.Errorf("Each visited %d keys, sorted %v; registry has %d", len(names), slices.IsSorted(names), len(brokerDefs)+len(securityDefs))
+	if len(names) != len(brokerDefs)+len(securityDefs)+len(authorizerDefs) || !slices.IsSorted(names) {
+		t.Errorf("Each visited %d keys, sorted %v; registry has %d", len(names), slices.IsSorted(names), len(brokerDefs)+len(securityDefs)+len(authorizerDefs))
 	}
 	topic, _ := b.Topic(nil)
 	topic.Each(func(d *Def, value string, source Source) {

@@ -162,7 +162,7 @@ var (
 )
 
 func init() {
-	brokerSorted = register(append(brokerDefs, securityDefs...), ScopeBroker, brokerByName)
+	brokerSorted = register(slices.Concat(brokerDefs, securityDefs, authorizerDefs), ScopeBroker, brokerByName)
 	topicSorted = register(topicDefs, ScopeTopic, topicByName)
 	checkTopicDefs()
 }

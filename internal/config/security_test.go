@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -64,5 +65,23 @@ func TestSecretsAreSensitive(t *testing.T) {
 		if d, ok := Lookup(name); !ok || !d.Sensitive {
 			t.Errorf("%s is not a sensitive key", name)
 		}
+	}
+}
+
+// TestAuthorizerKeys: the authorizer keys parse as Kafka's, and an
+// unknown authorizer class is refused.
+func TestAuthorizerKeys(t *testing.T) {
+	b, _ := mustLoad(t, "authorizer.class.name="+StandardAuthorizer+"\nsuper.users=User:admin; User:broker;;User:admin\n", nil, nil)
+	if !b.AuthorizerEnabled() || b.Bool("allow.everyone.if.no.acl.found") {
+		t.Errorf("enabled %v, allow.everyone %v", b.AuthorizerEnabled(), b.Bool("allow.everyone.if.no.acl.found"))
+	}
+	if got := b.SuperUsers(); !slices.Equal(got, []string{"User:admin", "User:broker"}) {
+		t.Errorf("SuperUsers = %q", got)
+	}
+	if _, _, err := Load(writeProperties(t, "authorizer.class.name=com.example.Mine\n"), nil, nil); err == nil {
+		t.Error("an unknown authorizer class loaded")
+	}
+	if b, _ := mustLoad(t, "", nil, nil); b.AuthorizerEnabled() || len(b.SuperUsers()) != 0 {
+		t.Error("no authorizer configured, yet enabled")
 	}
 }

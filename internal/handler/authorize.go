@@ -1,6 +1,7 @@
 package handler
 
-// Authorization is where security plugs in. Each API asks the Broker's
+// Authorization is where security plugs in (package acl, when
+// authorizer.class.name enables it). Each API asks the Broker's
 // Authorize hook about the resources it touches, as Kafka's KafkaApis
 // (and ControllerApis, for what a KRaft broker forwards) does, with the
 // request's principal, and answers a denial with the resource's
@@ -22,6 +23,8 @@ package handler
 //	InitProducerId   IDEMPOTENT_WRITE cluster or WRITE a topic (see
 //	                 mayWriteIdempotently)        CLUSTER_AUTHORIZATION_FAILED
 //	OffsetForLeaderEpoch  CLUSTER_ACTION cluster, else DESCRIBE topic
+//	DescribeAcls     DESCRIBE cluster             CLUSTER_AUTHORIZATION_FAILED
+//	CreateAcls, DeleteAcls  ALTER cluster         CLUSTER_AUTHORIZATION_FAILED
 //	DescribeConfigs  DESCRIBE_CONFIGS \ topic, group, or the cluster for
 //	AlterConfigs     ALTER_CONFIGS    / broker-wide configs (configDenied)
 //	IncrementalAlterConfigs  ALTER_CONFIGS, as AlterConfigs
@@ -33,10 +36,17 @@ package handler
 //	DescribeCluster  DESCRIBE cluster, only for the authorized operations
 //	                 a client asks for (0 when denied), as Kafka
 //
-// Not checked yet (Kafka does): CLUSTER_ACTION for follower fetches, which
-// come with replication, and for the broker-to-broker APIs Sluice does not
-// serve yet; WRITE on a transactional id, refused whatever the hook says
-// until transactions exist.
+// A follower's Fetch needs CLUSTER_ACTION on the cluster, as in Kafka;
+// the fetching broker connects in PLAINTEXT, as User:ANONYMOUS, so with
+// ACLs enabled that principal must be a super user or be allowed
+// CLUSTER_ACTION (internal/broker warns when it is not a super user).
+//
+// The hook is not given the client's address: package acl decides
+// bindings for a specific host conservatively (see its doc).
+//
+// Not checked yet (Kafka does): CLUSTER_ACTION for the broker-to-broker
+// APIs Sluice does not serve yet; WRITE on a transactional id, refused
+// whatever the hook says until transactions exist.
 
 import (
 	"context"

@@ -127,6 +127,12 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return h.deleteGroups(req.Principal, r)
 	case *kmsg.OffsetDeleteRequest:
 		return h.offsetDelete(req.Principal, r)
+	case *kmsg.DescribeACLsRequest:
+		return Reply{Msg: h.describeACLs(ctx, req.Principal, r)}
+	case *kmsg.CreateACLsRequest:
+		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.createACLs(ctx, req.Principal, r) })
+	case *kmsg.DeleteACLsRequest:
+		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.deleteACLs(ctx, req.Principal, r) })
 	case *kmsg.DescribeClusterRequest:
 		return Reply{Msg: h.describeCluster(ctx, req.Principal, req.Listener, r)}
 	}

@@ -57,6 +57,10 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 		res = next.alterPartition(r.AlterPartition)
 	case r.ElectLeader != nil:
 		res = next.electLeader(r.ElectLeader)
+	case r.CreateACLs != nil:
+		res = next.createACLs(r.CreateACLs)
+	case r.DeleteACLs != nil:
+		res = next.deleteACLs(r.DeleteACLs)
 	}
 	return &next, res
 }

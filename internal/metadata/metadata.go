@@ -128,6 +128,9 @@ type Image struct {
 	Topics         map[string]*Topic
 	Brokers        map[int32]*Broker
 	NextProducerID int64
+	// ACLs are the ACL bindings by id; apply replaces the map, never
+	// changes it, so readers of an image need no lock.
+	ACLs map[string]*ACL
 
 	byID map[TopicID]*Topic
 	// ownTopics is set while apply builds this image and has cloned

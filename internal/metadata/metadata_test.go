@@ -216,6 +216,8 @@ func FuzzApply(f *testing.F) {
 		{ProducerIDs: &ProducerIDsRecord{Broker: 1, Count: 5}},
 		{AlterPartition: &AlterPartitionRecord{Leader: 1, BrokerEpoch: 2, ISR: []int32{1, 2}}},
 		{ElectLeader: &ElectLeaderRecord{Partition: 1, Unclean: true}},
+		{CreateACLs: &CreateACLsRecord{ACLs: []ACL{{ID: "x", ResourceName: "t"}, {ID: "y", ResourceName: "t"}}}},
+		{DeleteACLs: &DeleteACLsRecord{IDs: []string{"x", "z"}}},
 	} {
 		b, _ := encodeEntry(&Entry{Req: "r", Record: r})
 		f.Add(b)
@@ -226,6 +228,11 @@ func FuzzApply(f *testing.F) {
 			return
 		}
 		im, _ := s.Image().apply(99, &e.Record)
+		for id, a := range im.ACLs {
+			if a.ID != id || id == "" {
+				t.Fatalf("ACL %+v is held under id %q", a, id)
+			}
+		}
 		for name, top := range im.Topics {
 			if top.Name != name || int(top.Partitions) != len(top.Assignments) {
 				t.Fatalf("topic %q breaks the invariants: %+v", name, top)

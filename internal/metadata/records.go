@@ -38,6 +38,8 @@ type Record struct {
 	ProducerIDs      *ProducerIDsRecord      `json:"producerIds,omitempty"`
 	AlterPartition   *AlterPartitionRecord   `json:"alterPartition,omitempty"`
 	ElectLeader      *ElectLeaderRecord      `json:"electLeader,omitempty"`
+	CreateACLs       *CreateACLsRecord       `json:"createAcls,omitempty"`
+	DeleteACLs       *DeleteACLsRecord       `json:"deleteAcls,omitempty"`
 }
 
 // ClusterRecord names the cluster; the first one wins.
@@ -148,7 +150,7 @@ func decodeEntry(b []byte) (*Entry, error) {
 	set := 0
 	for _, present := range []bool{r.Cluster != nil, r.RegisterBroker != nil, r.FenceBroker != nil,
 		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil,
-		r.AlterPartition != nil, r.ElectLeader != nil} {
+		r.AlterPartition != nil, r.ElectLeader != nil, r.CreateACLs != nil, r.DeleteACLs != nil} {
 		if present {
 			set++
 		}

@@ -127,13 +127,14 @@ type snapshotFile struct {
 	Brokers        []*Broker `json:"brokers"`
 	Topics         []*Topic  `json:"topics"`
 	NextProducerID int64     `json:"nextProducerId"`
+	ACLs           []*ACL    `json:"acls,omitempty"`
 }
 
 // Snapshot serialises the image at the last applied index.
 func (s *Store) Snapshot() (uint64, []byte, error) {
 	im := s.image.Load()
 	snap := snapshotFile{Version: 1, Index: im.Index, ClusterID: im.ClusterID, NextProducerID: im.NextProducerID,
-		Topics: im.SortedTopics()}
+		Topics: im.SortedTopics(), ACLs: im.SortedACLs()}
 	for _, id := range slices.Sorted(maps.Keys(im.Brokers)) {
 		snap.Brokers = append(snap.Brokers, im.Brokers[id])
 	}
@@ -157,6 +158,12 @@ func (s *Store) Restore(index uint64, data []byte) error {
 			return fmt.Errorf("metadata snapshot is corrupt: topic %q has %d partitions and %d assignments", t.Name, t.Partitions, len(t.Assignments))
 		}
 		im.Topics[t.Name], im.byID[t.ID] = t, t
+	}
+	if len(snap.ACLs) > 0 {
+		im.ACLs = make(map[string]*ACL, len(snap.ACLs))
+		for _, a := range snap.ACLs {
+			im.ACLs[a.ID] = a
+		}
 	}
 	s.image.Store(im)
 	s.history.reset()

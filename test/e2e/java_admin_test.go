@@ -274,7 +274,6 @@ func TestJavaToolsMissingAPIs(t *testing.T) {
 		missing string // the API the tool names in its error
 	}{
 		{javaReassign, []string{"--list"}, "LIST_PARTITION_REASSIGNMENTS"},
-		{javaACLs, []string{"--list"}, "DESCRIBE_ACLS"},
 		{javaQuorum, []string{"describe", "--status"}, "DESCRIBE_QUORUM"},
 		{javaTransactions, []string{"list"}, "LIST_TRANSACTIONS"},
 		{javaClientMetrics, []string{"--list"}, "LIST_CONFIG_RESOURCES"},
