@@ -25,8 +25,9 @@ import (
 // voter (KRaft's combined mode), configured like the apache/kafka image:
 // only through KAFKA_ variables. Node n binds 127.0.0.n (the whole of 127/8
 // is loopback on Linux) and every node uses the same two port numbers, so
-// an address names its node. Data is not replicated yet, so topics use
-// replication factor 1: a partition lives on its leader alone.
+// an address names its node. Most of these tests use replication factor
+// 1, so that a partition lives on its leader alone and leadership is
+// easy to predict; the replication tests ask for more.
 
 // quorumStartupTimeoutEnv is how long a node waits at start for a quorum
 // and its registration before it gives up with an error naming the voters
