@@ -21,6 +21,19 @@ import (
 // authorizer, with Kafka's message.
 var errSecurityDisabled = fmt.Errorf("%w: No Authorizer is configured.", kerr.SecurityDisabled)
 
+// aclsDenied says why the ACL APIs refuse who: no authorizer is
+// configured, or who may not perform op (DESCRIBE to list, ALTER to
+// change) on the cluster; nil when they serve it.
+func (h *Handler) aclsDenied(ctx context.Context, who protocol.Principal, op kmsg.ACLOperation) error {
+	switch {
+	case h.b.Authorize == nil:
+		return errSecurityDisabled
+	case !h.allowedCluster(ctx, who, op):
+		return errClusterDenied
+	}
+	return nil
+}
+
 // errUnknownFilter answers a filter naming an enum value Kafka does not
 // know.
 var errUnknownFilter = fmt.Errorf("%w: The filter must not contain UNKNOWN elements.", kerr.InvalidRequest)
@@ -29,13 +42,8 @@ func (h *Handler) describeACLs(ctx context.Context, who protocol.Principal, req 
 	resp := req.ResponseKind().(*kmsg.DescribeACLsResponse)
 	filter := acl.Filter{ResourceType: req.ResourceType, ResourceName: req.ResourceName, PatternType: req.ResourcePatternType,
 		Principal: req.Principal, Host: req.Host, Operation: req.Operation, Permission: req.PermissionType}
-	var err error
-	switch {
-	case h.b.Authorize == nil:
-		err = errSecurityDisabled
-	case !h.allowedCluster(ctx, who, kmsg.ACLOperationDescribe):
-		err = errClusterDenied
-	case filter.Unknown():
+	err := h.aclsDenied(ctx, who, kmsg.ACLOperationDescribe)
+	if err == nil && filter.Unknown() {
 		err = errUnknownFilter
 	}
 	if err != nil {

@@ -19,13 +19,7 @@ import (
 func (h *Handler) createACLs(ctx context.Context, who protocol.Principal, req *kmsg.CreateACLsRequest) *kmsg.CreateACLsResponse {
 	resp := req.ResponseKind().(*kmsg.CreateACLsResponse)
 	resp.Results = make([]kmsg.CreateACLsResponseResult, len(req.Creations))
-	var denied error
-	switch {
-	case h.b.Authorize == nil:
-		denied = errSecurityDisabled
-	case !h.allowedCluster(ctx, who, kmsg.ACLOperationAlter):
-		denied = errClusterDenied
-	}
+	denied := h.aclsDenied(ctx, who, kmsg.ACLOperationAlter)
 	var valid []metadata.ACL
 	var validAt []int // valid[i] answers Creations[validAt[i]]
 	for i, c := range req.Creations {

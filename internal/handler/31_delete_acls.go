@@ -19,13 +19,7 @@ import (
 func (h *Handler) deleteACLs(ctx context.Context, who protocol.Principal, req *kmsg.DeleteACLsRequest) *kmsg.DeleteACLsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteACLsResponse)
 	resp.Results = make([]kmsg.DeleteACLsResponseResult, len(req.Filters))
-	var denied error
-	switch {
-	case h.b.Authorize == nil:
-		denied = errSecurityDisabled
-	case !h.allowedCluster(ctx, who, kmsg.ACLOperationAlter):
-		denied = errClusterDenied
-	}
+	denied := h.aclsDenied(ctx, who, kmsg.ACLOperationAlter)
 	bindings := h.b.Meta.Image().SortedACLs()
 	var ids []string
 	seen := map[string]bool{}
