@@ -48,7 +48,7 @@ func (l *Log) swapIn(group []segmentView, cleaned *segment, at func(string)) err
 	if err := l.commitSwapLocked(group, cleaned, at); err != nil {
 		return l.failLocked(err)
 	}
-	fresh, err := openSegment(l.fs, l.dir, cleaned.baseOffset, false)
+	fresh, err := openSegment(l.fs, l.files, l.dir, cleaned.baseOffset, false)
 	if err != nil {
 		return l.failLocked(err)
 	}
@@ -142,6 +142,7 @@ func (l *Log) retireLocked(s *segment) error {
 		if err := l.fs.Rename(f.Name(), f.Name()+deletedSuffix); err != nil {
 			return fmt.Errorf("retire replaced segment: %w", err)
 		}
+		noteMoved(f, f.Name()+deletedSuffix)
 	}
 	return nil
 }

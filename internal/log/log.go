@@ -100,6 +100,9 @@ func (c Config) durable() bool { return c.FlushMessages <= 1 }
 type Log struct {
 	dir    string
 	fs     vfs.FS // every file of the log is opened through it
+	// files keeps the segment files open, at most its limit of them
+	// besides those in use; shared by the broker's logs.
+	files *FileCache
 	logger *slog.Logger
 
 	mu             sync.Mutex // guards the fields below
@@ -140,6 +143,30 @@ type Log struct {
 	syncScheduled atomic.Bool
 
 	cleaning cleanState // compaction's checkpoint; see clean.go
+
+	// pinnedSegment is the segment whose files are pinned open: the
+	// active one, once pinActiveLocked ran. Guarded by mu.
+	pinnedSegment *segment
+}
+
+// pinActiveLocked keeps the active segment's files open and lets the
+// cache close those of the segment active before. A failure to open them
+// leaves the active segment unpinned: its files are then opened on use.
+// REQUIRES: l.mu.
+func (l *Log) pinActiveLocked() error {
+	active := l.activeLocked()
+	if l.pinnedSegment == active {
+		return nil
+	}
+	if l.pinnedSegment != nil {
+		l.pinnedSegment.unpin()
+		l.pinnedSegment = nil
+	}
+	if err := active.pin(); err != nil {
+		return err
+	}
+	l.pinnedSegment = active
+	return nil
 }
 
 // Dir returns the partition directory.
@@ -282,11 +309,14 @@ func (l *Log) rollLocked(base int64) (*segment, error) {
 	if err := old.sync(); err != nil {
 		return nil, err
 	}
-	next, err := openSegment(l.fs, l.dir, base, true)
+	next, err := openSegment(l.fs, l.files, l.dir, base, true)
 	if err != nil {
 		return nil, err
 	}
 	l.segments = append(l.segments, next)
+	if err := l.pinActiveLocked(); err != nil {
+		l.logger.Warn("keep the active segment's files open", "dir", l.dir, "err", err)
+	}
 	l.noteDurableLocked(old.nextOffset, old, old.size)
 	l.logger.Debug("rolled segment", "dir", l.dir, "baseOffset", next.baseOffset)
 	return next, nil
@@ -297,7 +327,7 @@ func (l *Log) rollLocked(base int64) (*segment, error) {
 // leaves an empty segment, which recovery keeps as it is.
 func (l *Log) replaceEmptyActiveLocked(base int64) (*segment, error) {
 	old := l.activeLocked()
-	next, err := openSegment(l.fs, l.dir, base, true)
+	next, err := openSegment(l.fs, l.files, l.dir, base, true)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +337,9 @@ func (l *Log) replaceEmptyActiveLocked(base int64) (*segment, error) {
 	}
 	if l.limitSegment == old {
 		l.limitSegment, l.limitPosition = next, 0
+	}
+	if err := l.pinActiveLocked(); err != nil {
+		l.logger.Warn("keep the active segment's files open", "dir", l.dir, "err", err)
 	}
 	if err := old.close(); err != nil {
 		l.logger.Warn("close replaced empty segment", "dir", l.dir, "baseOffset", old.baseOffset, "err", err)

@@ -43,6 +43,10 @@ type OpenOptions struct {
 	// FS is the file system the log's files live on; nil is the
 	// operating system's. Tests put an error-injecting one here.
 	FS vfs.FS
+	// Files bounds the segment files open at once, shared by every log of
+	// a broker (log.open.files.max); nil is a package-wide cache of
+	// DefaultOpenFilesMax files.
+	Files *FileCache
 }
 
 // Open opens the log in dir, creating it if needed, and recovers it.
@@ -56,7 +60,10 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	l := &Log{dir: dir, fs: opts.FS, cfg: cfg, logger: opts.Logger, syncTurn: make(chan struct{}, 1)}
+	if opts.Files == nil {
+		opts.Files = defaultFileCache
+	}
+	l := &Log{dir: dir, fs: opts.FS, files: opts.Files, cfg: cfg, logger: opts.Logger, syncTurn: make(chan struct{}, 1)}
 	if err := completeSwaps(l.fs, dir, opts.Logger); err != nil {
 		return nil, err
 	}
@@ -66,7 +73,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	}
 	if len(bases) == 0 {
 		bases = []int64{0}
-		s, err := openSegment(l.fs, dir, 0, true)
+		s, err := openSegment(l.fs, l.files, dir, 0, true)
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +90,12 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	l.durable.Store(active.nextOffset)
 	l.readable, l.readableSegment, l.readablePosition = active.nextOffset, active, active.size
 	l.readLimit, l.limitSegment, l.limitPosition = active.nextOffset, active, active.size
+	if err := l.pinActiveLocked(); err != nil {
+		for _, s := range l.segments {
+			s.close()
+		}
+		return nil, fmt.Errorf("%w: open the active segment: %v", errLogFailed, err)
+	}
 	if opts.LimitReads {
 		if err := l.startReadLimit(opts.ReadLimit); err != nil {
 			for _, s := range l.segments {
@@ -150,7 +163,7 @@ func listSegments(fs vfs.FS, dir string) ([]int64, error) {
 // loadSegments opens every segment and recovers the ones that need it.
 func (l *Log) loadSegments(bases []int64, opts OpenOptions) error {
 	for i, base := range bases {
-		s, err := openSegment(l.fs, l.dir, base, false)
+		s, err := openSegment(l.fs, l.files, l.dir, base, false)
 		if err != nil {
 			return err
 		}

@@ -82,7 +82,9 @@ func (l *Log) deleteFirstLocked() {
 	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
 		if err := l.fs.Rename(f.Name(), f.Name()+deletedSuffix); err != nil {
 			l.logger.Warn("rename deleted segment file", "file", f.Name(), "err", err)
+			continue
 		}
+		noteMoved(f, f.Name()+deletedSuffix)
 	}
 	l.logger.Info("deleted segment", "dir", l.dir, "baseOffset", s.baseOffset, "logStartOffset", l.logStartOffset)
 	time.AfterFunc(l.cfg.SegmentDeleteDelay, func() {

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/sluice-dev/sluice/internal/record"
+	"github.com/sluice-dev/sluice/internal/vfs"
 )
 
 // Section is a run of whole record batches in one segment file: what a
@@ -21,6 +22,7 @@ import (
 // empty and needs no release.
 type Section struct {
 	s    *segment // nil when empty
+	f    vfs.File // s's .log file, held open until Release
 	pos  int64
 	size int64
 }
@@ -37,7 +39,7 @@ func (sec Section) File() (f *os.File, pos int64) {
 	if sec.s == nil {
 		return nil, 0
 	}
-	return sec.s.file.OSFile(), sec.pos
+	return sec.f.OSFile(), sec.pos
 }
 
 // AppendTo appends the section's bytes to dst: the copying path, for
@@ -50,7 +52,7 @@ func (sec Section) AppendTo(dst []byte) ([]byte, error) {
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, int(sec.size))[:start+int(sec.size)]
-	if _, err := sec.s.file.ReadAt(dst[start:], sec.pos); err != nil {
+	if _, err := sec.f.ReadAt(dst[start:], sec.pos); err != nil {
 		return dst[:start], fmt.Errorf("read %s at %d: %w", sec.s.file.Name(), sec.pos, err)
 	}
 	if n := wholeBatches(dst[start:]); n != int(sec.size) {
@@ -77,15 +79,25 @@ type fileHolders struct {
 	dropped  bool // the log no longer holds the file
 }
 
-// holdFile adds a Section's hold. REQUIRES: the log's mu, with s still one
-// of the log's segments, so the log's own hold cannot have ended.
-func (s *segment) holdFile() {
+// holdFile adds a Section's hold and returns the open .log file, which
+// the file cache does not close before releaseFile: a Section in flight
+// survives eviction. REQUIRES: the log's mu, with s still one of the log's
+// segments, so the log's own hold cannot have ended.
+func (s *segment) holdFile() (vfs.File, error) {
+	f := s.file
+	if cf, ok := s.file.(*cachedFile); ok {
+		var err error
+		if f, err = cf.acquire(); err != nil {
+			return nil, fmt.Errorf("%w: %v", errLogFailed, err)
+		}
+	}
 	s.holders.mu.Lock()
 	defer s.holders.mu.Unlock()
 	if s.holders.dropped {
 		panic(fmt.Sprintf("log: section of segment %d taken after its file was dropped", s.baseOffset))
 	}
 	s.holders.sections++
+	return f, nil
 }
 
 // releaseFile ends a Section's hold, closing the file if it was the last.
@@ -95,6 +107,11 @@ func (s *segment) releaseFile() {
 	s.holders.sections--
 	if s.holders.sections < 0 {
 		panic(fmt.Sprintf("log: section of segment %d released twice", s.baseOffset))
+	}
+	// The cache's hold ends only after the count is checked: a second
+	// release must not take the active segment's pin away.
+	if cf, ok := s.file.(*cachedFile); ok {
+		cf.release()
 	}
 	if s.holders.sections == 0 && s.holders.dropped {
 		s.file.Close()
@@ -156,21 +173,33 @@ func (l *Log) readSection(offset int64, maxBytes int, minOne, toEnd bool) (Secti
 	// batch (compaction leaves such gaps); then the next segment's first
 	// batch, whose offsets are past its base offset, does.
 	spans := l.spansLocked(offset, 2, toEnd)
-	for _, sp := range spans {
-		sp.s.holdFile()
+	handles := make([]vfs.File, len(spans))
+	for i, sp := range spans {
+		f, err := sp.s.holdFile()
+		if err != nil {
+			for _, held := range spans[:i] {
+				held.s.releaseFile()
+			}
+			l.mu.Unlock()
+			return Section{}, err
+		}
+		handles[i] = f
 	}
 	l.mu.Unlock()
 
 	var sec Section
 	var err error
 	done := false
-	for _, sp := range spans {
+	for i, sp := range spans {
 		if done {
 			sp.s.releaseFile()
 			continue
 		}
 		var found bool
 		sec, found, err = sp.section(offset, maxBytes, minOne)
+		if sec.s != nil {
+			sec.f = handles[i]
+		}
 		// Not found means offset fell in a gap at the end of this segment:
 		// look in the next.
 		done = found || err != nil
@@ -225,7 +254,7 @@ func (sp span) section(offset int64, maxBytes int, minOne bool) (sec Section, fo
 		}
 		w.skip(h)
 	}
-	return Section{s: sp.s, pos: start, size: w.pos - start}, true, nil
+	return Section{s: sp.s, f: sp.s.file, pos: start, size: w.pos - start}, true, nil
 }
 
 // headerWalker reads the batch headers of a segment between pos and limit,

@@ -65,38 +65,93 @@ type segment struct {
 	bytesSinceIndex int
 	created         time.Time // start of the segment's roll clock
 	indexMissing    bool      // an index file did not exist at open: rebuild it
+	pinned          bool      // the files are held open: see pin
 	// cuts counts the truncations that cut this segment: a clean planned
 	// before one must not swap in a copy of what was cut.
 	cuts int
 }
 
-// openSegment opens (creating if asked) the three files of a segment.
-func openSegment(fs vfs.FS, dir string, baseOffset int64, create bool) (*segment, error) {
-	flags := os.O_RDWR
-	if create {
-		flags |= os.O_CREATE | os.O_EXCL
-	}
+// openSegment opens (creating if asked) the three files of a segment,
+// each through files: a segment created is open, one that exists is
+// opened when first used.
+func openSegment(fs vfs.FS, files *FileCache, dir string, baseOffset int64, create bool) (*segment, error) {
 	base := filepath.Join(dir, segmentName(baseOffset))
 	s := &segment{baseOffset: baseOffset, nextOffset: baseOffset, maxTimestamp: -1, maxTimestampOffset: -1, created: time.Now()}
-	var err error
-	if s.file, err = fs.OpenFile(base+logSuffix, flags, 0o644); err != nil {
-		return nil, fmt.Errorf("open segment: %w", err)
-	}
-	idxFlags := os.O_RDWR | os.O_CREATE
-	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-		if _, err := fs.Stat(base + suffix); errors.Is(err, os.ErrNotExist) {
-			s.indexMissing = true
+	paths := []string{base + logSuffix, base + indexSuffix, base + timeIndexSuffix}
+	var opened [3]vfs.File
+	if create {
+		for i, path := range paths {
+			f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				for _, o := range opened[:i] {
+					o.Close()
+				}
+				return nil, fmt.Errorf("create segment: %w", err)
+			}
+			opened[i] = f
+		}
+	} else {
+		if _, err := fs.Stat(paths[0]); err != nil {
+			return nil, fmt.Errorf("open segment: %w", err)
+		}
+		for i, path := range paths[1:] {
+			if _, err := fs.Stat(path); errors.Is(err, os.ErrNotExist) {
+				s.indexMissing = true
+				f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+				if err != nil {
+					for _, o := range opened {
+						if o != nil {
+							o.Close()
+						}
+					}
+					return nil, fmt.Errorf("create index: %w", err)
+				}
+				opened[i+1] = f
+			}
 		}
 	}
-	if s.offsetFile, err = fs.OpenFile(base+indexSuffix, idxFlags, 0o644); err != nil {
-		s.close()
-		return nil, fmt.Errorf("open index: %w", err)
-	}
-	if s.timeFile, err = fs.OpenFile(base+timeIndexSuffix, idxFlags, 0o644); err != nil {
-		s.close()
-		return nil, fmt.Errorf("open time index: %w", err)
-	}
+	s.file = files.newCachedFile(fs, paths[0], opened[0])
+	s.offsetFile = files.newCachedFile(fs, paths[1], opened[1])
+	s.timeFile = files.newCachedFile(fs, paths[2], opened[2])
 	return s, nil
+}
+
+// pin keeps the segment's three files open while it is the active
+// segment, which is written all the time. REQUIRES: the log's mu.
+func (s *segment) pin() error {
+	if s.pinned {
+		return nil
+	}
+	var held []*cachedFile
+	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
+		cf, ok := f.(*cachedFile)
+		if !ok {
+			continue
+		}
+		if _, err := cf.acquire(); err != nil {
+			for _, h := range held {
+				h.release()
+			}
+			return err
+		}
+		held = append(held, cf)
+	}
+	s.pinned = true
+	return nil
+}
+
+// unpin lets the cache close the segment's files once it is no longer
+// active. REQUIRES: the log's mu.
+func (s *segment) unpin() {
+	if !s.pinned {
+		return
+	}
+	s.pinned = false
+	for _, f := range []vfs.File{s.file, s.offsetFile, s.timeFile} {
+		if cf, ok := f.(*cachedFile); ok {
+			cf.release()
+		}
+	}
 }
 
 // relative converts an absolute offset to the segment's 32-bit relative one.
@@ -211,6 +266,7 @@ func (s *segment) sync() error {
 
 // close flushes indexes (best effort when err is returned) and closes files.
 func (s *segment) close() error {
+	s.unpin()
 	var errs []error
 	if s.offsetFile != nil && s.timeFile != nil {
 		s.seal()

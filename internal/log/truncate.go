@@ -57,6 +57,9 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.segments = l.segments[:len(l.segments)-1]
 		l.removeRetiredLater(last)
 	}
+	if err := l.pinActiveLocked(); err != nil {
+		return l.failLocked(err)
+	}
 	if err := l.cutLocked(s, position); err != nil {
 		return l.failLocked(err)
 	}
@@ -224,6 +227,9 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 		l.removeRetiredLater(s)
 	}
 	l.segments = []*segment{fresh}
+	if err := l.pinActiveLocked(); err != nil {
+		l.logger.Warn("keep the active segment's files open", "dir", l.dir, "err", err)
+	}
 	l.logStartOffset = offset
 	l.durable.Store(offset)
 	l.unflushed = 0
@@ -239,7 +245,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 // createSegmentLocked creates an empty segment at base and makes its
 // directory entry durable.
 func (l *Log) createSegmentLocked(base int64) (*segment, error) {
-	s, err := openSegment(l.fs, l.dir, base, true)
+	s, err := openSegment(l.fs, l.files, l.dir, base, true)
 	if err != nil {
 		return nil, err
 	}
