@@ -98,11 +98,11 @@ func (c Config) durable() bool { return c.FlushMessages <= 1 }
 // partition holds its own lock across producer checks and Append); reads,
 // waits and syncs may come from any goroutine.
 type Log struct {
-	dir    string
-	fs     vfs.FS // every file of the log is opened through it
+	dir string
+	fs  vfs.FS // every file of the log is opened through it
 	// files keeps the segment files open, at most its limit of them
 	// besides those in use; shared by the broker's logs.
-	files *FileCache
+	files  *FileCache
 	logger *slog.Logger
 
 	mu             sync.Mutex // guards the fields below
