@@ -169,8 +169,15 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	}
 	b.quorum = q
 	meta := q.store
+	files := log.NewFileCache(b.cfg.Int("log.open.files.max"))
+	b.metrics.SetLogFiles(func() metrics.LogFiles {
+		st := files.Stats()
+		return metrics.LogFiles{OpenFiles: st.OpenFiles, OpenFilesMax: st.FilesMax,
+			Hits: st.Hits, Misses: st.Misses, Evictions: st.Evictions}
+	})
 	if b.replicas, err = replica.NewManager(replica.Config{
-		Dirs: b.DataDirs, NodeID: b.cfg.NodeID(), Image: meta.Image, Logger: b.logger,
+		Files: files,
+		Dirs:  b.DataDirs, NodeID: b.cfg.NodeID(), Image: meta.Image, Logger: b.logger,
 		AlterPartition: meta.AlterPartition, BrokerEpoch: q.member.Epoch,
 		LagTimeMax:      time.Duration(b.cfg.Int64("replica.lag.time.max.ms")) * time.Millisecond,
 		ReplicaSelector: b.cfg.String("replica.selector.class"),

@@ -138,6 +138,8 @@ var brokerDefs = []*Def{
 		Doc: "How often segments are checked against the retention limits."},
 	{Name: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", Min: bound(0),
 		Doc: "How long a deleted segment's files stay open for reads in progress before they are removed."},
+	{Name: "log.open.files.max", Type: TypeInt, Default: "4096", Min: bound(1), // Sluice's key, not Kafka's
+		Doc: "Sluice's key: the idle segment files kept open at once, least recently used closed first; the active segments' files and those reads use are kept open besides."},
 	{Name: "log.cleanup.policy", Type: TypeList, Default: "delete", Enum: []string{"delete", "compact"}, Dynamic: true,
 		Doc: "What happens to old segments: delete, compact, or both."},
 	{Name: "log.cleaner.enable", Type: TypeBool, Default: "true",

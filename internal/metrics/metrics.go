@@ -46,6 +46,8 @@ type Metrics struct {
 	isrShrinks, isrExpands atomic.Int64
 
 	source atomic.Pointer[sourceBox] // nil until the broker is ready
+	// logFiles reads the segment file cache on scrape (SetLogFiles).
+	logFiles atomic.Pointer[logFilesBox]
 }
 
 // topicCounters are Kafka's BrokerTopicMetrics for one topic.
@@ -69,6 +71,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		(*countersCollector)(m),
 		(*stateCollector)(m),
+		logFilesCollector{&m.logFiles},
 	)
 	return m
 }

@@ -85,6 +85,9 @@ type Config struct {
 	// sends consumers to an in-sync replica in their rack
 	// (read_replica.go); empty keeps them on the leader.
 	ReplicaSelector string
+	// Files bounds the segment files open at once, shared by every
+	// partition (log.open.files.max); nil is the log package's default.
+	Files *log.FileCache
 }
 
 // Manager owns the partitions hosted on this broker and their directories.
@@ -93,6 +96,7 @@ type Manager struct {
 	node   int32
 	image  func() *metadata.Image
 	logger *slog.Logger
+	files  *log.FileCache // the broker's segment file cache
 	// alter, brokerEpoch and isr serve the leader side of replication
 	// (manager_leader.go).
 	alter       func(ctx context.Context, r metadata.AlterPartitionRecord) (metadata.Partition, error)
@@ -125,7 +129,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if brokerEpoch == nil {
 		brokerEpoch = func() uint64 { return 0 }
 	}
-	m := &Manager{dirs: cfg.Dirs, node: cfg.NodeID, image: cfg.Image, logger: logger,
+	m := &Manager{dirs: cfg.Dirs, node: cfg.NodeID, image: cfg.Image, logger: logger, files: cfg.Files,
 		alter: cfg.AlterPartition, brokerEpoch: brokerEpoch, isr: newISREnv(cfg.LagTimeMax), selector: cfg.ReplicaSelector,
 		partitions: map[TP]*Partition{}, located: map[TP]string{},
 		clean: map[string]bool{}, recovery: map[string]map[TP]int64{}, logStart: map[string]map[TP]int64{},
@@ -368,7 +372,7 @@ func (m *Manager) open(tp TP, id metadata.TopicID, cfg log.Config) (*Partition, 
 	}
 	l, err := log.Open(path, cfg, log.OpenOptions{
 		Clean: m.clean[dir] && ok, RecoveryPoint: rp, LogStartOffset: m.logStart[dir][tp], Logger: m.logger,
-		LimitReads: true, ReadLimit: m.checkpointedHighWatermark(dir, tp, stale),
+		LimitReads: true, ReadLimit: m.checkpointedHighWatermark(dir, tp, stale), Files: m.files,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s: %w", tp.dirName(), err)
