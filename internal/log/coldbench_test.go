@@ -26,7 +26,7 @@ func TestColdSegmentsCost(t *testing.T) {
 		dir := t.TempDir()
 		l, ws := coldLog(t, dir, NewFileCache(1<<30), n)
 		mustClose(t, l)
-		for _, filesMax := range []int{1 << 30, 64} {
+		for _, filesMax := range []int{64, 1 << 30, 64} {
 			files := NewFileCache(filesMax)
 			fds0, heap0, rss0 := procCosts(t)
 			start := time.Now()

@@ -56,6 +56,17 @@
 // its file comes back on restart it lies below the checkpointed log start
 // offset.
 //
+// Open files: every segment file is opened through a FileCache
+// (filecache.go) that one broker shares among all its logs
+// (OpenOptions.Files, log.open.files.max). The active segment's three
+// files are pinned open; an inactive segment's files are opened on first
+// use and closed, least recently used first, once more than the limit are
+// open and idle. A read holds the file for the call, a Section until its
+// Release, so eviction never closes a file in use; the open count may
+// pass the limit by what is in use. Renames to .deleted are told to the
+// cache (noteMoved), so a read within the delete delay reopens the file
+// under its new name.
+//
 // File system seam: every file the log opens, renames, removes or lists
 // goes through the vfs.FS in OpenOptions.FS (internal/vfs; the operating
 // system's when unset). Fetch's sendfile path needs an *os.File:
