@@ -19,12 +19,14 @@ import (
 // broker stores, per user and mechanism, a salt, an iteration count and
 // the two keys derived from the salted password (StoredKey, ServerKey),
 // never the password or the salted password, which would let whoever
-// reads the metadata log log in. xdg-go/scram runs the conversation;
-// this file checks the client's messages before the library sees them
-// (the library indexes into them without checking their shape), and adds
-// what Kafka checks beyond RFC 5802: the authorization id must be the
-// user (CVE-2017-12610), and the final message must echo the nonce the
-// server sent (CVE-2024-56128; the library checks it too).
+// reads the metadata log log in. xdg-go/scram parses client-first and
+// builds server-first (its nonce); this file checks the client's messages
+// before the library sees them (the library indexes into them without
+// checking their shape), verifies client-final itself (see final), and
+// adds what Kafka checks beyond RFC 5802: the authorization id must be
+// the user (CVE-2017-12610), and the final message must echo the nonce
+// the server sent (CVE-2024-56128). Every secret is compared in constant
+// time (CVE-2021-38153).
 
 // Kafka's SCRAM mechanisms, by name and by the code the SCRAM credential
 // APIs (DescribeUserScramCredentials, AlterUserScramCredentials) use.
@@ -179,11 +181,18 @@ type scramCredential ScramCredential
 
 // scramExchange is one SCRAM authentication.
 type scramExchange struct {
-	s     *Scram
-	conv  *scram.ServerConversation
-	user  string
-	nonce string // the server's nonce, client's and server's parts
-	done  bool
+	s    *Scram
+	conv *scram.ServerConversation
+	user string
+	// What client-final is checked against: the nonce server-first sent
+	// (the client's part and the server's), the client's part alone,
+	// the gs2 header, the messages the proof signs, and the credential
+	// server-first was built from.
+	nonce, clientNonce           string
+	gs2Header                    string
+	clientFirstBare, serverFirst string
+	cred                         scram.StoredCredentials
+	done                         bool
 }
 
 // errScram is every SCRAM failure a client's credentials cause, with
@@ -220,7 +229,12 @@ func (x *scramExchange) first(msg string) ([]byte, bool, error) {
 		// CVE-2017-12610: a user may not act as another.
 		return nil, false, fmt.Errorf("%w: Authentication failed: Client requested an authorization id that is different from username", kerr.SaslAuthenticationFailed)
 	}
-	server, err := x.s.hash.NewServer(x.s.credential)
+	lookup := func(user string) (scram.StoredCredentials, error) {
+		c, err := x.s.credential(user)
+		x.cred = c
+		return c, err
+	}
+	server, err := x.s.hash.NewServer(lookup)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %v", kerr.SaslAuthenticationFailed, err)
 	}
@@ -233,29 +247,48 @@ func (x *scramExchange) first(msg string) ([]byte, bool, error) {
 		return nil, false, errScramMessage("%v", err)
 	}
 	nonce, _, _ := strings.Cut(strings.TrimPrefix(reply, "r="), ",")
-	x.user, x.nonce = first.User, nonce
+	x.user, x.nonce, x.clientNonce, x.serverFirst = first.User, nonce, first.Nonce, reply
+	x.gs2Header = first.gs2Header
+	x.clientFirstBare = msg[len(first.gs2Header):]
 	return []byte(reply), false, nil
 }
 
-// final checks client-final's nonce and proof and answers server-final.
+// final checks client-final's channel binding, nonce and proof and
+// answers server-final. It verifies the proof itself (RFC 5802 section
+// 3) rather than through the library, whose exact nonce comparison
+// refuses librdkafka: librdkafka (2.0 and later) sends its own nonce
+// before the server's in client-final, and Kafka's fix of
+// CVE-2024-56128 accepts that; so does this, and nothing else.
 func (x *scramExchange) final(msg string) ([]byte, bool, error) {
 	x.done = true
 	final, err := ParseScramClientFinal(msg)
 	if err != nil {
 		return nil, false, err
 	}
-	// CVE-2024-56128: the nonce must be the one this server sent.
-	if subtle.ConstantTimeCompare([]byte(final.Nonce), []byte(x.nonce)) != 1 {
+	nonce := []byte(final.Nonce)
+	if subtle.ConstantTimeCompare(nonce, []byte(x.nonce)) != 1 &&
+		subtle.ConstantTimeCompare(nonce, []byte(x.clientNonce+x.nonce)) != 1 {
 		return nil, false, fmt.Errorf("%w: Authentication failed: Invalid client nonce in the final client message.", kerr.SaslAuthenticationFailed)
 	}
-	if h := scramHash(x.s.name); len(final.Proof) != h().Size() {
+	if subtle.ConstantTimeCompare(final.ChannelBinding, []byte(x.gs2Header)) != 1 {
 		return nil, false, errScram
 	}
-	reply, err := x.conv.Step(msg)
-	if err != nil || !x.conv.Valid() {
+	h := scramHash(x.s.name)
+	withoutProof := msg[:strings.LastIndex(msg, ",p=")]
+	authMessage := x.clientFirstBare + "," + x.serverFirst + "," + withoutProof
+	signature := scramHMAC(h, x.cred.StoredKey, authMessage)
+	if len(final.Proof) != len(signature) {
 		return nil, false, errScram
 	}
-	return []byte(reply), true, nil
+	clientKey := make([]byte, len(signature))
+	subtle.XORBytes(clientKey, final.Proof, signature)
+	sum := h()
+	sum.Write(clientKey)
+	if subtle.ConstantTimeCompare(sum.Sum(nil), x.cred.StoredKey) != 1 {
+		return nil, false, errScram
+	}
+	verifier := scramHMAC(h, x.cred.ServerKey, authMessage)
+	return []byte("v=" + base64.StdEncoding.EncodeToString(verifier)), true, nil
 }
 
 // User is the authenticated user, once done.
@@ -266,6 +299,8 @@ type ScramClientFirst struct {
 	AuthzID string
 	User    string // saslname decoded (=2C is ',', =3D is '=')
 	Nonce   string
+
+	gs2Header string // as sent: flag, authzid, and both commas
 }
 
 // ParseScramClientFirst parses client-first-message (RFC 5802 section 7):
@@ -293,6 +328,7 @@ func ParseScramClientFirst(msg string) (ScramClientFirst, error) {
 			return out, err
 		}
 	}
+	out.gs2Header = fields[0] + "," + fields[1] + ","
 	user, ok := strings.CutPrefix(fields[2], "n=")
 	if !ok || user == "" {
 		return out, errScramMessage("client-first has no user name (n=)")

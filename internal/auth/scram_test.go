@@ -208,3 +208,36 @@ func FuzzScramClientMessages(f *testing.F) {
 		}
 	})
 }
+
+// TestScramLibrdkafkaNonce: librdkafka sends its own nonce before the
+// server's in client-final; with a proof over that message it
+// authenticates, as with Kafka, and with an exact nonce too, while a
+// nonce with anything else before the server's is refused.
+func TestScramLibrdkafkaNonce(t *testing.T) {
+	const clientNonce = "rOprNGfwEbeRWgbNEkqO"
+	full := clientNonce + rfc7677.serverNonce
+	for _, c := range []struct {
+		nonce string
+		ok    bool
+	}{{full, true}, {clientNonce + full, true}, {"x" + full, false}, {full + full, false}} {
+		x := rfcScram(t).Start()
+		if _, _, err := x.Step([]byte(rfc7677.clientFirst)); err != nil {
+			t.Fatal(err)
+		}
+		withoutProof := "c=biws,r=" + c.nonce
+		salt, _ := base64.StdEncoding.DecodeString(rfc7677.salt)
+		salted, _ := pbkdf2.Key(sha256.New, rfc7677.password, salt, 4096, 32)
+		clientKey := scramHMAC(sha256.New, salted, "Client Key")
+		stored := sha256.Sum256(clientKey)
+		auth := "n=user,r=" + clientNonce + "," + rfc7677.serverFirst + "," + withoutProof
+		sig := scramHMAC(sha256.New, stored[:], auth)
+		proof := make([]byte, 32)
+		for i := range proof {
+			proof[i] = clientKey[i] ^ sig[i]
+		}
+		_, done, err := x.Step([]byte(withoutProof + ",p=" + base64.StdEncoding.EncodeToString(proof)))
+		if c.ok != (done && err == nil) {
+			t.Errorf("nonce %q: done %v, %v; want ok %v", c.nonce, done, err, c.ok)
+		}
+	}
+}
