@@ -241,3 +241,56 @@ func TestScramLibrdkafkaNonce(t *testing.T) {
 		}
 	}
 }
+
+// TestScramListenerConfig: sasl.enabled.mechanisms enables SCRAM with
+// Kafka's JAAS key per listener and mechanism, which must name
+// ScramLoginModule; the listener's mechanisms find users through the
+// lookup given.
+func TestScramListenerConfig(t *testing.T) {
+	cred := credentialFor(t, MechanismScramSHA512, "pw", []byte("salt"), 4096)
+	lookup := func(mech, user string) (ScramCredential, bool) {
+		return cred, mech == MechanismScramSHA512 && user == "u"
+	}
+	cfg := loadConfig(t, map[string]string{
+		"listeners":                      "SASL_PLAINTEXT://127.0.0.1:0",
+		"listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT",
+		"sasl.enabled.mechanisms":        "SCRAM-SHA-512,SCRAM-SHA-256",
+		"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": scramLoginModule + " required;",
+		"listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": scramLoginModule + " required;",
+	})
+	l, err := NewListener(cfg, "SASL_PLAINTEXT", "SASL_PLAINTEXT", lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.SASL.Mechanisms(); len(got) != 2 || got[0] != MechanismScramSHA512 || got[1] != MechanismScramSHA256 {
+		t.Fatalf("mechanisms %v", got)
+	}
+	m, _ := l.SASL.Mechanism(MechanismScramSHA512)
+	client, _ := scram.SHA512.NewClient("u", "pw", "")
+	conv := client.NewConversation()
+	x := m.Start()
+	c1, _ := conv.Step("")
+	s1, _, err := x.Step([]byte(c1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := conv.Step(string(s1))
+	if _, done, err := x.Step([]byte(c2)); !done || err != nil || x.User() != "u" {
+		t.Fatalf("u through the listener: %v %v", done, err)
+	}
+
+	for jaas, want := range map[string]string{
+		"": "scram-sha-512.sasl.jaas.config is not set",
+		plainLoginModule + ` required user_a="b";`: "is not " + scramLoginModule,
+	} {
+		cfg := loadConfig(t, map[string]string{
+			"listeners":                      "SASL_PLAINTEXT://127.0.0.1:0",
+			"listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT",
+			"sasl.enabled.mechanisms":        "SCRAM-SHA-512",
+			"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
+		})
+		if _, err := NewListener(cfg, "SASL_PLAINTEXT", "SASL_PLAINTEXT", lookup); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("JAAS %q: %v, want %q", jaas, err, want)
+		}
+	}
+}
