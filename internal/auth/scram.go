@@ -229,8 +229,10 @@ func (x *scramExchange) first(msg string) ([]byte, bool, error) {
 		// CVE-2017-12610: a user may not act as another.
 		return nil, false, fmt.Errorf("%w: Authentication failed: Client requested an authorization id that is different from username", kerr.SaslAuthenticationFailed)
 	}
-	lookup := func(user string) (scram.StoredCredentials, error) {
-		c, err := x.s.credential(user)
+	// The library hands the lookup the name as sent; users are stored
+	// by their decoded names (a=b,c is sent n=a=3Db=2Cc).
+	lookup := func(string) (scram.StoredCredentials, error) {
+		c, err := x.s.credential(first.User)
 		x.cred = c
 		return c, err
 	}

@@ -294,3 +294,22 @@ func TestScramListenerConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestScramSaslName: a user name with ',' and '=' is sent escaped and
+// found by its decoded name.
+func TestScramSaslName(t *testing.T) {
+	cred := credentialFor(t, MechanismScramSHA256, "pw", []byte("salt"), 4096)
+	s, _ := NewScram(MechanismScramSHA256, func(_, user string) (ScramCredential, bool) { return cred, user == "a=b,c" })
+	client, _ := scram.SHA256.NewClient("a=b,c", "pw", "")
+	conv := client.NewConversation()
+	x := s.Start()
+	c1, _ := conv.Step("")
+	s1, _, err := x.Step([]byte(c1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := conv.Step(string(s1))
+	if _, done, err := x.Step([]byte(c2)); !done || err != nil || x.User() != "a=b,c" {
+		t.Fatalf("a=b,c: %v %v %q", done, err, x.User())
+	}
+}
