@@ -54,7 +54,7 @@ func TestListenerCertificatePrincipal(t *testing.T) {
 		"ssl.keystore.type": "PEM", "ssl.keystore.location": pemFile,
 		"listener.name.ssl.ssl.principal.mapping.rules": `RULE:^CN=([^,]*),O=Clients$/$1/L`,
 	})
-	l, err := NewListener(cfg, "SSL", "SSL")
+	l, err := NewListener(cfg, "SSL", "SSL", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestListenerCertificatePrincipal(t *testing.T) {
 	if _, err := l.CertificatePrincipal(other.Cert); err == nil || !strings.Contains(err.Error(), "no ssl.principal.mapping.rules apply") {
 		t.Errorf("unmapped certificate: %v", err)
 	}
-	def, err := NewListener(cfg, "OTHER", "SSL")
+	def, err := NewListener(cfg, "OTHER", "SSL", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,8 +63,9 @@ const (
 )
 
 // saslFromConfig builds the SASL of listener from sasl.enabled.mechanisms
-// (or its listener override) and the mechanisms' JAAS keys.
-func saslFromConfig(cfg *config.Broker, listener string) (*SASL, error) {
+// (or its listener override) and the mechanisms' JAAS keys; SCRAM users
+// are found with scram.
+func saslFromConfig(cfg *config.Broker, listener string, scram ScramLookup) (*SASL, error) {
 	key := "sasl.enabled.mechanisms"
 	enabled := cfg.ListenerList(listener, key)
 	if len(enabled) == 0 {
@@ -79,8 +80,14 @@ func saslFromConfig(cfg *config.Broker, listener string) (*SASL, error) {
 				return nil, err
 			}
 			mechs = append(mechs, m)
+		case MechanismScramSHA256, MechanismScramSHA512:
+			m, err := scramFromConfig(cfg, listener, strings.ToUpper(name), scram)
+			if err != nil {
+				return nil, err
+			}
+			mechs = append(mechs, m)
 		default:
-			return nil, fmt.Errorf("listener %s: SASL mechanism %s in %s is not supported yet; Sluice serves PLAIN (set %s=PLAIN)",
+			return nil, fmt.Errorf("listener %s: SASL mechanism %s in %s is not supported yet; Sluice serves PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (set %s=PLAIN)",
 				listener, name, key, config.ListenerKey(listener, key))
 		}
 	}
@@ -107,4 +114,23 @@ func plainFromConfig(cfg *config.Broker, listener string) (*Plain, error) {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	return p, nil
+}
+
+// scramFromConfig checks listener.name.<listener>.<mechanism>.sasl.jaas.config
+// names Kafka's ScramLoginModule, as Kafka's brokers require, and returns
+// the mechanism over the broker's SCRAM credentials.
+func scramFromConfig(cfg *config.Broker, listener, name string, scram ScramLookup) (*Scram, error) {
+	key := config.ListenerKey(listener, strings.ToLower(name)+".sasl.jaas.config")
+	text := cfg.JAASConfig(listener, name)
+	if text == "" {
+		return nil, fmt.Errorf("listener %s enables SASL %s but %s is not set (set it to %q)", listener, name, key, scramLoginModule+" required;")
+	}
+	m, err := ParseJAAS(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if m.Class != scramLoginModule {
+		return nil, fmt.Errorf("%s: login module %s is not %s", key, m.Class, scramLoginModule)
+	}
+	return NewScram(name, scram)
 }

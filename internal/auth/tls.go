@@ -316,8 +316,9 @@ type Listener struct {
 	principals *PrincipalMapper
 }
 
-// NewListener builds listener's security from cfg for protocol.
-func NewListener(cfg *config.Broker, listener, protocol string) (*Listener, error) {
+// NewListener builds listener's security from cfg for protocol; SCRAM
+// mechanisms find users' credentials with scram (nil: no SCRAM user).
+func NewListener(cfg *config.Broker, listener, protocol string, scram ScramLookup) (*Listener, error) {
 	if !slices.Contains(SecurityProtocols, protocol) {
 		return nil, fmt.Errorf("listener %s: unknown security protocol %q", listener, protocol)
 	}
@@ -334,7 +335,7 @@ func NewListener(cfg *config.Broker, listener, protocol string) (*Listener, erro
 		}
 	}
 	if protocol == "SASL_PLAINTEXT" || protocol == "SASL_SSL" {
-		if l.SASL, err = saslFromConfig(cfg, listener); err != nil {
+		if l.SASL, err = saslFromConfig(cfg, listener, scram); err != nil {
 			return nil, err
 		}
 	}

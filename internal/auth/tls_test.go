@@ -176,15 +176,15 @@ func TestListenerOverride(t *testing.T) {
 	if got := cfg.ListenerString("EXTERNAL", "ssl.client.auth"); got != "requested" {
 		t.Errorf("EXTERNAL ssl.client.auth = %q", got)
 	}
-	if _, err := NewListener(cfg, "INTERNAL", "SASL_PLAINTEXT"); err != nil {
+	if _, err := NewListener(cfg, "INTERNAL", "SASL_PLAINTEXT", nil); err != nil {
 		t.Errorf("INTERNAL: %v", err)
 	}
-	_, err := NewListener(cfg, "EXTERNAL", "SASL_PLAINTEXT")
+	_, err := NewListener(cfg, "EXTERNAL", "SASL_PLAINTEXT", nil)
 	if err == nil || !strings.Contains(err.Error(), "listener.name.external.plain.sasl.jaas.config is not set") {
 		t.Errorf("EXTERNAL without JAAS: %v", err)
 	}
 	cfg = loadConfig(t, nil)
-	if _, err := NewListener(cfg, "SASL_PLAINTEXT", "SASL_PLAINTEXT"); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
+	if _, err := NewListener(cfg, "SASL_PLAINTEXT", "SASL_PLAINTEXT", nil); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
 		t.Errorf("Kafka's default GSSAPI: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/acl"
@@ -77,6 +78,9 @@ type Broker struct {
 	admin        *admin.Admin
 	topics       *topics.Registry
 	quorum       *cluster
+	// scramMeta is the metadata store SCRAM finds credentials in, set
+	// once open has it; listeners exist before it does.
+	scramMeta atomic.Pointer[metadata.Store]
 	// Addrs are the addresses actually bound, in listener order.
 	Addrs []string
 	// HTTPAddrs are the bound http.listeners addresses.
@@ -169,6 +173,7 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	}
 	b.quorum = q
 	meta := q.store
+	b.scramMeta.Store(meta)
 	files := log.NewFileCache(b.cfg.Int("log.open.files.max"))
 	b.metrics.SetLogFiles(func() metrics.LogFiles {
 		st := files.Stats()
@@ -301,7 +306,7 @@ func (b *Broker) listen() error {
 		var sec *auth.Listener
 		if !controller {
 			var err error
-			if sec, err = auth.NewListener(b.cfg, l.Name, p); err != nil {
+			if sec, err = auth.NewListener(b.cfg, l.Name, p, b.scramCredential); err != nil {
 				b.closeListeners()
 				return err
 			}
@@ -500,4 +505,18 @@ func (b *Broker) Close() error {
 		b.closeErr = errors.Join(b.replicas.Close(), b.quorum.close())
 	})
 	return b.closeErr
+}
+
+// scramCredential finds a SCRAM user's credential in the metadata image,
+// for the listeners' SCRAM mechanisms; none before the store is open.
+func (b *Broker) scramCredential(mechanism, user string) (auth.ScramCredential, bool) {
+	meta := b.scramMeta.Load()
+	if meta == nil {
+		return auth.ScramCredential{}, false
+	}
+	c, ok := meta.Image().ScramCredential(user, mechanism)
+	if !ok {
+		return auth.ScramCredential{}, false
+	}
+	return auth.ScramCredential{Salt: c.Salt, Iterations: int(c.Iterations), StoredKey: c.StoredKey, ServerKey: c.ServerKey}, true
 }

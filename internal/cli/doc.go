@@ -1,5 +1,5 @@
 // Package cli holds sluice's Kafka-client subcommands: topic, produce,
-// consume, group and cluster. They speak the Kafka protocol through
+// consume, group, cluster and user. They speak the Kafka protocol through
 // franz-go's kgo and kadm only, so they work against any Kafka-compatible
 // broker, not only sluice; the package must not import the broker's
 // internals (internal/broker, handler, log, replica, metadata, ...).
@@ -30,5 +30,6 @@ func Commands() []*cobra.Command {
 		consumeCommand(),
 		groupCommand(),
 		clusterCommand(),
+		userCommand(),
 	}
 }

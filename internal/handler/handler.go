@@ -133,6 +133,10 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.createACLs(ctx, req.Principal, r) })
 	case *kmsg.DeleteACLsRequest:
 		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.deleteACLs(ctx, req.Principal, r) })
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		return Reply{Msg: h.describeUserScramCredentials(ctx, req.Principal, r)}
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.alterUserScramCredentials(ctx, req.Principal, r) })
 	case *kmsg.DescribeClusterRequest:
 		return Reply{Msg: h.describeCluster(ctx, req.Principal, req.Listener, r)}
 	}

@@ -131,6 +131,9 @@ type Image struct {
 	// ACLs are the ACL bindings by id; apply replaces the map, never
 	// changes it, so readers of an image need no lock.
 	ACLs map[string]*ACL
+	// Scram are the SCRAM credentials by user and mechanism; apply
+	// replaces the map, never changes it.
+	Scram map[ScramKey]*ScramCredential
 
 	byID map[TopicID]*Topic
 	// ownTopics is set while apply builds this image and has cloned

@@ -128,13 +128,15 @@ type snapshotFile struct {
 	Topics         []*Topic  `json:"topics"`
 	NextProducerID int64     `json:"nextProducerId"`
 	ACLs           []*ACL    `json:"acls,omitempty"`
+	// Scram are the SCRAM credentials, salted (keys, never passwords).
+	Scram []*ScramCredential `json:"scram,omitempty"`
 }
 
 // Snapshot serialises the image at the last applied index.
 func (s *Store) Snapshot() (uint64, []byte, error) {
 	im := s.image.Load()
 	snap := snapshotFile{Version: 1, Index: im.Index, ClusterID: im.ClusterID, NextProducerID: im.NextProducerID,
-		Topics: im.SortedTopics(), ACLs: im.SortedACLs()}
+		Topics: im.SortedTopics(), ACLs: im.SortedACLs(), Scram: im.SortedScramCredentials()}
 	for _, id := range slices.Sorted(maps.Keys(im.Brokers)) {
 		snap.Brokers = append(snap.Brokers, im.Brokers[id])
 	}
@@ -163,6 +165,12 @@ func (s *Store) Restore(index uint64, data []byte) error {
 		im.ACLs = make(map[string]*ACL, len(snap.ACLs))
 		for _, a := range snap.ACLs {
 			im.ACLs[a.ID] = a
+		}
+	}
+	if len(snap.Scram) > 0 {
+		im.Scram = make(map[ScramKey]*ScramCredential, len(snap.Scram))
+		for _, c := range snap.Scram {
+			im.Scram[c.ScramKey] = c
 		}
 	}
 	s.image.Store(im)

@@ -1,9 +1,10 @@
 """Produce and consume over a secured listener with a Python client.
 
-usage: security_clients.py CLIENT BOOTSTRAP TOPIC PROTOCOL USER PASSWORD CAFILE
+usage: security_clients.py CLIENT BOOTSTRAP TOPIC PROTOCOL USER PASSWORD CAFILE [MECHANISM]
 
 CLIENT is confluent-kafka (librdkafka) or kafka-python; PROTOCOL is
-SASL_PLAINTEXT or SASL_SSL, with mechanism PLAIN. Produces 50 records to
+SASL_PLAINTEXT or SASL_SSL, with MECHANISM (PLAIN unless given:
+SCRAM-SHA-256 or SCRAM-SHA-512). Produces 50 records to
 partition 0, reads them back by assign() and prints one JSON line
 {"client", "produced", "consumed"}; exits 2 when the client is missing,
 1 with "FAIL: ..." on any error.
@@ -15,6 +16,7 @@ import time
 
 COUNT = 50
 DEADLINE_S = 30
+MECHANISM = "PLAIN"
 
 
 def fail(msg):
@@ -35,7 +37,7 @@ def confluent(bootstrap, topic, protocol, user, password, cafile):
     common = {
         "bootstrap.servers": bootstrap,
         "security.protocol": protocol,
-        "sasl.mechanisms": "PLAIN",
+        "sasl.mechanisms": MECHANISM,
         "sasl.username": user,
         "sasl.password": password,
     }
@@ -74,7 +76,7 @@ def kafka_python(bootstrap, topic, protocol, user, password, cafile):
         sys.stderr.write("MISSING: kafka-python: %s\n" % e)
         sys.exit(2)
     common = dict(bootstrap_servers=bootstrap, security_protocol=protocol,
-                  sasl_mechanism="PLAIN", sasl_plain_username=user,
+                  sasl_mechanism=MECHANISM, sasl_plain_username=user,
                   sasl_plain_password=password)
     if protocol == "SASL_SSL":
         common["ssl_cafile"] = cafile
@@ -95,9 +97,12 @@ def kafka_python(bootstrap, topic, protocol, user, password, cafile):
 
 
 def main():
-    if len(sys.argv) != 8:
+    global MECHANISM
+    if len(sys.argv) not in (8, 9):
         fail(__doc__)
-    client, bootstrap, topic, protocol, user, password, cafile = sys.argv[1:]
+    client, bootstrap, topic, protocol, user, password, cafile = sys.argv[1:8]
+    if len(sys.argv) == 9:
+        MECHANISM = sys.argv[8]
     run = {"confluent-kafka": confluent, "kafka-python": kafka_python}[client]
     got = run(bootstrap, topic, protocol, user, password, cafile)
     if got != values():
