@@ -61,6 +61,8 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 		res = next.createACLs(r.CreateACLs)
 	case r.DeleteACLs != nil:
 		res = next.deleteACLs(r.DeleteACLs)
+	case r.Reassign != nil:
+		res = next.reassign(r.Reassign)
 	}
 	return &next, res
 }

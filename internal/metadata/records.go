@@ -40,6 +40,7 @@ type Record struct {
 	ElectLeader      *ElectLeaderRecord      `json:"electLeader,omitempty"`
 	CreateACLs       *CreateACLsRecord       `json:"createAcls,omitempty"`
 	DeleteACLs       *DeleteACLsRecord       `json:"deleteAcls,omitempty"`
+	Reassign         *ReassignRecord         `json:"reassign,omitempty"`
 }
 
 // ClusterRecord names the cluster; the first one wins.
@@ -150,7 +151,7 @@ func decodeEntry(b []byte) (*Entry, error) {
 	set := 0
 	for _, present := range []bool{r.Cluster != nil, r.RegisterBroker != nil, r.FenceBroker != nil,
 		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil,
-		r.AlterPartition != nil, r.ElectLeader != nil, r.CreateACLs != nil, r.DeleteACLs != nil} {
+		r.AlterPartition != nil, r.ElectLeader != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.Reassign != nil} {
 		if present {
 			set++
 		}
