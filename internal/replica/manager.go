@@ -235,7 +235,7 @@ func (m *Manager) Each(fn func(*Partition)) {
 
 // Reconcile makes the hosted partitions match the image: it opens (and
 // recovers) the partitions this node is a replica of, deletes those of
-// deleted topics, and closes those no longer assigned here. Directories
+// deleted topics and those no longer assigned here (reassigned away). Directories
 // found on disk for topics the image does not know are left alone, logged
 // once at start. Every hosted partition takes the image's assignment
 // (setAssignment) and leads or follows as it says: a partition led
@@ -257,8 +257,11 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 		case !holdsData(t, tp.Partition, node):
 			m.unfollow(tp)
 			delete(m.partitions, tp)
-			m.logger.Warn("closing partition no longer assigned here", "partition", tp.dirName())
-			errs = append(errs, p.close())
+			// A replica reassigned away deletes its log, as Kafka's
+			// StopReplica with deletePartition does; the leader's
+			// follower states drop it with the next assignment.
+			m.logger.Info("deleting partition no longer assigned here", "partition", tp.dirName())
+			errs = append(errs, m.remove(p))
 		}
 	}
 	now := time.Now()
