@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,7 +129,9 @@ func TestClusterReassignPartitions(t *testing.T) {
 	reassign(ctx, t, adm, targets)
 	for topic, replicas := range targets {
 		c.waitElectLayout(ctx, c.nodes, topic, 1, reassignMoveMax, fmt.Sprintf("%s on %v led by 3", topic, replicas),
-			func(l map[int32]electPartition) bool { return slices.Equal(l[0].Replicas, replicas) && l[0].Leader == 3 })
+			func(l map[int32]electPartition) bool {
+				return slices.Equal(l[0].Replicas, replicas) && l[0].Leader == 3
+			})
 	}
 	if listed, err := adm.ListPartitionReassignments(ctx, all); err != nil || len(listed) != 0 {
 		t.Fatalf("after the move: %v, %v; want nothing in progress", listed, err)
@@ -141,4 +145,84 @@ func TestClusterReassignPartitions(t *testing.T) {
 			t.Errorf("broker 1 still holds %s after %s moved away", dir, topic)
 		}
 	}
+}
+
+// TestClusterDecommission: `sluice cluster decommission 1` refuses while
+// a topic of replication factor 3 could not keep it on the two other
+// brokers, changing nothing; once that topic is gone it moves every
+// replica of an RF=2 topic off broker 1, waits, and says broker 1 can be
+// stopped; the records read back intact.
+func TestClusterDecommission(t *testing.T) {
+	c := newCluster(t, append(fastFencing, noAutoRebalance)...)
+	c.start()
+	ctx := testContext(t, 4*time.Minute)
+	c.waitMembership(ctx, c.nodes, clusterAgreeMax)
+	adm := kadm.NewClient(clusterClient(t, c.seeds()))
+	for topic, rf := range map[string]int16{"d2": 2, "d3": 3} {
+		resp, err := adm.CreateTopic(ctx, 3, rf, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.waitElectLayout(ctx, c.nodes, topic, 3, clusterAgreeMax, topic+" created", func(map[int32]electPartition) bool { return true })
+	}
+	sent := makeRecords("d2", 3000)
+	for i, r := range sent {
+		r.Partition = int32(i % 3)
+	}
+	produceAll(t, clusterClient(t, c.seeds(), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner())), sent)
+
+	r := cliFails(t, c.nodes[1].Addr, "cluster", "decommission", "1")
+	if !strings.Contains(r.stderr, "cannot move d3-") {
+		t.Fatalf("decommission with an RF=3 topic: %s", r.stderr)
+	}
+	if l, err := c.electLayout(ctx, c.nodes[1], "d2"); err != nil || !slices.ContainsFunc(slices.Collect(maps.Values(l)),
+		func(p electPartition) bool { return slices.Contains(p.Replicas, 1) }) {
+		t.Fatalf("the refused decommission moved replicas: %v, %v", l, err)
+	}
+	if resp, err := adm.DeleteTopic(ctx, "d3"); err != nil || resp.Err != nil {
+		t.Fatalf("delete d3: %v, %v", err, resp.Err)
+	}
+	out := cliOK(t, c.nodes[1], "", "cluster", "decommission", "1")
+	if !strings.Contains(out, "broker 1 holds no replica; it can be stopped") {
+		t.Fatalf("decommission printed:\n%s", out)
+	}
+	c.waitElectLayout(ctx, c.nodes, "d2", 3, clusterAgreeMax, "d2 off broker 1", func(l map[int32]electPartition) bool {
+		for _, p := range l {
+			if slices.Contains(p.Replicas, 1) {
+				return false
+			}
+		}
+		return true
+	})
+	got := consumeAllPartitions(t, c.nodes[1].Addr, "d2", 3, int64(len(sent)))
+	checkSame(t, sent, got)
+}
+
+// consumeAllPartitions reads partitions 0..partitions-1 of topic from the
+// start until it holds total records.
+func consumeAllPartitions(t *testing.T, addr, topic string, partitions int32, total int64) []*kgo.Record {
+	t.Helper()
+	offsets := map[int32]kgo.Offset{}
+	for p := range partitions {
+		offsets[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := testContext(t, time.Minute)
+	var out []*kgo.Record
+	for int64(len(out)) < total {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d records of %d: %v", len(out), total, err)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		out = append(out, fs.Records()...)
+	}
+	return out
 }

@@ -53,7 +53,9 @@ func TestJavaReassignPartitions(t *testing.T) {
 		t.Fatalf("--execute printed:\n%s", out)
 	}
 	c.waitElectLayout(ctx, c.nodes, "jr", 1, reassignMoveMax, "jr on [3]",
-		func(l map[int32]electPartition) bool { return slices.Equal(l[0].Replicas, []int32{3}) && l[0].Leader == 3 })
+		func(l map[int32]electPartition) bool {
+			return slices.Equal(l[0].Replicas, []int32{3}) && l[0].Leader == 3
+		})
 	if !testutil.WaitFor(clusterAgreeMax, func() bool {
 		out = tool("--verify", "--reassignment-json-file", planFile)
 		return strings.Contains(out, "Reassignment of partition jr-0 is completed.")
