@@ -134,3 +134,30 @@ func TestPartitionReassignmentsDenied(t *testing.T) {
 		t.Fatalf("list: %v", kerr.ErrorForCode(list.ErrorCode))
 	}
 }
+
+// TestUnregisterBroker: an unknown broker is BROKER_ID_NOT_REGISTERED, a
+// registered one leaves the cluster, and without ALTER on the cluster
+// the answer is CLUSTER_AUTHORIZATION_FAILED.
+func TestUnregisterBroker(t *testing.T) {
+	h := protoHandler(t)
+	replicatedTopic(t, h, "r", nil)
+	unregister := func(id int32) int16 {
+		req := kmsg.NewPtrUnregisterBrokerRequest()
+		req.BrokerID = id
+		return roundTrip[*kmsg.UnregisterBrokerResponse](t, h, req).ErrorCode
+	}
+	if c := unregister(9); c != kerr.BrokerIDNotRegistered.Code {
+		t.Errorf("unknown broker: %v", kerr.ErrorForCode(c))
+	}
+	h.b.Authorize = denyAll
+	if c := unregister(followerID); c != kerr.ClusterAuthorizationFailed.Code {
+		t.Errorf("denied: %v", kerr.ErrorForCode(c))
+	}
+	h.b.Authorize = nil
+	if c := unregister(followerID); c != 0 {
+		t.Fatalf("unregister: %v", kerr.ErrorForCode(c))
+	}
+	if _, ok := h.b.Meta.Image().Brokers[followerID]; ok {
+		t.Fatal("still registered")
+	}
+}

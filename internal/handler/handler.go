@@ -127,6 +127,8 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response {
 			return h.alterPartitionReassignments(ctx, req.Principal, r)
 		})
+	case *kmsg.UnregisterBrokerRequest:
+		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.unregisterBroker(ctx, req.Principal, r) })
 	case *kmsg.ListPartitionReassignmentsRequest:
 		return Reply{Msg: h.listPartitionReassignments(ctx, req.Principal, r)}
 	case *kmsg.DeleteGroupsRequest:

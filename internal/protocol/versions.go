@@ -54,6 +54,7 @@ var advertised = map[int16]versionRange{
 	kmsg.ElectLeaders.Int16():               {0, 2},
 	kmsg.AlterPartitionAssignments.Int16():  {0, 1},
 	kmsg.ListPartitionReassignments.Int16(): {0, 0},
+	kmsg.UnregisterBroker.Int16():           {0, 0},
 	kmsg.IncrementalAlterConfigs.Int16():    {0, 1},
 	kmsg.SASLAuthenticate.Int16():           {0, 2},
 	kmsg.DescribeCluster.Int16():            {0, 1},
