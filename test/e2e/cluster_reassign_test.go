@@ -151,7 +151,8 @@ func TestClusterReassignPartitions(t *testing.T) {
 // a topic of replication factor 3 could not keep it on the two other
 // brokers, changing nothing; once that topic is gone it moves every
 // replica of an RF=2 topic off broker 1, waits, and says broker 1 can be
-// stopped; the records read back intact.
+// stopped; the records read back intact. Broker 1 then stops and
+// UnregisterBroker removes it from the cluster.
 func TestClusterDecommission(t *testing.T) {
 	c := newCluster(t, append(fastFencing, noAutoRebalance)...)
 	c.start()
@@ -199,6 +200,30 @@ func TestClusterDecommission(t *testing.T) {
 	})
 	got := consumeAllPartitions(t, c.nodes[1].Addr, "d2", 3, int64(len(sent)))
 	checkSame(t, sent, got)
+
+	// Broker 1 stops for good and is unregistered (UnregisterBroker, key 64).
+	c.node(1).Stop()
+	live := c.others(c.node(1))
+	c.waitMembership(ctx, live, clusterAgreeMax)
+	unregister := kmsg.NewPtrUnregisterBrokerRequest()
+	unregister.BrokerID = 1
+	var err error
+	testutil.WaitFor(clusterAgreeMax, func() bool {
+		var resp *kmsg.UnregisterBrokerResponse
+		if resp, err = unregister.RequestWith(ctx, clusterClient(t, []string{live[0].Addr})); err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		return !errors.Is(err, kerr.NotController)
+	})
+	if err != nil {
+		t.Fatalf("unregister broker 1: %v", err)
+	}
+	if !testutil.WaitFor(clusterAgreeMax, func() bool {
+		meta, err := kadm.NewClient(clusterClient(t, []string{live[0].Addr})).BrokerMetadata(ctx)
+		return err == nil && !slices.ContainsFunc(meta.Brokers, func(b kadm.BrokerDetail) bool { return b.NodeID == 1 })
+	}) {
+		t.Fatal("broker 1 is still listed after UnregisterBroker")
+	}
 }
 
 // consumeAllPartitions reads partitions 0..partitions-1 of topic from the
