@@ -1,5 +1,6 @@
-// sluice cluster: info (Metadata and ApiVersions) and health (every broker
-// answers, every partition has a leader and a full ISR).
+// sluice cluster: info (Metadata and ApiVersions), health (every broker
+// answers, every partition has a leader and a full ISR) and decommission
+// (cluster_decommission.go).
 
 package cli
 
@@ -17,7 +18,7 @@ import (
 func clusterCommand() *cobra.Command {
 	f := &adminFlags{}
 	cmd := newAdminParent("cluster", "Show the cluster's brokers and check its health", f)
-	cmd.AddCommand(clusterInfoCommand(f), clusterHealthCommand(f))
+	cmd.AddCommand(clusterInfoCommand(f), clusterHealthCommand(f), clusterDecommissionCommand(f))
 	return cmd
 }
 

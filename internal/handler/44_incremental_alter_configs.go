@@ -1,7 +1,9 @@
 package handler
 
 // IncrementalAlterConfigs, key 44, versions 0-1: SET, DELETE, APPEND and
-// SUBTRACT on a topic's overrides, all of one resource or none. Each
+// SUBTRACT on a topic's overrides, all of one resource or none; deletes
+// of the replication throttles, never set, succeed on brokers and topics
+// (throttles.go). Each
 // resource needs ALTER_CONFIGS on itself, or on the cluster for broker and
 // broker logger configs (configDenied), as Kafka asks.
 
@@ -28,6 +30,9 @@ const (
 
 // applyIncremental applies one IncrementalAlterConfigs operation.
 func applyIncremental(cur map[string]string, c kmsg.IncrementalAlterConfigsRequestResourceConfig, defaults *config.Topic) error {
+	if isThrottleDelete(c) {
+		return nil // never set (throttles.go)
+	}
 	d, err := topicKey(c.Name)
 	if err != nil {
 		return err
@@ -87,6 +92,10 @@ func (h *Handler) incrementalAlterConfigs(ctx context.Context, who protocol.Prin
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		err := h.configDenied(ctx, who, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName)
+		if err == nil && rr.ResourceType == kmsg.ConfigResourceTypeBroker && onlyThrottleDeletes(rr.Configs) {
+			resp.Resources = append(resp.Resources, sr) // nothing to delete (throttles.go)
+			continue
+		}
 		if err == nil {
 			err = checkResource(rr.ResourceType)
 		}

@@ -123,6 +123,14 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return Reply{Msg: h.deleteRecords(ctx, req.Principal, r)}
 	case *kmsg.ElectLeadersRequest:
 		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.electLeaders(ctx, req.Principal, r) })
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response {
+			return h.alterPartitionReassignments(ctx, req.Principal, r)
+		})
+	case *kmsg.UnregisterBrokerRequest:
+		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.unregisterBroker(ctx, req.Principal, r) })
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return Reply{Msg: h.listPartitionReassignments(ctx, req.Principal, r)}
 	case *kmsg.DeleteGroupsRequest:
 		return h.deleteGroups(req.Principal, r)
 	case *kmsg.OffsetDeleteRequest:

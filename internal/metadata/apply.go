@@ -63,6 +63,10 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 		res = next.deleteACLs(r.DeleteACLs)
 	case r.ScramCredentials != nil:
 		res = next.alterScram(r.ScramCredentials)
+	case r.Reassign != nil:
+		res = next.reassign(r.Reassign)
+	case r.UnregisterBroker != nil:
+		res = next.unregisterBroker(r.UnregisterBroker)
 	}
 	return &next, res
 }

@@ -75,6 +75,12 @@ type Partition struct {
 	Leader         int32   `json:"leader"`
 	LeaderEpoch    int32   `json:"leaderEpoch"`
 	PartitionEpoch int32   `json:"partitionEpoch"`
+	// AddingReplicas and RemovingReplicas describe a reassignment in
+	// progress (Kafka's KRaft PartitionRecord fields): Replicas is then
+	// the target followed by the replicas being removed. Both are empty
+	// when no reassignment runs. See reassign.go.
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
 }
 
 // Topic is one topic in an Image. Images share Topics; never modify one.

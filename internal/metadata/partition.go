@@ -46,6 +46,7 @@ func (im *Image) alterPartition(r *AlterPartitionRecord) Result {
 		return Result{Partition: &p}
 	}
 	p.ISR = isr
+	p = im.completeReassignment(p)
 	p.PartitionEpoch++
 	nt := im.withPartition(t, r.Partition, p)
 	return Result{Topic: nt, Partition: &nt.Assignments[r.Partition]}

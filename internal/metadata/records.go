@@ -41,6 +41,8 @@ type Record struct {
 	CreateACLs       *CreateACLsRecord       `json:"createAcls,omitempty"`
 	DeleteACLs       *DeleteACLsRecord       `json:"deleteAcls,omitempty"`
 	ScramCredentials *ScramCredentialsRecord `json:"scramCredentials,omitempty"`
+	Reassign         *ReassignRecord         `json:"reassign,omitempty"`
+	UnregisterBroker *UnregisterBrokerRecord `json:"unregisterBroker,omitempty"`
 }
 
 // ClusterRecord names the cluster; the first one wins.
@@ -151,7 +153,8 @@ func decodeEntry(b []byte) (*Entry, error) {
 	set := 0
 	for _, present := range []bool{r.Cluster != nil, r.RegisterBroker != nil, r.FenceBroker != nil,
 		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil,
-		r.AlterPartition != nil, r.ElectLeader != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.ScramCredentials != nil} {
+		r.AlterPartition != nil, r.ElectLeader != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.ScramCredentials != nil,
+		r.Reassign != nil, r.UnregisterBroker != nil} {
 		if present {
 			set++
 		}

@@ -52,11 +52,14 @@ var advertised = map[int16]versionRange{
 	kmsg.OffsetDelete.Int16():                 {0, 0},
 	kmsg.CreatePartitions.Int16():             {0, 3},
 	kmsg.ElectLeaders.Int16():                 {0, 2},
+	kmsg.AlterPartitionAssignments.Int16():    {0, 1},
+	kmsg.ListPartitionReassignments.Int16():   {0, 0},
 	kmsg.IncrementalAlterConfigs.Int16():      {0, 1},
 	kmsg.SASLAuthenticate.Int16():             {0, 2},
 	kmsg.DescribeCluster.Int16():              {0, 1},
 	kmsg.DescribeUserSCRAMCredentials.Int16(): {0, 0},
 	kmsg.AlterUserSCRAMCredentials.Int16():    {0, 0},
+	kmsg.UnregisterBroker.Int16():             {0, 0},
 }
 
 // advertisedMin lowers the minimum listed in ApiVersions below what is

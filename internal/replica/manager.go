@@ -239,9 +239,10 @@ func (m *Manager) Each(fn func(*Partition)) {
 
 // Reconcile makes the hosted partitions match the image: it opens (and
 // recovers) the partitions this node is a replica of, deletes those of
-// deleted topics, and closes those no longer assigned here. Directories
-// found on disk for topics the image does not know are left alone, logged
-// once at start. Every hosted partition takes the image's assignment
+// deleted topics and those reassigned away (closes them only, in an image
+// older than this broker's registration: registeredIn). Directories found
+// on disk for topics the image does not know are left alone, logged once
+// at start. Every hosted partition takes the image's assignment
 // (setAssignment) and leads or follows as it says: a partition led
 // elsewhere by a live broker is fetched from it (SetFetchers), one led
 // here or by nobody live is not, and fetching stops before the partition
@@ -261,8 +262,16 @@ func (m *Manager) Reconcile(im *metadata.Image, node int32, logConfig func(*meta
 		case !holdsData(t, tp.Partition, node):
 			m.unfollow(tp)
 			delete(m.partitions, tp)
-			m.logger.Warn("closing partition no longer assigned here", "partition", tp.dirName())
-			errs = append(errs, p.close())
+			if !m.registeredIn(im, node) {
+				m.logger.Warn("closing partition not assigned here in a metadata image older than this broker's registration", "partition", tp.dirName())
+				errs = append(errs, p.close())
+				break
+			}
+			// A replica reassigned away deletes its log, as Kafka's
+			// StopReplica with deletePartition does; the leader's
+			// follower states drop it with the next assignment.
+			m.logger.Info("deleting partition no longer assigned here", "partition", tp.dirName())
+			errs = append(errs, m.remove(p))
 		}
 	}
 	now := time.Now()
@@ -338,6 +347,19 @@ func (m *Manager) SetFetchers(f *Fetchers) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fetchers = f
+}
+
+// registeredIn reports whether im holds this process's current broker
+// registration. Its record's log index is the broker epoch, so such an
+// image is newer than every record committed before this process
+// started: a partition it no longer assigns here was really moved away.
+// An older image, seen while the metadata catches up after a restart,
+// may predate a move back here, so its word is not enough to delete a
+// log that may be the only copy.
+func (m *Manager) registeredIn(im *metadata.Image, node int32) bool {
+	epoch := m.brokerEpoch()
+	b, ok := im.Brokers[node]
+	return epoch != 0 && ok && b.Epoch == epoch
 }
 
 // holdsData reports whether node keeps partition p's records: it is one

@@ -273,7 +273,6 @@ func TestJavaToolsMissingAPIs(t *testing.T) {
 		args    []string
 		missing string // the API the tool names in its error
 	}{
-		{javaReassign, []string{"--list"}, "LIST_PARTITION_REASSIGNMENTS"},
 		{javaQuorum, []string{"describe", "--status"}, "DESCRIBE_QUORUM"},
 		{javaTransactions, []string{"list"}, "LIST_TRANSACTIONS"},
 		{javaClientMetrics, []string{"--list"}, "LIST_CONFIG_RESOURCES"},
