@@ -96,7 +96,7 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	case *kmsg.ListGroupsRequest:
 		return h.listGroups(req.Principal, r)
 	case *kmsg.ApiVersionsRequest:
-		return Reply{Msg: apiVersions(r)}
+		return Reply{Msg: h.apiVersions(r)}
 	case *kmsg.SASLHandshakeRequest:
 		return Reply{Msg: saslHandshake(req.SASL, r)}
 	case *kmsg.SASLAuthenticateRequest:
@@ -133,6 +133,8 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.createACLs(ctx, req.Principal, r) })
 	case *kmsg.DeleteACLsRequest:
 		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.deleteACLs(ctx, req.Principal, r) })
+	case *kmsg.UpdateFeaturesRequest:
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.updateFeatures(ctx, req.Principal, r) })
 	case *kmsg.DescribeClusterRequest:
 		return Reply{Msg: h.describeCluster(ctx, req.Principal, req.Listener, r)}
 	}

@@ -40,11 +40,16 @@ type Record struct {
 	ElectLeader      *ElectLeaderRecord      `json:"electLeader,omitempty"`
 	CreateACLs       *CreateACLsRecord       `json:"createAcls,omitempty"`
 	DeleteACLs       *DeleteACLsRecord       `json:"deleteAcls,omitempty"`
+	FeatureLevel     *FeatureLevelRecord     `json:"featureLevel,omitempty"`
 }
 
-// ClusterRecord names the cluster; the first one wins.
+// ClusterRecord names the cluster; the first one wins. Features are the
+// feature levels a new cluster starts with (features.go); they are
+// applied only while no feature is finalized, so a cluster created before
+// feature levels existed gets them from its next ClusterRecord.
 type ClusterRecord struct {
-	ID string `json:"id"`
+	ID       string           `json:"id"`
+	Features map[string]int16 `json:"features,omitempty"`
 }
 
 // RegisterBrokerRecord registers (or re-registers) a live broker.
@@ -150,7 +155,7 @@ func decodeEntry(b []byte) (*Entry, error) {
 	set := 0
 	for _, present := range []bool{r.Cluster != nil, r.RegisterBroker != nil, r.FenceBroker != nil,
 		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil,
-		r.AlterPartition != nil, r.ElectLeader != nil, r.CreateACLs != nil, r.DeleteACLs != nil} {
+		r.AlterPartition != nil, r.ElectLeader != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.FeatureLevel != nil} {
 		if present {
 			set++
 		}

@@ -55,6 +55,7 @@ var advertised = map[int16]versionRange{
 	kmsg.IncrementalAlterConfigs.Int16(): {0, 1},
 	kmsg.SASLAuthenticate.Int16():        {0, 2},
 	kmsg.DescribeCluster.Int16():         {0, 1},
+	kmsg.UpdateFeatures.Int16():          {0, 2},
 }
 
 // advertisedMin lowers the minimum listed in ApiVersions below what is
