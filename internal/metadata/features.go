@@ -55,15 +55,15 @@ var SupportedFeatures = []FeatureRange{
 	{Name: MetadataVersionFeature, Min: MetadataVersionMin, Max: MetadataVersionCurrent},
 }
 
-// supportedRange returns the supported range of a feature; an unknown
-// feature supports level 0 only.
-func supportedRange(name string) FeatureRange {
+// supportedRange returns the supported range of a feature and whether
+// Sluice knows it; an unknown feature supports level 0 only.
+func supportedRange(name string) (FeatureRange, bool) {
 	for _, f := range SupportedFeatures {
 		if f.Name == name {
-			return f
+			return f, true
 		}
 	}
-	return FeatureRange{Name: name}
+	return FeatureRange{Name: name}, false
 }
 
 // FeatureLevelRecord finalizes a feature at a level; level 0 removes it,
@@ -91,9 +91,9 @@ func (im *Image) CheckFeatureLevel(name string, level int16) error {
 	if level == current {
 		return nil
 	}
-	r := supportedRange(name)
+	r, known := supportedRange(name)
 	if level < r.Min || level > r.Max {
-		if r.Max == 0 {
+		if !known {
 			return fmt.Errorf("%w: invalid update version %d for feature %s: Sluice does not support this feature", kerr.InvalidUpdateVersion, level, name)
 		}
 		return fmt.Errorf("%w: invalid update version %d for feature %s: Sluice supports levels %d to %d", kerr.InvalidUpdateVersion, level, name, r.Min, r.Max)
