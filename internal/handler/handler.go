@@ -133,6 +133,8 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.createACLs(ctx, req.Principal, r) })
 	case *kmsg.DeleteACLsRequest:
 		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.deleteACLs(ctx, req.Principal, r) })
+	case *kmsg.DescribeTopicPartitionsRequest:
+		return Reply{Msg: h.describeTopicPartitions(ctx, req.Principal, r)}
 	case *kmsg.UpdateFeaturesRequest:
 		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.updateFeatures(ctx, req.Principal, r) })
 	case *kmsg.DescribeClusterRequest:

@@ -56,6 +56,7 @@ var advertised = map[int16]versionRange{
 	kmsg.SASLAuthenticate.Int16():        {0, 2},
 	kmsg.DescribeCluster.Int16():         {0, 1},
 	kmsg.UpdateFeatures.Int16():          {0, 2},
+	kmsg.DescribeTopicPartitions.Int16(): {0, 0},
 }
 
 // advertisedMin lowers the minimum listed in ApiVersions below what is
