@@ -137,6 +137,8 @@ func TestKafkaOracle(t *testing.T) {
 	t.Run("Offsets", func(t *testing.T) { oracleOffsets(t, o) })
 	t.Run("Partitions", func(t *testing.T) { oraclePartitions(t, o) })
 	t.Run("Cluster", func(t *testing.T) { oracleCluster(t, o) })
+	t.Run("DescribeTopicPartitions", func(t *testing.T) { oracleDescribeTopicPartitions(t, o) })
+	t.Run("UpdateFeatures", func(t *testing.T) { oracleUpdateFeatures(t, o) })
 
 	if !t.Failed() {
 		for key := range oracleKnownGaps {
@@ -367,6 +369,8 @@ func oracleApiVersions(t *testing.T, o *oracleState) {
 		}
 	}
 	t.Logf("intended: sluice serves %d of Kafka's %d APIs; ranges that differ: %s", len(sr.ApiKeys), len(kr.ApiKeys), strings.Join(differ, ", "))
+	_, telemetry := kafkaKeys[kmsg.GetTelemetrySubscriptions.Int16()]
+	t.Logf("Kafka (no metrics reporter) lists GetTelemetrySubscriptions: %v", telemetry)
 	// Features (KIP-584): compared as a known gap.
 	names := func(r *kmsg.ApiVersionsResponse) []string {
 		var out []string
@@ -1037,4 +1041,67 @@ func oracleCluster(t *testing.T, o *oracleState) {
 		return req
 	})
 	oracleCompare(t, o, "AlterConfigs invalid value", ka, sa)
+}
+
+// oracleDescribeTopicPartitions pages a topic of three partitions two at a
+// time, names unknown and invalid topics, and sends the cursors Kafka
+// refuses.
+func oracleDescribeTopicPartitions(t *testing.T, o *oracleState) {
+	oracleCreate(t, o, diffTopic("oracle-dtp", 3, 1))
+	describe := func(limit int32, cursor *kmsg.DescribeTopicPartitionsRequestCursor, names ...string) func(diffSide) kmsg.Request {
+		return func(diffSide) kmsg.Request {
+			req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+			req.ResponsePartitionLimit, req.Cursor = limit, cursor
+			for _, n := range names {
+				rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+				rt.Topic = n
+				req.Topics = append(req.Topics, rt)
+			}
+			return req
+		}
+	}
+	cursor := func(topic string, partition int32) *kmsg.DescribeTopicPartitionsRequestCursor {
+		return &kmsg.DescribeTopicPartitionsRequestCursor{Topic: topic, Partition: partition}
+	}
+	for _, tc := range []struct {
+		name string
+		req  func(diffSide) kmsg.Request
+	}{
+		{"first page", describe(2, nil, "oracle-dtp", "oracle-dtp-missing", "bad/name")},
+		{"second page", describe(2, cursor("oracle-dtp", 2), "oracle-dtp", "oracle-dtp-missing")},
+		{"limit 0", describe(0, nil, "oracle-dtp")},
+		{"cursor not named", describe(10, cursor("oracle-dtp-other", 0), "oracle-dtp")},
+		{"negative cursor", describe(10, cursor("oracle-dtp", -1), "oracle-dtp")},
+	} {
+		kr, sr := oracleAsk[*kmsg.DescribeTopicPartitionsResponse](t, o, tc.req)
+		oracleCompare(t, o, "DescribeTopicPartitions "+tc.name, kr, sr)
+	}
+}
+
+// oracleUpdateFeatures asks both for upgrades neither supports (both
+// refuse: Kafka 4.4 finalizes metadata.version 4.4-IV0, Sluice 3.9-IV0,
+// so an update to a level between would differ) and one to a feature
+// unknown to both.
+func oracleUpdateFeatures(t *testing.T, o *oracleState) {
+	update := func(feature string, level int16, validateOnly bool) func(diffSide) kmsg.Request {
+		return func(diffSide) kmsg.Request {
+			req := kmsg.NewPtrUpdateFeaturesRequest()
+			req.TimeoutMillis, req.ValidateOnly = 10000, validateOnly
+			fu := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+			fu.Feature, fu.MaxVersionLevel, fu.UpgradeType = feature, level, 1
+			req.FeatureUpdates = append(req.FeatureUpdates, fu)
+			return req
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		req  func(diffSide) kmsg.Request
+	}{
+		{"metadata.version 99", update("metadata.version", 99, false)},
+		{"metadata.version 99 validate only", update("metadata.version", 99, true)},
+		{"unknown feature", update("oracle.version", 1, false)},
+	} {
+		kr, sr := oracleAsk[*kmsg.UpdateFeaturesResponse](t, o, tc.req)
+		oracleCompare(t, o, "UpdateFeatures "+tc.name, kr, sr)
+	}
 }
