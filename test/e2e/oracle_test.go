@@ -96,7 +96,7 @@ var oracleConfigKeys = []string{
 // rather than failed; one that no longer occurs fails, so the list stays
 // true.
 var oracleKnownGaps = map[string]string{
-	"ApiVersions finalized features: ":                      "Sluice finalizes only metadata.version, at 3.9-IV0 (21): it has none of the protocols behind the others, and clients use what is finalized (internal/metadata/features.go); Kafka 4.4 lists eligible.leader.replicas.version, group.version, kraft.version, metadata.version (4.4-IV0), share.version, streams.version, transaction.version",
+	"ApiVersions finalized features: ":                      "Sluice finalizes only metadata.version, at 3.9-IV0 (21): it has none of the protocols behind the others, and clients use what is finalized (internal/metadata/features.go); Kafka 4.4 finalizes eligible.leader.replicas.version 1, group.version 1, metadata.version 33, share.version 2, streams.version 1, transaction.version 2",
 	"FindCoordinator key type 1: Coordinators[0].ErrorCode": "Sluice has no transactions: it refuses a transaction coordinator lookup with INVALID_REQUEST; Kafka finds one",
 	// KIP-511: Kafka's UNSUPPORTED_VERSION answer to ApiVersions lists
 	// only ApiVersions' own range; Sluice's (internal/protocol
@@ -369,8 +369,17 @@ func oracleApiVersions(t *testing.T, o *oracleState) {
 		}
 	}
 	t.Logf("intended: sluice serves %d of Kafka's %d APIs; ranges that differ: %s", len(sr.ApiKeys), len(kr.ApiKeys), strings.Join(differ, ", "))
-	_, telemetry := kafkaKeys[kmsg.GetTelemetrySubscriptions.Int16()]
-	t.Logf("Kafka (no metrics reporter) lists GetTelemetrySubscriptions: %v", telemetry)
+	// KIP-714 client telemetry: Kafka lists GetTelemetrySubscriptions and
+	// PushTelemetry only when a metrics reporter plugin receives client
+	// metrics; without one (this oracle, and Sluice) neither is listed, and
+	// Java clients turn their telemetry off quietly.
+	for _, key := range []int16{kmsg.GetTelemetrySubscriptions.Int16(), kmsg.PushTelemetry.Int16()} {
+		_, inKafka := kafkaKeys[key]
+		inSluice := slices.ContainsFunc(sr.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == key })
+		if inKafka || inSluice {
+			t.Errorf("%s listed by Kafka %v, by Sluice %v; want neither (no metrics reporter)", kmsg.NameForKey(key), inKafka, inSluice)
+		}
+	}
 	// Features (KIP-584): compared as a known gap.
 	names := func(r *kmsg.ApiVersionsResponse) []string {
 		var out []string
