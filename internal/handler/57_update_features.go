@@ -25,8 +25,9 @@ import (
 // Kafka's FeatureUpdate.UpgradeType values (v1+); v0's AllowDowngrade
 // means a safe downgrade.
 const (
-	upgradeTypeUpgrade       = 1
-	upgradeTypeSafeDowngrade = 2
+	upgradeTypeUpgrade         = 1
+	upgradeTypeSafeDowngrade   = 2
+	upgradeTypeUnsafeDowngrade = 3
 )
 
 func (h *Handler) updateFeatures(ctx context.Context, who protocol.Principal, req *kmsg.UpdateFeaturesRequest) *kmsg.UpdateFeaturesResponse {
@@ -68,7 +69,7 @@ func (h *Handler) checkFeatureUpdates(ctx context.Context, who protocol.Principa
 		}
 		current := im.FeatureLevel(u.Feature)
 		switch {
-		case upgradeType < upgradeTypeUpgrade || upgradeType > upgradeTypeSafeDowngrade+1:
+		case upgradeType < upgradeTypeUpgrade || upgradeType > upgradeTypeUnsafeDowngrade:
 			return fmt.Errorf("%w: the controller does not support the given upgrade type", kerr.InvalidUpdateVersion)
 		case upgradeType == upgradeTypeUpgrade && u.MaxVersionLevel < current:
 			return fmt.Errorf("%w: can't downgrade the version of feature %s without setting the upgrade type to either safe or unsafe downgrade", kerr.InvalidUpdateVersion, u.Feature)
