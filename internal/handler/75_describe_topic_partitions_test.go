@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-dev/sluice/internal/protocol"
 )
 
 // TestDescribeTopicPartitionsPages: a describe of every topic with a limit
@@ -66,5 +68,41 @@ func TestDescribeTopicPartitionsPages(t *testing.T) {
 	r = ask(2000, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "b"}, "a", "c")
 	if len(r.Topics) != 2 || r.Topics[0].ErrorCode != kerr.InvalidRequest.Code {
 		t.Errorf("cursor outside the named topics answered %+v", r.Topics)
+	}
+}
+
+// TestDescribeTopicPartitionsAuthorized: a topic the principal may not
+// DESCRIBE is left out of an all-topics answer and refused, after the
+// others and without its id, when named; the others carry only the
+// operations the hook allows.
+func TestDescribeTopicPartitionsAuthorized(t *testing.T) {
+	h := protoHandler(t)
+	for _, name := range []string{"open", "secret"} {
+		if st := protoCreate(t, h, name, 1, 1, false); st.ErrorCode != 0 {
+			t.Fatalf("create %s: %v", name, kerr.ErrorForCode(st.ErrorCode))
+		}
+	}
+	h = New(h.b)
+	h.b.Authorize = func(_ context.Context, _ protocol.Principal, op kmsg.ACLOperation, _ kmsg.ACLResourceType, name string) bool {
+		return name == "open" && (op == kmsg.ACLOperationDescribe || op == kmsg.ACLOperationRead)
+	}
+	ask := func(names ...string) *kmsg.DescribeTopicPartitionsResponse {
+		req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+		req.ResponsePartitionLimit = 100
+		for _, n := range names {
+			rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+			rt.Topic = n
+			req.Topics = append(req.Topics, rt)
+		}
+		return h.Handle(context.Background(), &Request{Msg: req}).Msg.(*kmsg.DescribeTopicPartitionsResponse)
+	}
+	wantOps := int32(1<<kmsg.ACLOperationDescribe | 1<<kmsg.ACLOperationRead)
+	if r := ask(); len(r.Topics) != 1 || *r.Topics[0].Topic != "open" || r.Topics[0].AuthorizedOperations != wantOps {
+		t.Errorf("all topics answered %+v, want open alone with DESCRIBE and READ", r.Topics)
+	}
+	r := ask("secret", "open")
+	if len(r.Topics) != 2 || *r.Topics[0].Topic != "open" || *r.Topics[1].Topic != "secret" ||
+		r.Topics[1].ErrorCode != kerr.TopicAuthorizationFailed.Code || r.Topics[1].TopicID != [16]byte{} {
+		t.Errorf("named topics answered %+v, want open, then secret refused without its id", r.Topics)
 	}
 }
