@@ -74,6 +74,8 @@ var brokerDefs = []*Def{
 		Doc: "The number of partitions of a topic created without an explicit count."},
 	{Name: "default.replication.factor", Type: TypeInt, Default: "1",
 		Doc: "The replication factor of a topic created without an explicit factor."},
+	{Name: "max.request.partition.size.limit", Type: TypeInt, Default: "2000", Min: bound(1),
+		Doc: "The maximum number of partitions served in one DescribeTopicPartitions response; the client asks for the rest with its cursor."},
 	{Name: "auto.create.topics.enable", Type: TypeBool, Default: "true",
 		Doc: "Whether producing to or fetching metadata for an unknown topic creates it."},
 	{Name: "delete.topic.enable", Type: TypeBool, Default: "true",

@@ -96,7 +96,7 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 	case *kmsg.ListGroupsRequest:
 		return h.listGroups(req.Principal, r)
 	case *kmsg.ApiVersionsRequest:
-		return Reply{Msg: apiVersions(r)}
+		return Reply{Msg: h.apiVersions(r)}
 	case *kmsg.SASLHandshakeRequest:
 		return Reply{Msg: saslHandshake(req.SASL, r)}
 	case *kmsg.SASLAuthenticateRequest:
@@ -145,6 +145,10 @@ func (h *Handler) Handle(ctx context.Context, req *Request) Reply {
 		return Reply{Msg: h.describeUserScramCredentials(ctx, req.Principal, r)}
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return timedReply(0, func(ctx context.Context) kmsg.Response { return h.alterUserScramCredentials(ctx, req.Principal, r) })
+	case *kmsg.DescribeTopicPartitionsRequest:
+		return Reply{Msg: h.describeTopicPartitions(ctx, req.Principal, r)}
+	case *kmsg.UpdateFeaturesRequest:
+		return timedReply(r.TimeoutMillis, func(ctx context.Context) kmsg.Response { return h.updateFeatures(ctx, req.Principal, r) })
 	case *kmsg.DescribeClusterRequest:
 		return Reply{Msg: h.describeCluster(ctx, req.Principal, req.Listener, r)}
 	}

@@ -38,6 +38,7 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 		if next.ClusterID == "" {
 			next.ClusterID = r.Cluster.ID
 		}
+		res = next.initFeatures(index, r.Cluster.Features)
 	case r.RegisterBroker != nil:
 		res = next.registerBroker(index, r.RegisterBroker)
 	case r.FenceBroker != nil:
@@ -67,6 +68,8 @@ func (im *Image) apply(index uint64, r *Record) (*Image, Result) {
 		res = next.reassign(r.Reassign)
 	case r.UnregisterBroker != nil:
 		res = next.unregisterBroker(r.UnregisterBroker)
+	case r.FeatureLevel != nil:
+		res = next.setFeatureLevel(index, r.FeatureLevel)
 	}
 	return &next, res
 }

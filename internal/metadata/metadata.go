@@ -140,6 +140,12 @@ type Image struct {
 	// Scram are the SCRAM credentials by user and mechanism; apply
 	// replaces the map, never changes it.
 	Scram map[ScramKey]*ScramCredential
+	// Features are the finalized feature levels by name (features.go),
+	// none at level 0; apply replaces the map, never changes it.
+	Features map[string]int16
+	// FeaturesEpoch is the log index of the last FeatureLevel record, -1
+	// before one.
+	FeaturesEpoch int64
 
 	byID map[TopicID]*Topic
 	// ownTopics is set while apply builds this image and has cloned
@@ -149,7 +155,7 @@ type Image struct {
 
 // emptyImage is the image before the first record.
 func emptyImage() *Image {
-	return &Image{Topics: map[string]*Topic{}, Brokers: map[int32]*Broker{}, byID: map[TopicID]*Topic{}}
+	return &Image{Topics: map[string]*Topic{}, Brokers: map[int32]*Broker{}, byID: map[TopicID]*Topic{}, FeaturesEpoch: -1}
 }
 
 // TopicByID looks a topic up by id.

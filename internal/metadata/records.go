@@ -43,11 +43,16 @@ type Record struct {
 	ScramCredentials *ScramCredentialsRecord `json:"scramCredentials,omitempty"`
 	Reassign         *ReassignRecord         `json:"reassign,omitempty"`
 	UnregisterBroker *UnregisterBrokerRecord `json:"unregisterBroker,omitempty"`
+	FeatureLevel     *FeatureLevelRecord     `json:"featureLevel,omitempty"`
 }
 
-// ClusterRecord names the cluster; the first one wins.
+// ClusterRecord names the cluster; the first one wins. Features are the
+// feature levels a new cluster starts with (features.go); they are
+// applied only while no feature is finalized, so a cluster created before
+// feature levels existed gets them from its next ClusterRecord.
 type ClusterRecord struct {
-	ID string `json:"id"`
+	ID       string           `json:"id"`
+	Features map[string]int16 `json:"features,omitempty"`
 }
 
 // RegisterBrokerRecord registers (or re-registers) a live broker.
@@ -154,7 +159,7 @@ func decodeEntry(b []byte) (*Entry, error) {
 	for _, present := range []bool{r.Cluster != nil, r.RegisterBroker != nil, r.FenceBroker != nil,
 		r.CreateTopic != nil, r.DeleteTopic != nil, r.CreatePartitions != nil, r.SetConfigs != nil, r.ProducerIDs != nil,
 		r.AlterPartition != nil, r.ElectLeader != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.ScramCredentials != nil,
-		r.Reassign != nil, r.UnregisterBroker != nil} {
+		r.Reassign != nil, r.UnregisterBroker != nil, r.FeatureLevel != nil} {
 		if present {
 			set++
 		}

@@ -130,13 +130,18 @@ type snapshotFile struct {
 	ACLs           []*ACL    `json:"acls,omitempty"`
 	// Scram are the SCRAM credentials, salted (keys, never passwords).
 	Scram []*ScramCredential `json:"scram,omitempty"`
+	// Features and FeaturesEpoch are absent from snapshots written
+	// before feature levels existed (epoch 0 then reads as none).
+	Features      map[string]int16 `json:"features,omitempty"`
+	FeaturesEpoch int64            `json:"featuresEpoch,omitempty"`
 }
 
 // Snapshot serialises the image at the last applied index.
 func (s *Store) Snapshot() (uint64, []byte, error) {
 	im := s.image.Load()
 	snap := snapshotFile{Version: 1, Index: im.Index, ClusterID: im.ClusterID, NextProducerID: im.NextProducerID,
-		Topics: im.SortedTopics(), ACLs: im.SortedACLs(), Scram: im.SortedScramCredentials()}
+		Topics: im.SortedTopics(), ACLs: im.SortedACLs(), Scram: im.SortedScramCredentials(),
+		Features: im.Features, FeaturesEpoch: im.FeaturesEpoch}
 	for _, id := range slices.Sorted(maps.Keys(im.Brokers)) {
 		snap.Brokers = append(snap.Brokers, im.Brokers[id])
 	}
@@ -152,6 +157,9 @@ func (s *Store) Restore(index uint64, data []byte) error {
 	}
 	im := emptyImage()
 	im.Index, im.ClusterID, im.NextProducerID = index, snap.ClusterID, snap.NextProducerID
+	if len(snap.Features) > 0 {
+		im.Features, im.FeaturesEpoch = snap.Features, snap.FeaturesEpoch
+	}
 	for _, b := range snap.Brokers {
 		im.Brokers[b.ID] = b
 	}
@@ -264,13 +272,17 @@ func (s *Store) change(ctx context.Context, r Record) (Result, error) {
 	return res, res.Err
 }
 
-// InitCluster names the cluster if it has no id yet.
+// InitCluster names the cluster if it has no id yet, and finalizes
+// metadata.version at MetadataVersionCurrent if no feature is finalized
+// yet (a new cluster, or one created before feature levels existed), in
+// the same record.
 func (s *Store) InitCluster(ctx context.Context, id string) error {
 	if id == "" {
 		b := newID()
 		id = base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	_, err := s.change(ctx, Record{Cluster: &ClusterRecord{ID: id}})
+	features := map[string]int16{MetadataVersionFeature: MetadataVersionCurrent}
+	_, err := s.change(ctx, Record{Cluster: &ClusterRecord{ID: id, Features: features}})
 	return err
 }
 

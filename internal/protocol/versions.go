@@ -59,7 +59,9 @@ var advertised = map[int16]versionRange{
 	kmsg.DescribeCluster.Int16():              {0, 1},
 	kmsg.DescribeUserSCRAMCredentials.Int16(): {0, 0},
 	kmsg.AlterUserSCRAMCredentials.Int16():    {0, 0},
+	kmsg.UpdateFeatures.Int16():               {0, 2},
 	kmsg.UnregisterBroker.Int16():             {0, 0},
+	kmsg.DescribeTopicPartitions.Int16():      {0, 0},
 }
 
 // advertisedMin lowers the minimum listed in ApiVersions below what is

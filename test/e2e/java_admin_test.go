@@ -220,13 +220,44 @@ func TestJavaClusterTools(t *testing.T) {
 
 	checkAPIVersions(t, b, cl)
 
-	// Limitation: sluice's ApiVersions carries no SupportedFeatures or
-	// FinalizedFeatures (not even metadata.version), so kafka-features
-	// describe prints nothing where Kafka prints one line per feature.
-	// This flips when ApiVersions v3+ lists features.
-	if res := javaTool(t, b, nil, javaFeatures, "--bootstrap-server", b.Addr, "describe"); res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != "" {
-		t.Errorf("kafka-features describe exited %d and printed %q; today it prints nothing (no features advertised)", res.ExitCode, res.Stdout)
+	checkJavaFeatures(t, b)
+}
+
+// javaFeatureLine is kafka-features describe's line for metadata.version
+// as Sluice finalizes it at cluster creation (internal/metadata
+// features.go); the epoch is the metadata log index that set it.
+var javaFeatureLine = regexp.MustCompile(`^Feature: metadata\.version\s+SupportedMinVersion: 3\.3-IV3\s+SupportedMaxVersion: 3\.9-IV0\s+FinalizedVersionLevel: 3\.9-IV0\s+Epoch: \d+$`)
+
+// checkJavaFeatures runs kafka-features: describe lists metadata.version
+// only (no transaction.version, group.version or share.version: Sluice has
+// none of their protocols); an upgrade past 3.9-IV0, a downgrade, an
+// upgrade of transaction.version and an upgrade to a release version
+// (which includes kraft.version 1) fail with one clear message each; an
+// upgrade of metadata.version to its current level succeeds.
+func checkJavaFeatures(t *testing.T, b *Broker) {
+	t.Helper()
+	lines := toolLines(javaOK(t, b, nil, javaFeatures, "--bootstrap-server", b.Addr, "describe"))
+	if len(lines) != 1 || !javaFeatureLine.MatchString(lines[0]) {
+		t.Errorf("kafka-features describe printed %q, want one metadata.version line at 3.9-IV0", lines)
 	}
+	refused := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"upgrade", "--feature", "metadata.version=25"}, "invalid update version 25 for feature metadata.version: Sluice supports levels 7 to 21"},
+		{[]string{"downgrade", "--feature", "metadata.version=20"}, "refusing to perform the requested downgrade"},
+		{[]string{"upgrade", "--feature", "transaction.version=2"}, "invalid update version 2 for feature transaction.version: Sluice does not support this feature"},
+		// A release version upgrades every feature to that release's
+		// level, kraft.version 1 (KIP-853 dynamic voters) among them.
+		{[]string{"upgrade", "--release-version", "3.9"}, "invalid update version 1 for feature kraft.version: Sluice supports levels 0 to 0"},
+	}
+	for _, c := range refused {
+		res := javaTool(t, b, nil, javaFeatures, append([]string{"--bootstrap-server", b.Addr}, c.args...)...)
+		if res.ExitCode == 0 || !strings.Contains(res.Stdout+res.Stderr, c.want) {
+			t.Errorf("kafka-features %v exited %d, want a failure saying %q; stdout:\n%s\nstderr:\n%s", c.args, res.ExitCode, c.want, clip(res.Stdout), clip(res.Stderr))
+		}
+	}
+	javaOK(t, b, nil, javaFeatures, "--bootstrap-server", b.Addr, "upgrade", "--feature", "metadata.version=21")
 }
 
 // checkAPIVersions checks that kafka-broker-api-versions shows exactly the

@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,10 @@ func TestJavaTopics(t *testing.T) {
 
 	ok("--alter", "--topic", "jt", "--partitions", "5")
 	checkTopicDescribe(t, ok("--describe", "--topic", "jt"), "jt", 5, "retention.ms=86400000")
+	// Two partitions a response: the admin client follows the cursor of
+	// DescribeTopicPartitions (key 75) through three pages.
+	checkTopicDescribe(t, ok("--describe", "--topic", "jt", "--partition-size-limit-per-response", "2"), "jt", 5, "retention.ms=86400000")
+	checkDescribedThroughKey75(t, b, 5)
 
 	if res := topics("--create", "--topic", "jt", "--partitions", "1"); res.ExitCode == 0 ||
 		!strings.Contains(res.Stdout+res.Stderr, "already exists") {
@@ -120,6 +125,24 @@ func TestJavaTopics(t *testing.T) {
 
 	ok("--delete", "--topic", "jt")
 	checkTopicGone(t, b, ok)
+}
+
+// metricsAddress is where a broker's output says its HTTP listener is.
+var metricsAddress = regexp.MustCompile(`console and metrics on (http://\S+)`)
+
+// checkDescribedThroughKey75 checks that the broker answered at least
+// want DescribeTopicPartitions requests: kafka-topics --describe used it
+// rather than falling back to Metadata.
+func checkDescribedThroughKey75(t *testing.T, b *Broker, want float64) {
+	t.Helper()
+	m := metricsAddress.FindStringSubmatch(b.Output())
+	if m == nil {
+		t.Fatalf("no metrics address in the broker's output:\n%s", b.Output())
+	}
+	got := sumMetric(scrape(t, m[1]), "kafka_network_requestmetrics_requests_total", `request="DescribeTopicPartitions"`)
+	if got < want {
+		t.Errorf("the broker answered %v DescribeTopicPartitions requests, want at least %v", got, want)
+	}
 }
 
 // checkTopicGone checks that kafka-topics no longer lists jt once its

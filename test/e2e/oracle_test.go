@@ -23,8 +23,11 @@ package e2e
 //     whose semantics it has not built (DESIGN.md, decision 1); it serves a
 //     subset of Kafka's APIs. The ranges are logged, not compared; an API
 //     Sluice advertises that Kafka does not know fails.
-//   - the finalized and supported features of ApiVersions v3+ are listed
-//     under the known gaps instead (Sluice has none yet).
+//   - ApiVersions v3's supported features: the names and minimum levels
+//     are compared, not the maximum (Sluice supports metadata.version up
+//     to 3.9-IV0, Kafka to its own newest); the finalized features are
+//     listed under the known gaps instead: Sluice finalizes metadata.version only, at a lower
+//     level, and no feature whose protocol it lacks.
 //   - DescribeConfigs and CreateTopics config lists: only the sampled
 //     topic keys (oracleConfigKeys) are compared; Kafka has keys Sluice
 //     does not (tiered storage, message format, follower throttles); two
@@ -95,7 +98,7 @@ var oracleConfigKeys = []string{
 // rather than failed; one that no longer occurs fails, so the list stays
 // true.
 var oracleKnownGaps = map[string]string{
-	"ApiVersions finalized features: ":                      "Sluice lists no features (KIP-584), not even metadata.version; Kafka 4.4 lists eligible.leader.replicas.version, group.version, kraft.version, metadata.version, share.version, streams.version, transaction.version",
+	"ApiVersions finalized features: ":                      "Sluice finalizes only metadata.version, at 3.9-IV0 (21): it has none of the protocols behind the others, and clients use what is finalized (internal/metadata/features.go); Kafka 4.4 finalizes eligible.leader.replicas.version 1, group.version 1, metadata.version 33, share.version 2, streams.version 1, transaction.version 2",
 	"FindCoordinator key type 1: Coordinators[0].ErrorCode": "Sluice has no transactions: it refuses a transaction coordinator lookup with INVALID_REQUEST; Kafka finds one",
 	// KIP-511: Kafka's UNSUPPORTED_VERSION answer to ApiVersions lists
 	// only ApiVersions' own range; Sluice's (internal/protocol
@@ -136,6 +139,8 @@ func TestKafkaOracle(t *testing.T) {
 	t.Run("Offsets", func(t *testing.T) { oracleOffsets(t, o) })
 	t.Run("Partitions", func(t *testing.T) { oraclePartitions(t, o) })
 	t.Run("Cluster", func(t *testing.T) { oracleCluster(t, o) })
+	t.Run("DescribeTopicPartitions", func(t *testing.T) { oracleDescribeTopicPartitions(t, o) })
+	t.Run("UpdateFeatures", func(t *testing.T) { oracleUpdateFeatures(t, o) })
 
 	if !t.Failed() {
 		for key := range oracleKnownGaps {
@@ -366,6 +371,17 @@ func oracleApiVersions(t *testing.T, o *oracleState) {
 		}
 	}
 	t.Logf("intended: sluice serves %d of Kafka's %d APIs; ranges that differ: %s", len(sr.ApiKeys), len(kr.ApiKeys), strings.Join(differ, ", "))
+	// KIP-714 client telemetry: Kafka lists GetTelemetrySubscriptions and
+	// PushTelemetry only when a metrics reporter plugin receives client
+	// metrics; without one (this oracle, and Sluice) neither is listed, and
+	// Java clients turn their telemetry off quietly.
+	for _, key := range []int16{kmsg.GetTelemetrySubscriptions.Int16(), kmsg.PushTelemetry.Int16()} {
+		_, inKafka := kafkaKeys[key]
+		inSluice := slices.ContainsFunc(sr.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == key })
+		if inKafka || inSluice {
+			t.Errorf("%s listed by Kafka %v, by Sluice %v; want neither (no metrics reporter)", kmsg.NameForKey(key), inKafka, inSluice)
+		}
+	}
 	// Features (KIP-584): compared as a known gap.
 	names := func(r *kmsg.ApiVersionsResponse) []string {
 		var out []string
@@ -375,6 +391,17 @@ func oracleApiVersions(t *testing.T, o *oracleState) {
 		return out
 	}
 	oracleCompare(t, o, "ApiVersions finalized features", names(kr), names(sr))
+	// Supported features at v3: Kafka leaves out those whose minimum is 0
+	// (KAFKA-17011), so both list metadata.version alone, from 3.3-IV3;
+	// the maximum differs on purpose (Sluice stops at 3.9-IV0).
+	supported := func(r *kmsg.ApiVersionsResponse) []string {
+		var out []string
+		for _, f := range r.SupportedFeatures {
+			out = append(out, fmt.Sprintf("%s from %d", f.Name, f.MinVersion))
+		}
+		return out
+	}
+	oracleCompare(t, o, "ApiVersions supported features", supported(kr), supported(sr))
 }
 
 func oracleMetadata(t *testing.T, o *oracleState) {
@@ -1036,4 +1063,67 @@ func oracleCluster(t *testing.T, o *oracleState) {
 		return req
 	})
 	oracleCompare(t, o, "AlterConfigs invalid value", ka, sa)
+}
+
+// oracleDescribeTopicPartitions pages a topic of three partitions two at a
+// time, names unknown and invalid topics, and sends the cursors Kafka
+// refuses.
+func oracleDescribeTopicPartitions(t *testing.T, o *oracleState) {
+	oracleCreate(t, o, diffTopic("oracle-dtp", 3, 1))
+	describe := func(limit int32, cursor *kmsg.DescribeTopicPartitionsRequestCursor, names ...string) func(diffSide) kmsg.Request {
+		return func(diffSide) kmsg.Request {
+			req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+			req.ResponsePartitionLimit, req.Cursor = limit, cursor
+			for _, n := range names {
+				rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+				rt.Topic = n
+				req.Topics = append(req.Topics, rt)
+			}
+			return req
+		}
+	}
+	cursor := func(topic string, partition int32) *kmsg.DescribeTopicPartitionsRequestCursor {
+		return &kmsg.DescribeTopicPartitionsRequestCursor{Topic: topic, Partition: partition}
+	}
+	for _, tc := range []struct {
+		name string
+		req  func(diffSide) kmsg.Request
+	}{
+		{"first page", describe(2, nil, "oracle-dtp", "oracle-dtp-missing", "bad/name")},
+		{"second page", describe(2, cursor("oracle-dtp", 2), "oracle-dtp", "oracle-dtp-missing")},
+		{"limit 0", describe(0, nil, "oracle-dtp")},
+		{"cursor not named", describe(10, cursor("oracle-dtp-other", 0), "oracle-dtp")},
+		{"negative cursor", describe(10, cursor("oracle-dtp", -1), "oracle-dtp")},
+	} {
+		kr, sr := oracleAsk[*kmsg.DescribeTopicPartitionsResponse](t, o, tc.req)
+		oracleCompare(t, o, "DescribeTopicPartitions "+tc.name, kr, sr)
+	}
+}
+
+// oracleUpdateFeatures asks both for upgrades neither supports (both
+// refuse: Kafka 4.4 finalizes metadata.version 4.4-IV0, Sluice 3.9-IV0,
+// so an update to a level between would differ) and one to a feature
+// unknown to both.
+func oracleUpdateFeatures(t *testing.T, o *oracleState) {
+	update := func(feature string, level int16, validateOnly bool) func(diffSide) kmsg.Request {
+		return func(diffSide) kmsg.Request {
+			req := kmsg.NewPtrUpdateFeaturesRequest()
+			req.TimeoutMillis, req.ValidateOnly = 10000, validateOnly
+			fu := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+			fu.Feature, fu.MaxVersionLevel, fu.UpgradeType = feature, level, 1
+			req.FeatureUpdates = append(req.FeatureUpdates, fu)
+			return req
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		req  func(diffSide) kmsg.Request
+	}{
+		{"metadata.version 99", update("metadata.version", 99, false)},
+		{"metadata.version 99 validate only", update("metadata.version", 99, true)},
+		{"unknown feature", update("oracle.version", 1, false)},
+	} {
+		kr, sr := oracleAsk[*kmsg.UpdateFeaturesResponse](t, o, tc.req)
+		oracleCompare(t, o, "UpdateFeatures "+tc.name, kr, sr)
+	}
 }
