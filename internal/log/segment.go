@@ -129,7 +129,7 @@ func (s *segment) append(batch []byte, h record.Header, indexIntervalBytes int) 
 			return fmt.Errorf("%w: write %s: %v; cutting back failed: %v", errLogFailed, s.file.Name(), err, terr)
 		}
 		if isResourceLimit(err) {
-			return refusal("write", s.file.Name(), err)
+			return fmt.Errorf("%w: %w", ErrWriteRefused, err) // err names the file
 		}
 		return fmt.Errorf("%w: write %s: %v", errLogFailed, s.file.Name(), err)
 	}

@@ -70,6 +70,7 @@ func New() *Metrics {
 		(*countersCollector)(m),
 		(*stateCollector)(m),
 	)
+	m.registry.MustRegister(storageGauges()...)
 	return m
 }
 
