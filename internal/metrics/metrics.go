@@ -46,6 +46,8 @@ type Metrics struct {
 	isrShrinks, isrExpands atomic.Int64
 
 	source atomic.Pointer[sourceBox] // nil until the broker is ready
+
+	connections connectionCounters
 }
 
 // topicCounters are Kafka's BrokerTopicMetrics for one topic.
@@ -71,6 +73,7 @@ func New() *Metrics {
 		(*stateCollector)(m),
 	)
 	m.registry.MustRegister(storageGauges()...)
+	m.registry.MustRegister(m.connectionGauges()...)
 	return m
 }
 
