@@ -309,15 +309,26 @@ func (cn *conn) secure(sec *auth.Listener) error {
 	return nil
 }
 
-// read decodes requests until the connection ends or misbehaves.
+// read decodes requests until the connection ends or misbehaves. Its
+// read buffer is taken from a pool when a frame starts and given back
+// when it holds nothing more, so an idle connection holds none: it waits
+// for the next frame's size reading the socket directly.
 func (cn *conn) read() error {
-	r := bufio.NewReaderSize(cn.c, readBufferBytes)
+	var r *bufio.Reader // nil while idle
+	defer func() { putReader(r) }()
 	var sizeBuf [4]byte
 	for {
 		cn.c.SetReadDeadline(time.Now().Add(idleTimeout))
-		size, err := readFrameSize(r, sizeBuf[:])
+		var src io.Reader = cn.c
+		if r != nil {
+			src = r
+		}
+		size, err := readFrameSize(src, sizeBuf[:])
 		if err != nil {
 			return err
+		}
+		if r == nil {
+			r = getReader(cn.c)
 		}
 		preAuth := cn.sasl != nil && !cn.sasl.authenticated()
 		key, err := cn.checkFrame(r, size, preAuth)
@@ -363,6 +374,10 @@ func (cn *conn) read() error {
 		}
 		if p.closeAfter {
 			return errAcksZeroFailed
+		}
+		if r.Buffered() == 0 {
+			putReader(r)
+			r = nil
 		}
 	}
 }
