@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sluice-dev/sluice/internal/vfs"
 	"github.com/sluice-dev/sluice/internal/vfs/errorfs"
 )
 
@@ -110,4 +111,30 @@ func checkNoPartial(t *testing.T, l *Log, dir string) {
 		t.Fatalf("%d log files, %d segments", len(logs), n)
 	}
 	l.mu.Unlock()
+}
+
+// TestOpenOutOfFiles: a new log whose files cannot all be created (EMFILE
+// at the second of three) fails with ErrWriteRefused and leaves no file
+// and no directory behind; once files are free it opens.
+func TestOpenOutOfFiles(t *testing.T) {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		t.Run(suffix, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "topic-0")
+			fs := errorfs.Wrap(vfs.Default)
+			in := fs.Inject(errorfs.Rule{Op: errorfs.OpCreate, Path: "*" + suffix, Err: syscall.EMFILE})
+			l, err := Open(dir, DefaultConfig(), OpenOptions{FS: fs})
+			if err == nil {
+				l.Close()
+				t.Fatal("Open succeeded out of files")
+			}
+			if !errors.Is(err, ErrWriteRefused) || !IsStorageError(err) || !errors.Is(err, syscall.EMFILE) {
+				t.Fatalf("Open out of files: %v, want ErrWriteRefused wrapping EMFILE", err)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the directory of the log that could not be created: %v, want it gone", err)
+			}
+			in.Remove()
+			mustClose(t, mustOpen(t, dir, DefaultConfig(), OpenOptions{FS: fs}))
+		})
+	}
 }
