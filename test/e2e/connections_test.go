@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,4 +53,38 @@ func TestIdleConnectionMemory(t *testing.T) {
 		t.Fatalf("ApiVersions after idling: error %d", resp.ErrorCode)
 	}
 	runtime.KeepAlive(conns)
+}
+
+// TestConnectionsPerIP: with max.connections.per.ip=2 a third connection
+// from the same address is closed as it is accepted, the two open ones
+// keep working, and /metrics counts the refusal.
+func TestConnectionsPerIP(t *testing.T) {
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	b := StartBroker(t, "KAFKA_MAX_CONNECTIONS_PER_IP=2", "KAFKA_HTTP_LISTENERS="+httpAddr)
+	first, second := testutil.Dial(t, b.Addr), testutil.Dial(t, b.Addr)
+	for i, c := range []*testutil.Conn{first, second} {
+		if resp := c.RoundTrip(protoApiVersions(3), int32(i)).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
+			t.Fatalf("ApiVersions on connection %d: error %d", i, resp.ErrorCode)
+		}
+	}
+	third, err := net.Dial("tcp", b.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := third.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the third connection from one address was not closed: %v", err)
+	}
+	if resp := first.RoundTrip(protoApiVersions(3), 9).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
+		t.Fatalf("ApiVersions on a kept connection: error %d", resp.ErrorCode)
+	}
+	samples := scrape(t, "http://"+httpAddr)
+	if samples["sluice_server_connections_refused_total"] != 1 || samples["kafka_server_socketservermetrics_connection_count"] != 2 {
+		t.Fatalf("refused %v, open %v; want 1 and 2", samples["sluice_server_connections_refused_total"],
+			samples["kafka_server_socketservermetrics_connection_count"])
+	}
+	if !strings.Contains(b.Output(), "max.connections.per.ip reached") {
+		t.Fatalf("no line names the limit:\n%s", b.Output())
+	}
 }
