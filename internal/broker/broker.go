@@ -225,12 +225,17 @@ func (b *Broker) open(endpoints []metadata.Endpoint) error {
 	if queued <= 0 {
 		queued = queuedBytesMaxDefault
 	}
+	// Checked when the config was read.
+	perIPOverrides, _ := config.ConnectionsPerIPOverrides(b.cfg.String("max.connections.per.ip.overrides"))
 	b.server = server.New(server.Config{
 		RequestBytesMax:           b.cfg.Int("socket.request.max.bytes"),
 		QueuedBytesMax:            queued,
 		Metrics:                   b.metrics,
 		SASLReceiveBytesMax:       b.cfg.Int("sasl.server.max.receive.size"),
 		FailedAuthenticationDelay: time.Duration(b.cfg.Int("connection.failed.authentication.delay.ms")) * time.Millisecond,
+		ConnectionsMax:            b.cfg.Int("max.connections"),
+		ConnectionsPerIPMax:       b.cfg.Int("max.connections.per.ip"),
+		ConnectionsPerIPOverrides: perIPOverrides,
 	}, h, b.logger)
 	return nil
 }

@@ -66,6 +66,14 @@ var brokerDefs = []*Def{
 		Doc: "The largest request the broker accepts, in bytes."},
 	{Name: "queued.max.request.bytes", Type: TypeLong, Default: "-1",
 		Doc: "The bytes of queued requests above which no more are read; -1 means no limit."},
+
+	// Connections.
+	{Name: "max.connections", Type: TypeInt, Default: "2147483647", Min: bound(0),
+		Doc: "The most client connections the broker keeps open on all listeners together; a connection past it is closed at once."},
+	{Name: "max.connections.per.ip", Type: TypeInt, Default: "2147483647", Min: bound(0),
+		Doc: "The most connections the broker keeps open from one IP address; a connection past it is closed at once."},
+	{Name: "max.connections.per.ip.overrides", Type: TypeString, Default: "", check: checkConnectionsPerIPOverrides,
+		Doc: "Per-IP limits that replace max.connections.per.ip, as host:count pairs separated by commas (\"10.0.0.1:200,10.0.0.2:0\")."},
 	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", Min: bound(0), Dynamic: true,
 		Doc: "The largest record batch the broker accepts, in bytes."},
 

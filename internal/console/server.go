@@ -16,12 +16,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-dev/sluice/internal/log"
 	"github.com/sluice-dev/sluice/internal/metrics"
 )
 
@@ -183,11 +185,27 @@ func (s *Server) routes() http.Handler {
 			writeText(w, http.StatusServiceUnavailable, "starting: partitions are being loaded\n")
 			return
 		}
-		writeText(w, http.StatusOK, "ready\n")
+		writeText(w, http.StatusOK, "ready\n"+storageDetail())
 	})
 	s.apiRoutes(mux)
 	mux.Handle("/", staticHandler())
 	return mux
+}
+
+// storageDetail is what /readyz adds about logs the disk stopped: one
+// line each for partitions refusing writes for want of space or files and
+// for partitions failed until restart; empty when there are none. The node
+// stays ready (200): it still serves reads and every other partition, and
+// refused writes resume by themselves.
+func storageDetail() string {
+	var b strings.Builder
+	if n := log.RefusingWrites(); n > 0 {
+		fmt.Fprintf(&b, "storage: %d partitions refuse writes: the file system is out of space or files (KAFKA_STORAGE_ERROR until there is room)\n", n)
+	}
+	if n := log.FailedLogs(); n > 0 {
+		fmt.Fprintf(&b, "storage: %d partitions failed on a disk error and refuse writes until restart\n", n)
+	}
+	return b.String()
 }
 
 func writeText(w http.ResponseWriter, status int, text string) {

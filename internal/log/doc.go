@@ -67,6 +67,16 @@
 // cache (noteMoved), so a read within the delete delay reopens the file
 // under its new name.
 //
+// Running out is different (refuse.go): a write(2) the file system
+// refuses for want of space or files (ENOSPC, EDQUOT, EMFILE, ENFILE), at
+// the append, the index flush of a roll or the creation of a segment,
+// accepted none of the batch. The partial write is cut back, half-created
+// segment files are removed, and the append fails with ErrWriteRefused
+// (KAFKA_STORAGE_ERROR, which clients retry) while the log stays
+// writable: the first refusal of a run logs one ERROR line with the file
+// and the errno, and the next append that succeeds ends the run. A failed
+// fsync, or a write that cannot be cut back, still fails the log.
+//
 // File system seam: every file the log opens, renames, removes or lists
 // goes through the vfs.FS in OpenOptions.FS (internal/vfs; the operating
 // system's when unset). Fetch's sendfile path needs an *os.File:

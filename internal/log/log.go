@@ -38,7 +38,7 @@ var (
 // IsStorageError reports whether err comes from the disk rather than from
 // the caller's input.
 func IsStorageError(err error) bool {
-	return errors.Is(err, errLogFailed) || errors.Is(err, ErrClosed)
+	return errors.Is(err, errLogFailed) || errors.Is(err, ErrClosed) || errors.Is(err, ErrWriteRefused)
 }
 
 // Config is the per-topic part of the log's behaviour, with Kafka's topic
@@ -111,6 +111,9 @@ type Log struct {
 	logStartOffset int64
 	failed         error
 	closed         bool
+	// refusing is set while appends are refused for want of space or
+	// files (ErrWriteRefused), so the condition is logged once per run.
+	refusing bool
 	// readable is the first offset the log itself would not let readers
 	// see: the durable offset, or the log end with relaxed flushing.
 	// readableSegment and readablePosition locate it in the files.
@@ -266,14 +269,15 @@ func (l *Log) appendLocked(batch []byte, h record.Header) error {
 		active, err = l.replaceEmptyActiveLocked(h.BaseOffset)
 	}
 	if err != nil {
-		return l.failLocked(err)
+		return l.appendFailedLocked(err)
 	}
 	if err := active.append(batch, h, l.cfg.IndexIntervalBytes); err != nil {
-		if errors.Is(err, errLogFailed) {
-			return l.failLocked(err)
+		if errors.Is(err, errLogFailed) || errors.Is(err, ErrWriteRefused) {
+			return l.appendFailedLocked(err)
 		}
 		return err
 	}
+	l.acceptedLocked()
 	l.unflushed += int64(h.NumRecords)
 	if !l.cfg.durable() {
 		l.advanceLocked(active.nextOffset, active, active.size)
@@ -302,14 +306,20 @@ func (l *Log) shouldRollLocked(s *segment, h record.Header) bool {
 // WaitDurable relies on.
 func (l *Log) rollLocked(base int64) (*segment, error) {
 	old := l.activeLocked()
-	old.seal()
+	old.seal() // idempotent: a refused roll seals again when retried
 	if err := old.flushIndex(); err != nil {
+		// Index entries are written at fixed positions and counted
+		// flushed only once written, so a refused flush is retried
+		// whole by the next roll.
+		if isResourceLimit(err) {
+			return nil, refusal("flush index of", l.dir, err)
+		}
 		return nil, err
 	}
 	if err := old.sync(); err != nil {
 		return nil, err
 	}
-	next, err := openSegment(l.fs, l.files, l.dir, base, true)
+	next, err := l.newSegmentLocked(base)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +337,7 @@ func (l *Log) rollLocked(base int64) (*segment, error) {
 // leaves an empty segment, which recovery keeps as it is.
 func (l *Log) replaceEmptyActiveLocked(base int64) (*segment, error) {
 	old := l.activeLocked()
-	next, err := openSegment(l.fs, l.files, l.dir, base, true)
+	next, err := l.newSegmentLocked(base)
 	if err != nil {
 		return nil, err
 	}
@@ -370,6 +380,27 @@ func (l *Log) writableLocked() error {
 	return l.failed
 }
 
+// newSegmentLocked creates the files of a new segment at base. When
+// the system is out of space or files it removes whatever part of them it
+// created, so nothing half-made stays behind, and returns ErrWriteRefused.
+func (l *Log) newSegmentLocked(base int64) (*segment, error) {
+	s, err := openSegment(l.fs, l.files, l.dir, base, true)
+	if err != nil && isResourceLimit(err) {
+		l.removeSegmentFiles(base)
+		return nil, refusal("create segment in", l.dir, err)
+	}
+	return s, err
+}
+
+// appendFailedLocked answers an append that failed on the disk: a refusal
+// leaves the log writable, anything else fails it.
+func (l *Log) appendFailedLocked(err error) error {
+	if errors.Is(err, ErrWriteRefused) {
+		return l.refuseLocked(err)
+	}
+	return l.failLocked(err)
+}
+
 // failLocked records a disk error; the log then refuses appends until the
 // broker restarts and recovers it from disk.
 func (l *Log) failLocked(err error) error {
@@ -377,6 +408,11 @@ func (l *Log) failLocked(err error) error {
 		l.failed = err
 		if !errors.Is(err, errLogFailed) {
 			l.failed = fmt.Errorf("%w: %w", errLogFailed, err)
+		}
+		failedLogs.Add(1)
+		if l.refusing {
+			l.refusing = false
+			refusingLogs.Add(-1)
 		}
 		l.logger.Error("log failed, refusing appends until restart", "dir", l.dir, "err", err)
 	}
@@ -660,6 +696,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.forgetCountsLocked()
 	var errs []error
 	if l.failed == nil {
 		errs = append(errs, l.activeLocked().sync())

@@ -57,7 +57,12 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if opts.FS == nil {
 		opts.FS = vfs.Default
 	}
+	_, statErr := opts.FS.Stat(dir)
+	fresh := errors.Is(statErr, os.ErrNotExist)
 	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
+		if isResourceLimit(err) {
+			return nil, refusal("create log dir", dir, err)
+		}
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
 	if opts.Files == nil {
@@ -75,7 +80,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		bases = []int64{0}
 		s, err := openSegment(l.fs, l.files, dir, 0, true)
 		if err != nil {
-			return nil, err
+			return nil, l.abandonNew(fresh, err)
 		}
 		l.segments = append(l.segments, s)
 	} else if err := l.loadSegments(bases, opts); err != nil {
@@ -347,4 +352,21 @@ func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// abandonNew removes what an Open that could not create the first segment
+// made, so nothing half-created stays behind: the segment's files and, if
+// this Open created it, the directory. Out of space or files, err becomes
+// ErrWriteRefused (KAFKA_STORAGE_ERROR, retried).
+func (l *Log) abandonNew(fresh bool, err error) error {
+	l.removeSegmentFiles(0)
+	if fresh {
+		if rerr := l.fs.Remove(l.dir); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			l.logger.Warn("remove the directory of a log that could not be created", "dir", l.dir, "err", rerr)
+		}
+	}
+	if isResourceLimit(err) {
+		return refusal("create the first segment in", l.dir, err)
+	}
+	return err
 }

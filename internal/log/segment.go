@@ -170,15 +170,21 @@ func (s *segment) fits(lastOffset int64, size int) bool {
 }
 
 // append writes one batch, whose baseOffset is already assigned, at the end
-// of the file and indexes it. A write error is a failing disk (EIO, ENOSPC)
-// and fails the log, as Kafka takes the log directory offline; the file is
-// cut back first so a partial batch does not stay behind, and should that
-// fail too, recovery cuts it on the next start.
+// of the file and indexes it. The file is cut back after a write error, so
+// a partial batch does not stay behind. The system running out of space or
+// files (ENOSPC, EDQUOT) then returns ErrWriteRefused: write() accepted
+// none of the batch, the bytes before it are as they were, and the log
+// stays usable. Any other write error, or a cut that fails (recovery cuts
+// the batch on the next start), is a failing disk and fails the log, as
+// Kafka takes the log directory offline.
 func (s *segment) append(batch []byte, h record.Header, indexIntervalBytes int) error {
 	pos := s.size
 	if _, err := s.file.WriteAt(batch, pos); err != nil {
 		if terr := s.file.Truncate(pos); terr != nil {
 			return fmt.Errorf("%w: write %s: %v; cutting back failed: %v", errLogFailed, s.file.Name(), err, terr)
+		}
+		if isResourceLimit(err) {
+			return fmt.Errorf("%w: %w", ErrWriteRefused, err) // err names the file
 		}
 		return fmt.Errorf("%w: write %s: %v", errLogFailed, s.file.Name(), err)
 	}

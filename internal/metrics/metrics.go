@@ -48,6 +48,8 @@ type Metrics struct {
 	source atomic.Pointer[sourceBox] // nil until the broker is ready
 	// logFiles reads the segment file cache on scrape (SetLogFiles).
 	logFiles atomic.Pointer[logFilesBox]
+
+	connections connectionCounters
 }
 
 // topicCounters are Kafka's BrokerTopicMetrics for one topic.
@@ -73,6 +75,8 @@ func New() *Metrics {
 		(*stateCollector)(m),
 		logFilesCollector{&m.logFiles},
 	)
+	m.registry.MustRegister(storageGauges()...)
+	m.registry.MustRegister(m.connectionGauges()...)
 	return m
 }
 

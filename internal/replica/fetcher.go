@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-dev/sluice/internal/log"
 )
 
 // The replica fetchers: Kafka's ReplicaFetcherManager and
@@ -401,7 +403,12 @@ func (f *fetcher) syncJoined(st *fetchState) error {
 func (f *fetcher) delay(tp TP, st *fetchState, now time.Time, err error) {
 	st.delayedUntil = now.Add(f.cfg.Backoff)
 	level := slog.LevelInfo
-	if errors.Is(err, kerr.KafkaStorageError) {
+	switch {
+	case errors.Is(err, log.ErrWriteRefused):
+		// Out of space or files: the log said so once, at ERROR, and
+		// says when writes resume; a line per back-off would flood.
+		level = slog.LevelDebug
+	case errors.Is(err, kerr.KafkaStorageError):
 		level = slog.LevelError
 	}
 	f.logger.Log(context.Background(), level, "replica fetch of a partition failed; backing off",

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bufio"
+	"io"
 	"math/bits"
 	"sync"
 )
@@ -51,4 +53,42 @@ func putBuffer(b []byte) {
 	class := bits.Len(uint(c)) - 1 - bufferBytesMinLog2
 	b = b[:0]
 	bufferClasses[class].Put(&b)
+}
+
+// Connections take their bufio read and write buffers from these pools
+// while requests or responses are in flight and give them back when idle,
+// so thousands of idle connections hold no buffers (the issue measured
+// about 21 KiB of resident memory per idle connection with a 64 KiB
+// reader and writer each).
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferBytes) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferBytes) }}
+)
+
+// getReader returns a pooled reader reading from src.
+func getReader(src io.Reader) *bufio.Reader {
+	r := readerPool.Get().(*bufio.Reader)
+	r.Reset(src)
+	return r
+}
+
+// putReader recycles r, dropping whatever it still buffers; nil is a no-op.
+func putReader(r *bufio.Reader) {
+	if r != nil {
+		r.Reset(nil)
+		readerPool.Put(r)
+	}
+}
+
+// getWriter returns a pooled, empty writer writing to dst.
+func getWriter(dst io.Writer) *bufio.Writer {
+	w := writerPool.Get().(*bufio.Writer)
+	w.Reset(dst)
+	return w
+}
+
+// putWriter recycles w, which must have been flushed.
+func putWriter(w *bufio.Writer) {
+	w.Reset(nil)
+	writerPool.Put(w)
 }

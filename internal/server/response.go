@@ -29,9 +29,11 @@ type sectionedResponse interface {
 	Release()
 }
 
-// write sends responses in request order.
+// write sends responses in request order. Its write buffer is taken from
+// a pool for a run of responses and given back once they are flushed, so
+// an idle connection holds none.
 func (cn *conn) write() {
-	w := bufio.NewWriterSize(cn.c, writeBufferBytes)
+	var w *bufio.Writer // nil while idle
 	broken := false
 	for p := range cn.queue {
 		resp := p.resp
@@ -41,6 +43,9 @@ func (cn *conn) write() {
 		cn.s.queued.release(p.queued)
 		cn.s.cfg.Metrics.Request(p.key, time.Since(p.received))
 		if !p.none && !broken {
+			if w == nil {
+				w = getWriter(cn.c)
+			}
 			var err error
 			if p.raw != nil {
 				err = writeRaw(w, p.raw)
@@ -48,7 +53,10 @@ func (cn *conn) write() {
 				err = cn.writeResponse(w, p.correlationID, resp)
 			}
 			if err == nil && len(cn.queue) == 0 {
-				err = w.Flush()
+				if err = w.Flush(); err == nil {
+					putWriter(w)
+					w = nil
+				}
 			}
 			if err != nil {
 				// Keep draining so waiting goroutines finish and budgets
@@ -60,8 +68,10 @@ func (cn *conn) write() {
 		}
 		release(resp)
 	}
-	if !broken {
-		w.Flush()
+	if !broken && w != nil {
+		if w.Flush() == nil {
+			putWriter(w)
+		}
 	}
 }
 

@@ -100,6 +100,15 @@ type Config struct {
 	// connection.failed.authentication.delay.ms: how long a failed
 	// authentication's answer waits.
 	FailedAuthenticationDelay time.Duration
+	// ConnectionsMax is max.connections: the most connections kept open
+	// on every listener the server serves; ConnectionsPerIPMax is
+	// max.connections.per.ip, and ConnectionsPerIPOverrides replaces it
+	// for the IP addresses it names. A connection past a limit is closed
+	// as it is accepted, as Kafka closes it. Zero or less is no limit,
+	// except in the overrides, where 0 refuses every connection.
+	ConnectionsMax            int
+	ConnectionsPerIPMax       int
+	ConnectionsPerIPOverrides map[string]int
 }
 
 // Server serves the Kafka protocol on one listener.
@@ -111,10 +120,13 @@ type Server struct {
 	// closing is closed by Close, to end the waits of connections.
 	closing chan struct{}
 
-	mu     sync.Mutex // guards conns and closed
+	mu     sync.Mutex // guards conns, perIP and closed
 	conns  map[net.Conn]struct{}
+	perIP  map[string]int // open connections by remote IP, for the limits
 	closed bool
-	wg     sync.WaitGroup
+	// refusedLogged rate-limits the line about refused connections.
+	refusedLogged time.Time
+	wg            sync.WaitGroup
 }
 
 // New returns a server dispatching to h.
@@ -122,8 +134,9 @@ func New(cfg Config, h protocol.Handler, logger *slog.Logger) *Server {
 	if cfg.SASLReceiveBytesMax <= 0 {
 		cfg.SASLReceiveBytesMax = saslReceiveBytesMaxDefault
 	}
+	cfg.ConnectionsPerIPOverrides = overridesByIP(cfg.ConnectionsPerIPOverrides, logger)
 	return &Server{cfg: cfg, handler: h, logger: logger, queued: newBudget(cfg.QueuedBytesMax),
-		conns: map[net.Conn]struct{}{}, closing: make(chan struct{})}
+		conns: map[net.Conn]struct{}{}, perIP: map[string]int{}, closing: make(chan struct{})}
 }
 
 // Serve accepts PLAINTEXT connections until ln is closed.
@@ -146,21 +159,33 @@ func (s *Server) ServeListener(ln net.Listener, sec *auth.Listener) error {
 			}
 			return err
 		}
+		ip := remoteIP(c)
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			c.Close()
 			return nil
 		}
+		if limit := s.refuseLocked(ip); limit != "" {
+			s.mu.Unlock()
+			c.Close()
+			continue
+		}
 		s.conns[c] = struct{}{}
+		s.perIP[ip]++
 		s.wg.Add(1)
 		s.mu.Unlock()
+		s.cfg.Metrics.ConnectionOpened()
 		go func() {
 			defer s.wg.Done()
 			s.serveConn(c, sec)
 			s.mu.Lock()
 			delete(s.conns, c)
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
 			s.mu.Unlock()
+			s.cfg.Metrics.ConnectionClosed()
 		}()
 	}
 }
@@ -284,15 +309,26 @@ func (cn *conn) secure(sec *auth.Listener) error {
 	return nil
 }
 
-// read decodes requests until the connection ends or misbehaves.
+// read decodes requests until the connection ends or misbehaves. Its
+// read buffer is taken from a pool when a frame starts and given back
+// when it holds nothing more, so an idle connection holds none: it waits
+// for the next frame's size reading the socket directly.
 func (cn *conn) read() error {
-	r := bufio.NewReaderSize(cn.c, readBufferBytes)
+	var r *bufio.Reader // nil while idle
+	defer func() { putReader(r) }()
 	var sizeBuf [4]byte
 	for {
 		cn.c.SetReadDeadline(time.Now().Add(idleTimeout))
-		size, err := readFrameSize(r, sizeBuf[:])
+		var src io.Reader = cn.c
+		if r != nil {
+			src = r
+		}
+		size, err := readFrameSize(src, sizeBuf[:])
 		if err != nil {
 			return err
+		}
+		if r == nil {
+			r = getReader(cn.c)
 		}
 		preAuth := cn.sasl != nil && !cn.sasl.authenticated()
 		key, err := cn.checkFrame(r, size, preAuth)
@@ -338,6 +374,10 @@ func (cn *conn) read() error {
 		}
 		if p.closeAfter {
 			return errAcksZeroFailed
+		}
+		if r.Buffered() == 0 {
+			putReader(r)
+			r = nil
 		}
 	}
 }
