@@ -62,7 +62,9 @@ func (p *Partition) appendAsFollower(records []byte, leader, leaderEpoch int32) 
 			return end, fmt.Errorf("%w: batch from leader %d at offset %d: %w", kerr.CorruptMessage, leader, end, err)
 		}
 		records = rest
-		h, err := record.ValidateStored(batch)
+		// The header only: AppendReplicated checks the batch whole
+		// (length, CRC-32C, its header) before it writes, once.
+		h, err := record.ParseHeader(batch)
 		if err != nil {
 			return end, fmt.Errorf("batch from leader %d at offset %d: %w", leader, end, err)
 		}
@@ -72,16 +74,18 @@ func (p *Partition) appendAsFollower(records []byte, leader, leaderEpoch int32) 
 		if h.BaseOffset < end {
 			return end, fmt.Errorf("%w: batch %d..%d from leader %d overlaps the log end %d", kerr.CorruptMessage, h.BaseOffset, h.LastOffset(), leader, end)
 		}
-		// As Kafka assigns before appending: the epoch's first offset is
-		// the base offset of its first batch.
-		if e := h.PartitionLeaderEpoch; e >= 0 && e != p.epochs.latestEpoch() {
-			p.epochs.assign(e, h.BaseOffset)
-		}
 		if err := p.log.AppendReplicated(batch, h); err != nil {
 			if log.IsStorageError(err) {
 				return end, fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 			}
-			return end, err
+			return end, fmt.Errorf("batch from leader %d at offset %d: %w", leader, end, err)
+		}
+		// The epoch's first offset is the base offset of its first
+		// batch, as Kafka assigns it; appends are serialised by mu, so
+		// assigning once the batch is in is the same entry, and a batch
+		// the log refused leaves no epoch behind.
+		if e := h.PartitionLeaderEpoch; e >= 0 && e != p.epochs.latestEpoch() {
+			p.epochs.assign(e, h.BaseOffset)
 		}
 		if h.ProducerID >= 0 && !h.Control() {
 			p.producers.Update(h, now)
