@@ -38,6 +38,9 @@ type Broker struct {
 	Replicas    *replica.Manager
 	ProducerIDs *txn.IDs
 	Groups      *group.Coordinator
+	// Txns is the transaction coordinator; nil refuses transactional
+	// ids as before transactions.
+	Txns *txn.Coordinator
 	Topics      *topics.Registry // settings, internal topics, group coordinators
 	Logger      *slog.Logger
 	Metrics     *metrics.Metrics // nil-safe; nil in tests
