@@ -40,10 +40,10 @@ type Broker struct {
 	Groups      *group.Coordinator
 	// Txns is the transaction coordinator; nil refuses transactional
 	// ids as before transactions.
-	Txns *txn.Coordinator
-	Topics      *topics.Registry // settings, internal topics, group coordinators
-	Logger      *slog.Logger
-	Metrics     *metrics.Metrics // nil-safe; nil in tests
+	Txns    *txn.Coordinator
+	Topics  *topics.Registry // settings, internal topics, group coordinators
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics // nil-safe; nil in tests
 	// Authorize is asked before each action on a topic, group or the
 	// cluster (authorize.go); nil allows everything, as before ACLs.
 	Authorize Authorizer
